@@ -1,0 +1,80 @@
+//! The library's error type.
+//!
+//! Every fallible function in actlab returns [`Result`]. Messages are written for the
+//! person at the keyboard: they name the file, line and column, or the setting, at fault.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout actlab.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in actlab.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A data file is malformed. `line` and `column` are 1-based; 0 means "not applicable".
+    #[error("{}", format_location(path, *line, *column, message))]
+    Data {
+        /// The file at fault.
+        path: PathBuf,
+        /// 1-based line number, 0 when the error concerns the whole file.
+        line: usize,
+        /// 1-based column number, 0 when the error concerns a whole line.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// An activation name that actlab does not know.
+    #[error("unknown activation '{name}'{}; valid names: {valid}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
+    UnknownActivation {
+        /// What the user wrote.
+        name: String,
+        /// The closest valid name, if one is close.
+        suggestion: Option<String>,
+        /// All valid names, comma separated.
+        valid: String,
+    },
+    /// A setting is out of range or inconsistent with another.
+    #[error("{0}")]
+    Config(String),
+    /// A model file is truncated, corrupted or does not fit the data.
+    #[error("{path}: {message}")]
+    Model {
+        /// The model file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Training produced a non-finite loss.
+    #[error("training diverged at epoch {epoch}: {detail}; try a lower learning rate (now {learning_rate})")]
+    Diverged {
+        /// 1-based epoch in which the loss became non-finite.
+        epoch: usize,
+        /// Where the values first became non-finite.
+        detail: String,
+        /// The learning rate in use.
+        learning_rate: f32,
+    },
+}
+
+fn format_location(path: &std::path::Path, line: usize, column: usize, message: &str) -> String {
+    match (line, column) {
+        (0, _) => format!("{}: {message}", path.display()),
+        (l, 0) => format!("{}:{l}: {message}", path.display()),
+        (l, c) => format!("{}:{l}:{c}: {message}", path.display()),
+    }
+}
+
+impl Error {
+    /// Shorthand for a [`Error::Config`] error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config(message.into())
+    }
+}
