@@ -2,8 +2,17 @@
 //!
 //! Multi-layer perceptrons where activation functions are the centre of attention.
 //!
-//! A network is a chain `h = σ(W·h_prev + b)`; actlab lets every layer choose its σ and
-//! measures what that choice does.
+//! A network is a chain `h = σ(W·h_prev + b)`; actlab lets every layer choose its σ, trains
+//! it on real data, and measures what that choice does.
+//!
+//! ```no_run
+//! use actlab::data::{builtin, SyntheticOptions};
+//! use actlab::model::{fit, FitConfig};
+//!
+//! let split = builtin("iris", &SyntheticOptions { samples: None, noise: None, seed: 0 }).unwrap();
+//! let fitted = fit(&split.train, &FitConfig::default(), |_| {}).unwrap();
+//! println!("{:?}", fitted.model.evaluate(&split.train).unwrap());
+//! ```
 
 #![warn(missing_docs)]
 
@@ -11,10 +20,21 @@ pub mod activation;
 pub mod data;
 pub mod error;
 pub mod init;
+pub mod layer;
+pub mod loss;
 pub mod matrix;
+pub mod metrics;
+pub mod mlp;
+pub mod model;
+pub mod model_io;
+pub mod optim;
+pub mod train;
 
 pub use activation::Activation;
 pub use data::{Dataset, Target, Task};
 pub use error::{Error, Result};
 pub use init::Init;
+pub use loss::Loss;
 pub use matrix::Matrix;
+pub use mlp::{Mlp, MlpConfig};
+pub use model::{FitConfig, Model};

@@ -1,0 +1,390 @@
+//! A trained model: the network together with what it needs to read raw data and to speak
+//! in the data's own terms (class labels, target units).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::data::{stratified_split, Standardizer};
+use crate::loss::Loss;
+use crate::mlp::MlpConfig;
+use crate::train::{self, Batchable, History, TrainConfig};
+use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
+
+/// A network with its data conventions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The network.
+    pub mlp: Mlp,
+    /// Classification or regression.
+    pub task: Task,
+    /// Class labels in output order (empty for regression).
+    pub classes: Vec<String>,
+    /// Names of the input features, in order.
+    pub feature_names: Vec<String>,
+    /// Name of the target column.
+    pub target_name: String,
+    /// Feature standardization (training statistics; mean 0 and std 1 when it was off).
+    pub input: Standardizer,
+    /// Target standardization for regression (`mean`, `std`), when it was on.
+    pub target_scale: Option<(f32, f32)>,
+    /// The loss the network was trained with.
+    pub loss: Loss,
+}
+
+/// How input features are standardized before they reach the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// Each feature to mean 0 and standard deviation 1.
+    Feature,
+    /// All features with one shared mean and standard deviation (pixels).
+    Global,
+    /// Features as they are.
+    None,
+}
+
+/// How to build and train a model from a data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    /// Width of each hidden layer.
+    pub hidden: Vec<usize>,
+    /// One activation for all hidden layers, or one per hidden layer.
+    pub activations: Vec<Activation>,
+    /// Output activation; `None` picks softmax for several classes, sigmoid for two,
+    /// identity for regression.
+    pub output: Option<Activation>,
+    /// Loss; `None` picks the one that fits the output (cross-entropy for softmax, binary
+    /// cross-entropy for sigmoid on classes, mean squared error otherwise).
+    pub loss: Option<Loss>,
+    /// Skip connections between hidden layers of equal width.
+    pub residual: bool,
+    /// Weight initialisation; `None` uses each activation's default.
+    pub init: Option<Init>,
+    /// How features are standardized (statistics of the training split).
+    pub scaling: Scaling,
+    /// Standardize regression targets internally (predictions are mapped back).
+    pub scale_target: bool,
+    /// Share of the training data held out for validation (0 for none).
+    pub validation_fraction: f32,
+    /// Optimizer, schedule, epochs, batch size, seed.
+    pub train: TrainConfig,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![100],
+            activations: vec![Activation::Relu],
+            output: None,
+            loss: None,
+            residual: false,
+            init: None,
+            scaling: Scaling::Feature,
+            scale_target: true,
+            validation_fraction: 0.0,
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// A trained model and how training went.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// The model.
+    pub model: Model,
+    /// Per-epoch record.
+    pub history: History,
+    /// Samples used for the gradient steps (after holding out validation data).
+    pub n_train: usize,
+}
+
+/// Scores of a model on a data set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Scores {
+    /// Mean loss (for regression, in standardized target units when targets were scaled).
+    pub loss: f64,
+    /// Share of correct predictions (classification).
+    pub accuracy: Option<f64>,
+    /// Coefficient of determination (regression).
+    pub r2: Option<f64>,
+    /// Root mean squared error in the target's units (regression).
+    pub rmse: Option<f64>,
+}
+
+/// Picks the output activation and the number of outputs for a task with `classes` classes.
+///
+/// # Errors
+/// Softmax for regression or for a single output, or a target with fewer than two classes.
+pub fn output_layer(task: Task, classes: usize, output: Option<Activation>) -> Result<(Activation, usize)> {
+    match task {
+        Task::Regression => match output.unwrap_or(Activation::Identity) {
+            Activation::Softmax => Err(Error::config(
+                "softmax cannot be the output of a regression: it needs several outputs summing to 1",
+            )),
+            a => Ok((a, 1)),
+        },
+        Task::Classification => {
+            if classes < 2 {
+                return Err(Error::config(format!(
+                    "the target has {classes} class; classification needs at least two"
+                )));
+            }
+            let activation = output.unwrap_or(if classes == 2 {
+                Activation::Sigmoid
+            } else {
+                Activation::Softmax
+            });
+            let outputs = if classes == 2 && activation != Activation::Softmax {
+                1
+            } else {
+                classes
+            };
+            Ok((activation, outputs))
+        }
+    }
+}
+
+/// Builds a network for `data` and trains it; `on_epoch` sees each epoch's record.
+///
+/// # Errors
+/// Configuration errors (see [`Mlp::new`], [`Loss::check`], [`train::train`]) and divergence.
+pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::EpochRecord)) -> Result<Fitted> {
+    let task = data
+        .task()
+        .ok_or_else(|| Error::config("the training data has no target column"))?;
+    let classes = match &data.target {
+        Target::Classes { classes, .. } => classes.clone(),
+        _ => Vec::new(),
+    };
+    let (output, outputs) = output_layer(task, classes.len(), config.output)?;
+    let loss = config.loss.unwrap_or(match task {
+        Task::Classification => Loss::for_output(output),
+        Task::Regression => Loss::Mse,
+    });
+    loss.check(output)?;
+    if !(0.0..1.0).contains(&config.validation_fraction) {
+        return Err(Error::config("the validation fraction must be in [0, 1)"));
+    }
+    let (fit_part, validation) = if config.validation_fraction > 0.0 {
+        let (t, v) = stratified_split(data, config.validation_fraction, config.train.seed ^ 0x5eed);
+        (t, Some(v))
+    } else {
+        (data.clone(), None)
+    };
+
+    let mut rng = ChaCha8Rng::seed_from_u64(config.train.seed);
+    let mlp = Mlp::new(
+        &MlpConfig {
+            inputs: data.n_features(),
+            hidden: config.hidden.clone(),
+            activations: config.activations.clone(),
+            outputs,
+            output,
+            residual: config.residual,
+            init: config.init,
+        },
+        &mut rng,
+    )?;
+    let input = match config.scaling {
+        Scaling::Feature => Standardizer::fit(&fit_part.x),
+        Scaling::Global => Standardizer::fit_global(&fit_part.x),
+        Scaling::None => Standardizer {
+            mean: vec![0.0; data.n_features()],
+            std: vec![1.0; data.n_features()],
+        },
+    };
+    let target_scale = match (&fit_part.target, config.scale_target) {
+        (Target::Values(v), true) => Some(mean_std(v)),
+        _ => None,
+    };
+    let mut model = Model {
+        mlp,
+        task,
+        classes,
+        feature_names: data.feature_names.clone(),
+        target_name: data.target_name.clone(),
+        input,
+        target_scale,
+        loss,
+    };
+
+    let (x, targets, labels) = model.prepare(&fit_part)?;
+    let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
+    let history = train::train(
+        &mut model.mlp,
+        loss,
+        Batchable {
+            x: &x,
+            targets: &targets,
+            labels: labels.as_deref(),
+        },
+        prepared_validation.as_ref().map(|(x, t, l)| Batchable {
+            x,
+            targets: t,
+            labels: l.as_deref(),
+        }),
+        &config.train,
+        on_epoch,
+    )?;
+    Ok(Fitted {
+        model,
+        history,
+        n_train: fit_part.len(),
+    })
+}
+
+fn mean_std(v: &[f32]) -> (f32, f32) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    let std = if var > 1e-24 { var.sqrt() } else { 1.0 };
+    (mean as f32, std as f32)
+}
+
+impl Model {
+    /// Standardized inputs of `data`.
+    ///
+    /// # Errors
+    /// When the data's feature count differs from the model's.
+    pub fn inputs(&self, data: &Dataset) -> Result<Matrix> {
+        if data.n_features() != self.mlp.inputs() {
+            return Err(Error::config(format!(
+                "the data has {} feature columns but the model was trained on {} ({})",
+                data.n_features(),
+                self.mlp.inputs(),
+                preview(&self.feature_names)
+            )));
+        }
+        let mut x = data.x.clone();
+        self.input.apply(&mut x);
+        Ok(x)
+    }
+
+    /// Class index of each sample in the model's class order.
+    ///
+    /// # Errors
+    /// A label the model does not know, or a target that is not classes.
+    pub fn labels(&self, data: &Dataset) -> Result<Vec<u32>> {
+        match &data.target {
+            Target::Classes { labels, classes } => {
+                let map: Vec<u32> = classes
+                    .iter()
+                    .map(|c| {
+                        self.classes
+                            .iter()
+                            .position(|m| m == c)
+                            .map(|i| i as u32)
+                            .ok_or_else(|| {
+                                Error::config(format!(
+                                    "class '{c}' of the data is not one of the model's classes ({})",
+                                    preview(&self.classes)
+                                ))
+                            })
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(labels.iter().map(|&l| map[l as usize]).collect())
+            }
+            _ => Err(Error::config(format!(
+                "the model classifies, but the data's target '{}' is not classes",
+                data.target_name
+            ))),
+        }
+    }
+
+    /// Inputs, dense targets and (for classification) labels, as the network sees them.
+    fn prepare(&self, data: &Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+        let x = self.inputs(data)?;
+        let outputs = self.mlp.outputs();
+        match self.task {
+            Task::Classification => {
+                let labels = self.labels(data)?;
+                let mut t = Matrix::zeros(labels.len(), outputs);
+                for (row, &l) in labels.iter().enumerate() {
+                    if outputs == 1 {
+                        t.row_mut(row)[0] = l as f32;
+                    } else {
+                        t.row_mut(row)[l as usize] = 1.0;
+                    }
+                }
+                Ok((x, t, Some(labels)))
+            }
+            Task::Regression => {
+                let Target::Values(values) = &data.target else {
+                    return Err(Error::config(format!(
+                        "the model predicts numbers, but the data's target '{}' is not numeric",
+                        data.target_name
+                    )));
+                };
+                let (mean, std) = self.target_scale.unwrap_or((0.0, 1.0));
+                let t = values.iter().map(|&v| (v - mean) / std).collect();
+                Ok((x, Matrix::from_vec(values.len(), 1, t), None))
+            }
+        }
+    }
+
+    /// Predictions for every sample: class probabilities (one column per class, in
+    /// [`Model::classes`] order) or target values in the target's units.
+    ///
+    /// # Errors
+    /// When the data's feature count differs from the model's.
+    pub fn predict(&self, data: &Dataset) -> Result<Matrix> {
+        let out = self.mlp.predict(&self.inputs(data)?);
+        Ok(match (self.task, self.target_scale) {
+            // A single sigmoid output is P(class 1); spell out both classes.
+            (Task::Classification, _) if out.cols() == 1 => Matrix::from_vec(
+                out.rows(),
+                2,
+                out.as_slice().iter().flat_map(|&p| [1.0 - p, p]).collect(),
+            ),
+            (Task::Regression, Some((mean, std))) => {
+                Matrix::from_vec(out.rows(), 1, out.as_slice().iter().map(|&y| y * std + mean).collect())
+            }
+            _ => out,
+        })
+    }
+
+    /// Loss and scores on a labelled data set.
+    ///
+    /// # Errors
+    /// Feature count or target kind that does not fit the model.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
+        let (x, targets, labels) = self.prepare(data)?;
+        let e = train::evaluate(
+            &self.mlp,
+            Batchable {
+                x: &x,
+                targets: &targets,
+                labels: labels.as_deref(),
+            },
+            self.loss,
+        );
+        Ok(match self.task {
+            Task::Classification => Scores {
+                loss: e.loss,
+                accuracy: Some(e.score),
+                r2: None,
+                rmse: None,
+            },
+            Task::Regression => {
+                let predicted = self.predict(data)?;
+                let Target::Values(values) = &data.target else {
+                    unreachable!("prepare checked the target")
+                };
+                Scores {
+                    loss: e.loss,
+                    accuracy: None,
+                    r2: Some(metrics::r2(predicted.as_slice(), values)),
+                    rmse: Some(metrics::rmse(predicted.as_slice(), values)),
+                }
+            }
+        })
+    }
+}
+
+fn preview(names: &[String]) -> String {
+    match names.len() {
+        0..=6 => names.join(", "),
+        n => format!("{}, … {} in all", names[..5].join(", "), n),
+    }
+}

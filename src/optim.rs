@@ -1,0 +1,433 @@
+//! Optimizers, learning-rate schedules and gradient clipping.
+//!
+//! Every optimizer updates the network's flat parameter buffer from a gradient buffer of the
+//! same layout, so its state is a few vectors of the same length.
+
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// `θ ← θ - η g`
+    Sgd,
+    /// Heavy-ball momentum: `v ← μ v + g`, `θ ← θ - η v`.
+    Momentum,
+    /// Nesterov momentum: `v ← μ v + g`, `θ ← θ - η (g + μ v)`.
+    Nesterov,
+    /// Adam: bias-corrected first and second moment estimates.
+    Adam,
+    /// Adam with decoupled weight decay: `θ ← θ - η λ θ` besides the Adam step.
+    AdamW,
+    /// RMSprop: `s ← ρ s + (1-ρ) g²`, `θ ← θ - η g / (√s + ε)`.
+    RmsProp,
+}
+
+impl OptimizerKind {
+    /// Names accepted by `FromStr`.
+    pub const NAMES: &'static str = "sgd, momentum, nesterov, adam, adamw, rmsprop";
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Momentum => "momentum",
+            OptimizerKind::Nesterov => "nesterov",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+            OptimizerKind::RmsProp => "rmsprop",
+        })
+    }
+}
+
+impl FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "sgd" => OptimizerKind::Sgd,
+            "momentum" => OptimizerKind::Momentum,
+            "nesterov" => OptimizerKind::Nesterov,
+            "adam" => OptimizerKind::Adam,
+            "adamw" => OptimizerKind::AdamW,
+            "rmsprop" => OptimizerKind::RmsProp,
+            _ => {
+                return Err(Error::config(format!(
+                    "unknown optimizer '{s}'; valid: {}",
+                    Self::NAMES
+                )))
+            }
+        })
+    }
+}
+
+/// Optimizer settings. The defaults are PyTorch's.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerConfig {
+    /// The update rule.
+    pub kind: OptimizerKind,
+    /// Momentum factor μ (momentum, Nesterov).
+    pub momentum: f32,
+    /// Adam's β₁.
+    pub beta1: f32,
+    /// Adam's β₂.
+    pub beta2: f32,
+    /// RMSprop's smoothing constant ρ.
+    pub rho: f32,
+    /// Added to denominators (Adam, RMSprop).
+    pub epsilon: f32,
+    /// L2 weight decay λ on the weights (not biases): added to the gradient as `λ θ`, or
+    /// applied directly to the weights for AdamW.
+    pub weight_decay: f32,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Adam,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            rho: 0.99,
+            epsilon: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// An optimizer with its state.
+#[derive(Clone, Debug)]
+pub struct Optimizer {
+    config: OptimizerConfig,
+    /// Momentum or Adam's first moment.
+    m: Vec<f32>,
+    /// Adam's or RMSprop's second moment.
+    v: Vec<f32>,
+    steps: u32,
+}
+
+impl Optimizer {
+    /// A fresh optimizer for `n` parameters.
+    pub fn new(config: OptimizerConfig, n: usize) -> Self {
+        let needs_m = !matches!(config.kind, OptimizerKind::Sgd | OptimizerKind::RmsProp);
+        let needs_v = matches!(
+            config.kind,
+            OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::RmsProp
+        );
+        Self {
+            config,
+            m: vec![0.0; if needs_m { n } else { 0 }],
+            v: vec![0.0; if needs_v { n } else { 0 }],
+            steps: 0,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// One update of `params` from `grads` at learning rate `lr`. Weight decay applies to the
+    /// `decayed` ranges (the weight matrices); it is added into `grads`, which is scratch space.
+    pub fn step(
+        &mut self,
+        params: &mut [f32],
+        grads: &mut [f32],
+        lr: f32,
+        decayed: impl Iterator<Item = Range<usize>>,
+    ) {
+        let c = self.config;
+        if c.weight_decay > 0.0 {
+            for range in decayed {
+                if c.kind == OptimizerKind::AdamW {
+                    params[range].iter_mut().for_each(|p| *p -= lr * c.weight_decay * *p);
+                } else {
+                    for (g, &p) in grads[range.clone()].iter_mut().zip(&params[range]) {
+                        *g += c.weight_decay * p;
+                    }
+                }
+            }
+        }
+        self.steps += 1;
+        match c.kind {
+            OptimizerKind::Sgd => params.iter_mut().zip(grads.iter()).for_each(|(p, &g)| *p -= lr * g),
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+                let nesterov = c.kind == OptimizerKind::Nesterov;
+                for ((p, &g), m) in params.iter_mut().zip(grads.iter()).zip(&mut self.m) {
+                    *m = c.momentum * *m + g;
+                    *p -= lr * if nesterov { g + c.momentum * *m } else { *m };
+                }
+            }
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                let t = self.steps as i32;
+                let correction1 = 1.0 - c.beta1.powi(t);
+                let correction2 = 1.0 - c.beta2.powi(t);
+                let step = lr / correction1;
+                let sqrt_c2 = correction2.sqrt();
+                for (((p, &g), m), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.m).zip(&mut self.v) {
+                    *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                    *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                    *p -= step * *m / (v.sqrt() / sqrt_c2 + c.epsilon);
+                }
+            }
+            OptimizerKind::RmsProp => {
+                for ((p, &g), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.v) {
+                    *v = c.rho * *v + (1.0 - c.rho) * g * g;
+                    *p -= lr * g / (v.sqrt() + c.epsilon);
+                }
+            }
+        }
+    }
+}
+
+/// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before.
+pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
+    let norm = grads.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt() as f32;
+    if norm > max_norm && norm.is_finite() {
+        let scale = max_norm / norm;
+        grads.iter_mut().for_each(|g| *g *= scale);
+    }
+    norm
+}
+
+/// How the learning rate changes from epoch to epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// The same rate throughout.
+    Constant,
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between reductions.
+        every: usize,
+        /// Factor applied at each reduction.
+        gamma: f32,
+    },
+    /// Cosine annealing from the base rate down to 0 over the training's epochs.
+    Cosine,
+    /// Multiply by `factor` when the monitored loss has not improved for `patience` epochs.
+    Plateau {
+        /// Epochs without improvement before a reduction.
+        patience: usize,
+        /// Factor applied at each reduction.
+        factor: f32,
+    },
+}
+
+impl FromStr for Schedule {
+    type Err = Error;
+    /// `constant`, `step[:every[:gamma]]` (10, 0.1), `cosine`, `plateau[:patience[:factor]]` (5, 0.1).
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.to_ascii_lowercase();
+        let mut parts = lower.split(':');
+        let name = parts.next().unwrap_or_default();
+        let bad = |what: &str| Error::config(format!("schedule '{s}': {what}"));
+        let mut next_usize = |default: usize| -> Result<usize> {
+            parts.next().map_or(Ok(default), |p| {
+                p.parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("expected a positive integer"))
+            })
+        };
+        let schedule = match name {
+            "constant" => Schedule::Constant,
+            "cosine" => Schedule::Cosine,
+            "step" => Schedule::Step {
+                every: next_usize(10)?,
+                gamma: 0.1,
+            },
+            "plateau" => Schedule::Plateau {
+                patience: next_usize(5)?,
+                factor: 0.1,
+            },
+            _ => {
+                return Err(Error::config(format!(
+                "unknown schedule '{s}'; valid: constant, step[:every[:gamma]], cosine, plateau[:patience[:factor]]"
+            )))
+            }
+        };
+        let factor = match lower.split(':').nth(2) {
+            None => return Ok(schedule),
+            Some(p) => p
+                .parse::<f32>()
+                .ok()
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .ok_or_else(|| bad("factor must be in (0, 1]"))?,
+        };
+        Ok(match schedule {
+            Schedule::Step { every, .. } => Schedule::Step { every, gamma: factor },
+            Schedule::Plateau { patience, .. } => Schedule::Plateau { patience, factor },
+            other => other,
+        })
+    }
+}
+
+/// Tracks the learning rate through training.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    schedule: Schedule,
+    base: f32,
+    current: f32,
+    total_epochs: usize,
+    best: f64,
+    bad_epochs: usize,
+}
+
+impl Scheduler {
+    /// Starts at `base` for a training of `total_epochs` epochs.
+    pub fn new(schedule: Schedule, base: f32, total_epochs: usize) -> Self {
+        Self {
+            schedule,
+            base,
+            current: base,
+            total_epochs,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+        }
+    }
+
+    /// The learning rate to use now.
+    pub fn rate(&self) -> f32 {
+        self.current
+    }
+
+    /// Called after epoch `epoch` (0-based) with the monitored loss; sets the next epoch's rate.
+    pub fn end_epoch(&mut self, epoch: usize, loss: f64) {
+        let next = epoch + 1;
+        self.current = match self.schedule {
+            Schedule::Constant => self.base,
+            Schedule::Step { every, gamma } => self.base * gamma.powi((next / every) as i32),
+            Schedule::Cosine => {
+                let progress = next as f32 / self.total_epochs.max(1) as f32;
+                0.5 * self.base * (1.0 + (std::f32::consts::PI * progress.min(1.0)).cos())
+            }
+            Schedule::Plateau { patience, factor } => {
+                if loss < self.best {
+                    self.best = loss;
+                    self.bad_epochs = 0;
+                } else {
+                    self.bad_epochs += 1;
+                    if self.bad_epochs > patience {
+                        self.bad_epochs = 0;
+                        self.current *= factor;
+                    }
+                }
+                self.current
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Minimises f(θ) = Σ (θ_i - i)² and returns the distance to the optimum.
+    fn minimise(kind: OptimizerKind, lr: f32, steps: usize) -> f32 {
+        let mut params = vec![0.0f32; 4];
+        let mut grads = vec![0.0f32; 4];
+        let mut opt = Optimizer::new(
+            OptimizerConfig {
+                kind,
+                ..Default::default()
+            },
+            4,
+        );
+        for _ in 0..steps {
+            for (i, (g, p)) in grads.iter_mut().zip(&params).enumerate() {
+                *g = 2.0 * (p - i as f32);
+            }
+            opt.step(&mut params, &mut grads, lr, std::iter::empty());
+        }
+        params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p - i as f32).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn every_optimizer_minimises_a_quadratic() {
+        for (kind, lr) in [
+            (OptimizerKind::Sgd, 0.1),
+            (OptimizerKind::Momentum, 0.05),
+            (OptimizerKind::Nesterov, 0.05),
+            (OptimizerKind::Adam, 0.1),
+            (OptimizerKind::AdamW, 0.1),
+            (OptimizerKind::RmsProp, 0.01),
+        ] {
+            let err = minimise(kind, lr, 500);
+            assert!(err < 0.02, "{kind}: distance {err}");
+        }
+    }
+
+    #[test]
+    fn adam_first_step_moves_each_parameter_by_the_learning_rate() {
+        // With bias correction, Adam's first step is lr · g/|g| whatever the gradient's scale.
+        let mut params = vec![1.0f32, 1.0];
+        let mut grads = vec![1e-3f32, -50.0];
+        let mut opt = Optimizer::new(OptimizerConfig::default(), 2);
+        opt.step(&mut params, &mut grads, 0.01, std::iter::empty());
+        approx::assert_abs_diff_eq!(params[0], 0.99, epsilon = 1e-5);
+        approx::assert_abs_diff_eq!(params[1], 1.01, epsilon = 1e-5);
+    }
+
+    #[test]
+    fn weight_decay_touches_only_the_given_ranges() {
+        let config = OptimizerConfig {
+            kind: OptimizerKind::Sgd,
+            weight_decay: 0.5,
+            ..Default::default()
+        };
+        let mut opt = Optimizer::new(config, 2);
+        let mut params = vec![2.0f32, 2.0];
+        let mut grads = vec![0.0f32, 0.0];
+        opt.step(&mut params, &mut grads, 0.1, std::iter::once(0..1));
+        assert_eq!(params, vec![2.0 - 0.1 * 0.5 * 2.0, 2.0]);
+    }
+
+    #[test]
+    fn clipping_scales_to_the_max_norm() {
+        let mut g = vec![3.0f32, 4.0];
+        assert_eq!(clip_grad_norm(&mut g, 1.0), 5.0);
+        approx::assert_abs_diff_eq!(g[0], 0.6, epsilon = 1e-6);
+        approx::assert_abs_diff_eq!(g[1], 0.8, epsilon = 1e-6);
+        let mut small = vec![0.3f32, 0.4];
+        clip_grad_norm(&mut small, 1.0);
+        assert_eq!(small, vec![0.3, 0.4]);
+    }
+
+    #[test]
+    fn schedules_follow_their_formulas() {
+        let mut step = Scheduler::new("step:2:0.5".parse().unwrap(), 1.0, 10);
+        let rates: Vec<f32> = (0..5)
+            .map(|e| {
+                let r = step.rate();
+                step.end_epoch(e, 0.0);
+                r
+            })
+            .collect();
+        assert_eq!(rates, vec![1.0, 1.0, 0.5, 0.5, 0.25]);
+
+        let mut cosine = Scheduler::new(Schedule::Cosine, 1.0, 4);
+        cosine.end_epoch(1, 0.0);
+        approx::assert_abs_diff_eq!(cosine.rate(), 0.5, epsilon = 1e-6);
+        cosine.end_epoch(3, 0.0);
+        approx::assert_abs_diff_eq!(cosine.rate(), 0.0, epsilon = 1e-6);
+
+        let mut plateau = Scheduler::new("plateau:1:0.5".parse().unwrap(), 1.0, 10);
+        for (e, loss) in [1.0, 0.9, 0.95, 0.95, 0.95].into_iter().enumerate() {
+            plateau.end_epoch(e, loss);
+        }
+        assert_eq!(plateau.rate(), 0.5);
+        assert!("warmup".parse::<Schedule>().is_err());
+        assert!("step:0".parse::<Schedule>().is_err());
+    }
+}

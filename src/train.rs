@@ -1,0 +1,323 @@
+//! Mini-batch training: seeded shuffling, epochs, validation, early stopping with the best
+//! weights restored, per-epoch history and divergence detection.
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::loss::Loss;
+use crate::metrics;
+use crate::mlp::Workspace;
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, Schedule, Scheduler};
+use crate::{Error, Matrix, Mlp, Result};
+
+/// Samples prepared for the network: inputs and dense targets (one-hot rows for classes).
+#[derive(Clone, Copy, Debug)]
+pub struct Batchable<'a> {
+    /// Inputs, `[n, inputs]`.
+    pub x: &'a Matrix,
+    /// Targets, `[n, outputs]`.
+    pub targets: &'a Matrix,
+    /// Class index of each sample, when the task is classification (for accuracy).
+    pub labels: Option<&'a [u32]>,
+}
+
+/// Settings of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per gradient step.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub learning_rate: f32,
+    /// Update rule and its constants.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Clip the gradient's global L2 norm to this value.
+    pub clip_norm: Option<f32>,
+    /// Stop when the validation loss has not improved for this many epochs, and restore the
+    /// best weights (needs validation data).
+    pub patience: Option<usize>,
+    /// Seed of the shuffling.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            optimizer: OptimizerConfig::default(),
+            schedule: Schedule::Constant,
+            clip_norm: None,
+            patience: None,
+            seed: 0,
+        }
+    }
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Accuracy over the epoch's batches (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f64>,
+    /// Loss on the validation data after the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    /// Accuracy (classification) or R² (regression) on the validation data after the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_score: Option<f64>,
+    /// Learning rate used during the epoch.
+    pub learning_rate: f32,
+    /// Wall-clock seconds since training began.
+    pub seconds: f64,
+}
+
+/// The record of a training run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// One record per completed epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Epoch (1-based) whose weights the network holds at the end, when early stopping restored them.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended training before the last epoch.
+    pub stopped_early: bool,
+    /// Gradient steps taken.
+    pub steps: usize,
+}
+
+/// Trains `mlp` on `train`, validating on `validation` after each epoch, and calls `on_epoch`
+/// with each epoch's record (for progress display).
+///
+/// # Errors
+/// [`Error::Config`] for zero epochs or batch size, or data that does not fit the network;
+/// [`Error::Diverged`] when the loss becomes non-finite, naming where values first did.
+pub fn train(
+    mlp: &mut Mlp,
+    loss: Loss,
+    train: Batchable<'_>,
+    validation: Option<Batchable<'_>>,
+    config: &TrainConfig,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<History> {
+    check_config(mlp, train, validation, config)?;
+    let output = mlp.layers().last().unwrap().activation;
+    loss.check(output)?;
+    let (n, inputs, outputs) = (train.x.rows(), mlp.inputs(), mlp.outputs());
+    let batch_size = config.batch_size.min(n);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut optimizer = Optimizer::new(config.optimizer, mlp.params().len());
+    let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, config.epochs);
+    let mut ws = Workspace::default();
+    let mut grads = vec![0.0f32; mlp.params().len()];
+    let mut batch_x = Vec::with_capacity(batch_size * inputs);
+    let mut batch_t = Vec::with_capacity(batch_size * outputs);
+    let decayed: Vec<_> = mlp.weight_ranges().collect();
+    let mut best: Option<(f64, usize, Vec<f32>)> = None;
+    let mut history = History::default();
+    let start = Instant::now();
+
+    for epoch in 0..config.epochs {
+        order.shuffle(&mut rng);
+        let lr = scheduler.rate();
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for (step, batch) in order.chunks(batch_size).enumerate() {
+            batch_x.clear();
+            batch_t.clear();
+            for &i in batch {
+                batch_x.extend_from_slice(train.x.row(i));
+                batch_t.extend_from_slice(train.targets.row(i));
+            }
+            mlp.forward(&batch_x, batch.len(), &mut ws);
+            let (z, y, grad_z) = ws.output_parts();
+            let batch_loss = loss.loss_and_grad(output, z, y, &batch_t, outputs, grad_z);
+            if !batch_loss.is_finite() {
+                return Err(diverged(mlp, &ws, epoch, step, batch_loss, lr));
+            }
+            loss_sum += batch_loss * batch.len() as f64;
+            if let Some(labels) = train.labels {
+                correct += batch
+                    .iter()
+                    .zip(ws.output().chunks_exact(outputs))
+                    .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
+                    .count();
+            }
+            grads.fill(0.0);
+            mlp.backward(&batch_x, &mut ws, &mut grads);
+            if let Some(max_norm) = config.clip_norm {
+                clip_grad_norm(&mut grads, max_norm);
+            }
+            optimizer.step(mlp.params_mut(), &mut grads, lr, decayed.iter().cloned());
+            history.steps += 1;
+        }
+        let train_loss = loss_sum / n as f64;
+        let (val_loss, val_score) = match validation {
+            Some(v) => {
+                let e = evaluate(mlp, v, loss);
+                (Some(e.loss), Some(e.score))
+            }
+            None => (None, None),
+        };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss,
+            train_accuracy: train.labels.map(|_| correct as f64 / n as f64),
+            val_loss,
+            val_score,
+            learning_rate: lr,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&record);
+        history.epochs.push(record);
+        scheduler.end_epoch(epoch, val_loss.unwrap_or(train_loss));
+
+        if let (Some(patience), Some(val)) = (config.patience, val_loss) {
+            if best.as_ref().is_none_or(|(b, _, _)| val < *b) {
+                best = Some((val, epoch + 1, mlp.params().to_vec()));
+            } else if epoch + 1 - best.as_ref().unwrap().1 >= patience {
+                history.stopped_early = true;
+                break;
+            }
+        }
+    }
+    if let Some((_, best_epoch, params)) = best {
+        mlp.params_mut().copy_from_slice(&params);
+        history.best_epoch = Some(best_epoch);
+    }
+    Ok(history)
+}
+
+fn check_config(
+    mlp: &Mlp,
+    train: Batchable<'_>,
+    validation: Option<Batchable<'_>>,
+    config: &TrainConfig,
+) -> Result<()> {
+    if config.epochs == 0 {
+        return Err(Error::config("--epochs must be at least 1"));
+    }
+    if config.batch_size == 0 {
+        return Err(Error::config("--batch-size must be at least 1"));
+    }
+    if !(config.learning_rate > 0.0 && config.learning_rate.is_finite()) {
+        return Err(Error::config(format!(
+            "--lr must be a positive number, got {}",
+            config.learning_rate
+        )));
+    }
+    if train.x.rows() == 0 {
+        return Err(Error::config("no training samples"));
+    }
+    if config.patience.is_some() && validation.is_none() {
+        return Err(Error::config("early stopping needs validation data"));
+    }
+    for data in std::iter::once(train).chain(validation) {
+        if data.x.cols() != mlp.inputs() || data.targets.cols() != mlp.outputs() || data.targets.rows() != data.x.rows()
+        {
+            return Err(Error::config(format!(
+                "data has {} features and {} targets per sample; the network takes {} and gives {}",
+                data.x.cols(),
+                data.targets.cols(),
+                mlp.inputs(),
+                mlp.outputs()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Names the first place where values stopped being finite: a layer's parameters, its
+/// pre-activations, or (if everything inside the network is finite) the loss itself.
+fn diverged(mlp: &Mlp, ws: &Workspace, epoch: usize, step: usize, loss: f64, lr: f32) -> Error {
+    let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+    let describe = |i: usize| {
+        let l = mlp.layers()[i];
+        let kind = if i + 1 == mlp.layers().len() {
+            "output layer".to_string()
+        } else {
+            format!("hidden layer {}", i + 1)
+        };
+        format!("{kind} ({} → {}, {})", l.inputs, l.outputs, l.activation)
+    };
+    let place = (0..mlp.layers().len())
+        .find_map(|i| {
+            if !finite(&mlp.params()[mlp.layer_range(i)]) {
+                Some(format!("the weights of {} became non-finite", describe(i)))
+            } else if !finite(ws.pre_activation(i)) {
+                Some(format!("the pre-activations of {} became non-finite", describe(i)))
+            } else if !finite(ws.activation(i)) {
+                Some(format!("the outputs of {} became non-finite", describe(i)))
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| "every value inside the network is finite but the loss is not".to_string());
+    Error::Diverged {
+        epoch: epoch + 1,
+        detail: format!("loss is {loss} at step {} of the epoch; {place}", step + 1),
+        learning_rate: lr,
+    }
+}
+
+/// Loss and score of a data set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Mean loss.
+    pub loss: f64,
+    /// Accuracy for classification, R² for regression.
+    pub score: f64,
+}
+
+/// Mean loss and score (accuracy with labels, else R² over all outputs) of `data`.
+pub fn evaluate(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> Evaluation {
+    const CHUNK: usize = 1024;
+    let output = mlp.layers().last().unwrap().activation;
+    let (inputs, outputs) = (mlp.inputs(), mlp.outputs());
+    let mut ws = Workspace::default();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut predictions = Vec::with_capacity(if data.labels.is_none() {
+        data.x.rows() * outputs
+    } else {
+        0
+    });
+    for (c, chunk) in data.x.as_slice().chunks(CHUNK * inputs).enumerate() {
+        let rows = chunk.len() / inputs;
+        let targets = &data.targets.as_slice()[c * CHUNK * outputs..][..rows * outputs];
+        mlp.forward(chunk, rows, &mut ws);
+        loss_sum += loss.loss(output, ws.logits(), ws.output(), targets, outputs) * rows as f64;
+        match data.labels {
+            Some(labels) => {
+                let labels = &labels[c * CHUNK..][..rows];
+                correct += ws
+                    .output()
+                    .chunks_exact(outputs)
+                    .zip(labels)
+                    .filter(|(row, &l)| metrics::predicted_class(row) == l as usize)
+                    .count();
+            }
+            None => predictions.extend_from_slice(ws.output()),
+        }
+    }
+    let n = data.x.rows().max(1) as f64;
+    let score = match data.labels {
+        Some(_) => correct as f64 / n,
+        None => metrics::r2(&predictions, data.targets.as_slice()),
+    };
+    Evaluation {
+        loss: loss_sum / n,
+        score,
+    }
+}
