@@ -18,6 +18,7 @@
 
 pub mod activation;
 pub mod data;
+pub mod diagnostics;
 pub mod error;
 pub mod init;
 pub mod layer;

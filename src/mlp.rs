@@ -84,6 +84,11 @@ impl Workspace {
         }
     }
 
+    /// Gradient of the loss with respect to layer `i`'s pre-activations, after [`Mlp::backward`].
+    pub fn pre_activation_grad(&self, i: usize) -> &[f32] {
+        &self.grad_z[i]
+    }
+
     /// The network's output: the last layer's activation outputs.
     pub fn output(&self) -> &[f32] {
         self.y.last().map(Vec::as_slice).unwrap_or(&[])

@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::data::{stratified_split, Standardizer};
+use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
 use crate::train::{self, Batchable, History, TrainConfig};
@@ -292,8 +293,21 @@ impl Model {
         }
     }
 
-    /// Inputs, dense targets and (for classification) labels, as the network sees them.
-    fn prepare(&self, data: &Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+    /// Diagnostics of the network on `data` (at most `max_samples` rows).
+    ///
+    /// # Errors
+    /// Feature count or target kind that does not fit the model.
+    pub fn diagnose(&self, data: &Dataset, max_samples: usize) -> Result<Diagnostics> {
+        let (x, targets, _) = self.prepare(data)?;
+        Ok(diagnostics::diagnose(&self.mlp, &x, &targets, self.loss, max_samples))
+    }
+
+    /// Inputs, dense targets (one-hot rows for classes) and, for classification, labels, as
+    /// the network sees them.
+    ///
+    /// # Errors
+    /// Feature count or target kind that does not fit the model.
+    pub fn prepare(&self, data: &Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
         let x = self.inputs(data)?;
         let outputs = self.mlp.outputs();
         match self.task {

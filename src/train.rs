@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostics::{diagnose, Diagnostics};
 use crate::loss::Loss;
 use crate::metrics;
 use crate::mlp::Workspace;
@@ -45,6 +46,8 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Seed of the shuffling.
     pub seed: u64,
+    /// Record [`Diagnostics`] of the training data after every epoch, on at most this many samples.
+    pub diagnostics: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -58,6 +61,7 @@ impl Default for TrainConfig {
             clip_norm: None,
             patience: None,
             seed: 0,
+            diagnostics: None,
         }
     }
 }
@@ -82,6 +86,9 @@ pub struct EpochRecord {
     pub learning_rate: f32,
     /// Wall-clock seconds since training began.
     pub seconds: f64,
+    /// Per-layer measurements after the epoch, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Diagnostics>,
 }
 
 /// The record of a training run.
@@ -179,6 +186,9 @@ pub fn train(
             val_score,
             learning_rate: lr,
             seconds: start.elapsed().as_secs_f64(),
+            diagnostics: config
+                .diagnostics
+                .map(|max| diagnose(mlp, train.x, train.targets, loss, max)),
         };
         on_epoch(&record);
         history.epochs.push(record);

@@ -255,3 +255,39 @@ fn activations_lists_every_function() {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
 }
+
+#[test]
+fn diagnostics_appear_in_the_json_history_and_layers() {
+    let output = actlab()
+        .args([
+            "train",
+            "--data",
+            "circles",
+            "--hidden",
+            "8,8",
+            "--activation",
+            "sigmoid",
+            "--epochs",
+            "3",
+        ])
+        .args(["--diagnostics", "100", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = last_json_line(&output.stdout);
+    let history = report["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    for epoch in history {
+        let d = &epoch["diagnostics"];
+        assert_eq!(d["samples"], 100);
+        assert_eq!(d["layers"].as_array().unwrap().len(), 3);
+        assert!(d["layers"][0]["saturated_fraction"].as_f64().is_some());
+    }
+    let layers = report["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[1]["in"], 8);
+    assert_eq!(layers[1]["activation"], "sigmoid");
+    // Sigmoid outputs are positive, so layer 1's incoming gradients share one sign per sample.
+    assert_eq!(layers[1]["same_sign_share"], 1.0);
+    assert!(layers[0]["output_mean"].as_f64().unwrap() > 0.2);
+}

@@ -1,0 +1,371 @@
+//! Argument groups and parsers shared by the subcommands, and reading `--data`.
+
+use std::path::{Path, PathBuf};
+
+use actlab::data::{self, CsvOptions, Split, SyntheticOptions};
+use actlab::model::{FitConfig, Scaling};
+use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use actlab::train::TrainConfig;
+use actlab::{Activation, Dataset, Init, Loss, Task};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+#[derive(Args, Debug)]
+pub struct DataArgs {
+    /// A CSV file (header row; target in the last column unless --target), a directory of IDX
+    /// files (train-*/t10k-*), or a built-in set: iris, digits, mnist1d, fashion-mnist (needs the
+    /// Debian package dataset-fashion-mnist), xor, circles, moons, spirals, gauss.
+    #[arg(long, value_name = "PATH|NAME")]
+    pub data: String,
+    /// Name of the target column (default: the last column).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Samples of a generated set (xor, circles, moons, spirals, gauss).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..))]
+    pub samples: Option<u64>,
+    /// Noise of a generated set.
+    #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = non_negative_f32)]
+    pub noise: Option<f32>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TaskArg {
+    Auto,
+    Classification,
+    Regression,
+}
+
+pub fn activation(s: &str) -> Result<Activation, String> {
+    s.parse().map_err(|e: actlab::Error| e.to_string())
+}
+
+/// A setting that is either `auto` (`None`: the library chooses) or a given value.
+#[derive(Clone, Copy, Debug)]
+pub struct Auto<T>(pub Option<T>);
+
+pub fn auto_or<T>(
+    parse: impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static,
+) -> impl Fn(&str) -> Result<Auto<T>, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        if s.eq_ignore_ascii_case("auto") {
+            Ok(Auto(None))
+        } else {
+            parse(s).map(|v| Auto(Some(v)))
+        }
+    }
+}
+
+pub fn scaling(s: &str) -> Result<Scaling, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "feature" => Ok(Scaling::Feature),
+        "global" => Ok(Scaling::Global),
+        "none" => Ok(Scaling::None),
+        _ => Err("expected auto, feature, global or none".into()),
+    }
+}
+
+pub fn layer_size(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("a hidden layer needs at least one neuron".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a positive integer".into()),
+    }
+}
+
+fn number(s: &str) -> Result<f32, String> {
+    s.trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| "expected a finite number".to_string())
+}
+
+pub fn positive_f32(s: &str) -> Result<f32, String> {
+    number(s).and_then(|x| {
+        if x > 0.0 {
+            Ok(x)
+        } else {
+            Err("must be greater than 0".into())
+        }
+    })
+}
+
+pub fn non_negative_f32(s: &str) -> Result<f32, String> {
+    number(s).and_then(|x| {
+        if x >= 0.0 {
+            Ok(x)
+        } else {
+            Err("must not be negative".into())
+        }
+    })
+}
+
+pub fn fraction(s: &str) -> Result<f32, String> {
+    number(s).and_then(|x| {
+        if (0.0..1.0).contains(&x) {
+            Ok(x)
+        } else {
+            Err("must be at least 0 and below 1".into())
+        }
+    })
+}
+
+const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Data read from `--data`.
+pub struct Source {
+    pub split: Split,
+    /// How the data is called in reports.
+    pub name: String,
+    /// Whether it came from IDX image files.
+    pub images: bool,
+}
+
+/// Reads `--data`: a path if one exists, else a built-in name.
+pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Source> {
+    let path = Path::new(&args.data);
+    let options = CsvOptions {
+        target: args.target.clone(),
+        task,
+    };
+    let idx = |dir: &Path, name: &str| -> Result<Source> {
+        Ok(Source {
+            split: data::read_idx_dir(dir)?,
+            name: name.to_string(),
+            images: true,
+        })
+    };
+    if path.is_dir() {
+        return idx(path, &args.data);
+    }
+    if path.exists() {
+        let split = Split {
+            train: data::read_csv(path, &options)?,
+            test: None,
+        };
+        return Ok(Source {
+            split,
+            name: args.data.clone(),
+            images: false,
+        });
+    }
+    if args.data.eq_ignore_ascii_case("fashion-mnist") {
+        if !Path::new(FASHION_MNIST).is_dir() {
+            bail!("--data fashion-mnist: {FASHION_MNIST} not found; install it with `apt-get install dataset-fashion-mnist`");
+        }
+        return idx(Path::new(FASHION_MNIST), "fashion-mnist");
+    }
+    let synthetic = SyntheticOptions {
+        samples: args.samples.map(|n| n as usize),
+        noise: args.noise,
+        seed,
+    };
+    let name = args.data.to_ascii_lowercase();
+    match data::builtin(&name, &synthetic) {
+        Some(split) => {
+            if args.target.is_some() {
+                bail!("--target cannot be used with the built-in data set '{}'", args.data);
+            }
+            Ok(Source {
+                split,
+                name,
+                images: false,
+            })
+        }
+        None => bail!(
+            "--data '{}': no such file, and not a built-in data set ({}, fashion-mnist)",
+            args.data,
+            data::BUILTIN_NAMES.join(", ")
+        ),
+    }
+}
+
+/// Default epochs: enough to see about 40,000 samples, at least 10 and at most 300.
+pub fn default_epochs(n_train: usize) -> usize {
+    (40_000usize.div_ceil(n_train.max(1))).clamp(10, 300)
+}
+
+/// Where the training and test data come from.
+#[derive(Args, Debug)]
+pub struct SplitArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Test data (CSV); without it a seeded, stratified 80/20 split of --data is used
+    /// (built-in MNIST-1D and IDX directories bring their own test split).
+    #[arg(long, value_name = "PATH")]
+    pub test: Option<PathBuf>,
+    /// Classification or regression; auto infers it from the target (strings, or integers with
+    /// few distinct values, are classes).
+    #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
+    pub task: TaskArg,
+}
+
+/// The network around the hidden activations.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// Hidden layer sizes, comma separated (e.g. 256,128).
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "100", value_parser = layer_size)]
+    pub hidden: Vec<usize>,
+    /// Output activation. auto: softmax for several classes, sigmoid for two, identity for regression.
+    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(activation))]
+    pub output: Auto<Activation>,
+    /// Loss: cross_entropy, binary_cross_entropy, mse, huber[:delta]. auto: the one that fits the output.
+    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(|s| s.parse::<Loss>().map_err(|e| e.to_string())))]
+    pub loss: Auto<Loss>,
+    /// Weight initialisation: glorot, he, lecun. auto: the one that suits each layer's activation.
+    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(|s| s.parse::<Init>().map_err(|e| e.to_string())))]
+    pub init: Auto<Init>,
+    /// Add each hidden layer's input to its output where widths match: h = h + σ(W·h + b).
+    #[arg(long)]
+    pub residual: bool,
+    /// Feature standardization with training-split statistics: feature (each column to mean 0,
+    /// std 1), global (one mean and std for all columns, for pixels), none. auto: global for IDX
+    /// image data, feature otherwise.
+    #[arg(long, value_name = "HOW", default_value = "auto", value_parser = auto_or(scaling))]
+    pub scaling: Auto<Scaling>,
+    /// Do not standardize regression targets internally.
+    #[arg(long)]
+    pub no_scale_target: bool,
+}
+
+/// How the network is trained.
+#[derive(Args, Debug, Clone)]
+pub struct OptimArgs {
+    /// Optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop.
+    #[arg(long, value_name = "NAME", default_value = "adam", value_parser = |s: &str| s.parse::<OptimizerKind>().map_err(|e| e.to_string()))]
+    pub optimizer: OptimizerKind,
+    /// Learning rate.
+    #[arg(long, value_name = "X", default_value_t = 1e-3, allow_negative_numbers = true, value_parser = positive_f32)]
+    pub lr: f32,
+    /// Learning-rate schedule: constant, step[:every[:gamma]], cosine, plateau[:patience[:factor]].
+    #[arg(long, value_name = "NAME", default_value = "constant", value_parser = |s: &str| s.parse::<Schedule>().map_err(|e| e.to_string()))]
+    pub schedule: Schedule,
+    /// Samples per gradient step.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Passes over the training data (default: enough to see about 40,000 samples, 10 to 300 epochs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub epochs: Option<u64>,
+    /// L2 weight decay on the weights (decoupled for adamw).
+    #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
+    pub weight_decay: f32,
+    /// Clip the gradient's global L2 norm to this value.
+    #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = positive_f32)]
+    pub clip_norm: Option<f32>,
+    /// Hold out this share of the training data for validation (reported per epoch).
+    #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = fraction)]
+    pub validation: f32,
+    /// Stop when the validation loss has not improved for N epochs and keep the best weights
+    /// (holds out 10% for validation unless --validation says otherwise).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub patience: Option<u64>,
+    /// Seed of the initial weights, the shuffling and the splits.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
+}
+
+/// Training and test data, ready to fit.
+pub struct Prepared {
+    pub train: Dataset,
+    pub test: Dataset,
+    /// How the data is called in reports.
+    pub name: String,
+    /// Whether the data are IDX images (global scaling by default).
+    pub images: bool,
+}
+
+impl SplitArgs {
+    /// Reads the data and makes the train/test split (seeded by `seed`).
+    pub fn load(&self, seed: u64) -> Result<Prepared> {
+        let task = match self.task {
+            TaskArg::Auto => None,
+            TaskArg::Classification => Some(Task::Classification),
+            TaskArg::Regression => Some(Task::Regression),
+        };
+        let Source { split, name, images } = load_data(&self.data, task, seed)?;
+        let (train, test) = match (split.test, &self.test) {
+            (_, Some(path)) => {
+                let target = self
+                    .data
+                    .target
+                    .clone()
+                    .or_else(|| Some(split.train.target_name.clone()));
+                let options = CsvOptions {
+                    target: target.filter(|t| !t.is_empty()),
+                    task: split.train.task(),
+                };
+                (split.train, data::read_csv(path, &options)?)
+            }
+            (Some(test), None) => (split.train, test),
+            (None, None) => data::stratified_split(&split.train, 0.2, seed),
+        };
+        Ok(Prepared {
+            train,
+            test,
+            name,
+            images,
+        })
+    }
+}
+
+impl OptimArgs {
+    /// Sets up the global thread pool when --threads is given.
+    pub fn init_threads(&self) -> Result<()> {
+        if let Some(threads) = self.threads {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads as usize)
+                .build_global()
+                .context("--threads")?;
+        }
+        Ok(())
+    }
+}
+
+/// The library's fit configuration from the command line's flags.
+pub fn fit_config(
+    network: &NetworkArgs,
+    optim: &OptimArgs,
+    activations: Vec<Activation>,
+    data: &Prepared,
+) -> FitConfig {
+    let epochs = optim
+        .epochs
+        .map_or_else(|| default_epochs(data.train.len()), |e| e as usize);
+    let validation_fraction = if optim.patience.is_some() && optim.validation == 0.0 {
+        0.1
+    } else {
+        optim.validation
+    };
+    FitConfig {
+        hidden: network.hidden.clone(),
+        activations,
+        output: network.output.0,
+        loss: network.loss.0,
+        residual: network.residual,
+        init: network.init.0,
+        scaling: network
+            .scaling
+            .0
+            .unwrap_or(if data.images { Scaling::Global } else { Scaling::Feature }),
+        scale_target: !network.no_scale_target,
+        validation_fraction,
+        train: TrainConfig {
+            epochs,
+            batch_size: optim.batch_size as usize,
+            learning_rate: optim.lr,
+            optimizer: OptimizerConfig {
+                kind: optim.optimizer,
+                weight_decay: optim.weight_decay,
+                ..OptimizerConfig::default()
+            },
+            schedule: optim.schedule,
+            clip_norm: optim.clip_norm,
+            patience: optim.patience.map(|p| p as usize),
+            seed: optim.seed,
+            diagnostics: None,
+        },
+    }
+}

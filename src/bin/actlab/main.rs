@@ -1,0 +1,134 @@
+//! The `actlab` command line: a thin layer over the library that parses arguments, reads
+//! data, calls the library and reports. Every failure becomes one line `error: …`.
+
+mod args;
+mod train;
+
+use std::process::ExitCode;
+
+use actlab::Activation;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+/// Train multi-layer perceptrons with any activation per layer, and see what it does.
+///
+/// A network is a chain h = σ(W·h_prev + b). Pick σ per layer with --activation, train on a
+/// CSV file, an IDX directory (MNIST, Fashion-MNIST) or a built-in data set, and compare.
+#[derive(Parser, Debug)]
+#[command(name = "actlab", version, about, long_about = None, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  actlab train --data iris
+  actlab train --data digits --hidden 256,128 --activation tanh --save digits.safetensors
+  actlab train --data xor --hidden 8 --activation identity      # no σ: one linear map, fails on XOR
+  actlab eval --model digits.safetensors --data digits
+  actlab predict --model digits.safetensors --data new.csv --proba
+  actlab activations";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network and report train and test scores.
+    Train(Box<train::TrainArgs>),
+    /// Score a saved model on labelled data.
+    Eval(train::EvalArgs),
+    /// Write a saved model's predictions as CSV.
+    Predict(train::PredictArgs),
+    /// List the activation functions and their properties.
+    Activations {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train::train(*args),
+        Command::Eval(args) => train::eval(args),
+        Command::Predict(args) => train::predict(args),
+        Command::Activations { json } => activations(json),
+    }
+}
+
+fn activations(json: bool) -> Result<()> {
+    if json {
+        let list: Vec<_> = Activation::ALL
+            .iter()
+            .map(|a| json!({"name": a.to_string(), "properties": a.properties(), "init": a.default_init()}))
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    println!("name          range            zero-c monot  satur  smooth max f'   init");
+    for a in Activation::ALL {
+        let p = a.properties();
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let range = format!("({}, {})", bound(p.range.0), bound(p.range.1));
+        println!(
+            "{:<13} {:<16} {:<6} {:<6} {:<6} {:<6} {:<8.4} {}",
+            a.to_string(),
+            range,
+            yes(p.zero_centred),
+            yes(p.monotonic),
+            yes(p.saturating),
+            yes(p.smooth),
+            p.max_derivative,
+            a.default_init()
+        );
+    }
+    Ok(())
+}
+
+fn bound(x: f32) -> String {
+    if x.is_infinite() {
+        if x > 0.0 {
+            "∞".into()
+        } else {
+            "-∞".into()
+        }
+    } else {
+        format!("{x:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definitions_are_sound() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,340 @@
+//! `actlab train`, `eval` and `predict`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use actlab::data;
+use actlab::model::{fit, output_layer, Fitted, Scores};
+use actlab::train::EpochRecord;
+use actlab::{model_io, Activation, Dataset, Task};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use crate::args::{activation, fit_config, load_data, DataArgs, NetworkArgs, OptimArgs, Source, SplitArgs};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Hidden activation: one name for all layers or one per layer, comma separated. Names take
+    /// parameters after a colon: leaky_relu:0.2, elu:0.5, gelu:tanh, softplus:2. See `actlab activations`.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "relu", value_parser = activation)]
+    pub activation: Vec<Activation>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
+    /// epoch, on at most N training samples; they appear in the --json history.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub diagnostics: Option<u64>,
+    /// Save the trained model to this .safetensors file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Print one JSON object on the last line of stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    args.optim.init_threads()?;
+    let prepared = args.split.load(args.optim.seed)?;
+    if let Some(path) = &args.save {
+        refuse_to_overwrite_input(path, &args.split.data.data, args.split.test.as_deref())?;
+    }
+    let mut config = fit_config(&args.network, &args.optim, args.activation.clone(), &prepared);
+    config.train.diagnostics = args.diagnostics.map(|n| n as usize);
+    let epochs = config.train.epochs;
+    let (name, train_set, test_set) = (&prepared.name, &prepared.train, &prepared.test);
+    let task = train_set.task().context("the training data has no target")?;
+    let n_classes = match &train_set.target {
+        actlab::Target::Classes { classes, .. } => classes.len(),
+        _ => 0,
+    };
+    if !args.json {
+        print_data_summary(name, train_set, test_set);
+        if args.network.output.0.is_none() {
+            let (output, outputs) = output_layer(task, n_classes, None)?;
+            println!(
+                "output   auto: {output} with {outputs} output{} for {}",
+                if outputs == 1 { "" } else { "s" },
+                match task {
+                    Task::Regression => "regression".to_string(),
+                    Task::Classification => format!("{n_classes} classes"),
+                }
+            );
+        }
+    }
+
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(epochs as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} [{elapsed} < {eta}]")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let start = Instant::now();
+    let fitted = fit(train_set, &config, |record: &EpochRecord| {
+        if let Some(bar) = &progress {
+            bar.set_position(record.epoch as u64);
+            bar.set_message(format!(
+                "loss {:.4}{}",
+                record.train_loss,
+                record
+                    .train_accuracy
+                    .map(|a| format!(" acc {a:.3}"))
+                    .unwrap_or_default()
+            ));
+        }
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let train_scores = fitted.model.evaluate(train_set)?;
+    let test_scores = fitted.model.evaluate(test_set)?;
+    if let Some(path) = &args.save {
+        model_io::save(&fitted.model, path)?;
+    }
+    let samples_per_second = (fitted.history.epochs.len() * fitted.n_train) as f64 / seconds.max(1e-9);
+    if args.json {
+        let mut report = json!({
+            "data": name,
+            "task": task,
+            "n_train": fitted.n_train,
+            "n_test": test_set.len(),
+            "n_features": train_set.n_features(),
+            "n_outputs": fitted.model.mlp.outputs(),
+            "classes": fitted.model.classes,
+            "layers": layer_report(&fitted, train_set)?,
+            "residual": args.network.residual,
+            "loss": fitted.model.loss.to_string(),
+            "optimizer": args.optim.optimizer.to_string(),
+            "learning_rate": args.optim.lr,
+            "batch_size": args.optim.batch_size,
+            "seed": args.optim.seed,
+            "epochs": fitted.history.epochs.len(),
+            "best_epoch": fitted.history.best_epoch,
+            "steps": fitted.history.steps,
+            "train_loss": train_scores.loss,
+            "test_loss": test_scores.loss,
+            "seconds": seconds,
+            "samples_per_second": samples_per_second,
+            "history": fitted.history.epochs,
+        });
+        add_scores(&mut report, "train", &train_scores);
+        add_scores(&mut report, "test", &test_scores);
+        if let Some(path) = &args.save {
+            report["model"] = json!(path);
+        }
+        println!("{report}");
+    } else {
+        print_training_summary(&fitted, &args, seconds, samples_per_second);
+        println!(
+            "result   train {}, test {}",
+            describe(&train_scores),
+            describe(&test_scores)
+        );
+        if let Some(path) = &args.save {
+            println!("saved    {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Each layer's shape and activation with its diagnostics on the training data.
+fn layer_report(fitted: &Fitted, train: &Dataset) -> Result<serde_json::Value> {
+    let diagnostics = fitted.model.diagnose(train, 2000)?;
+    let layers = fitted
+        .model
+        .mlp
+        .layers()
+        .iter()
+        .zip(&diagnostics.layers)
+        .map(|(spec, d)| {
+            let mut entry = serde_json::to_value(d).expect("diagnostics serialize");
+            entry["in"] = json!(spec.inputs);
+            entry["out"] = json!(spec.outputs);
+            entry
+        });
+    Ok(json!(layers.collect::<Vec<_>>()))
+}
+
+pub fn add_scores(report: &mut serde_json::Value, prefix: &str, s: &Scores) {
+    for (key, value) in [("accuracy", s.accuracy), ("r2", s.r2), ("rmse", s.rmse)] {
+        if let Some(v) = value {
+            report[format!("{prefix}_{key}")] = json!(v);
+        }
+    }
+}
+
+pub fn describe(s: &Scores) -> String {
+    match (s.accuracy, s.r2, s.rmse) {
+        (Some(a), _, _) => format!("accuracy {a:.4} (loss {:.4})", s.loss),
+        (_, Some(r2), Some(rmse)) => format!("R² {r2:.4}, RMSE {rmse:.4}"),
+        _ => format!("loss {:.4}", s.loss),
+    }
+}
+
+fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
+    let target = match &train.target {
+        actlab::Target::Classes { classes, .. } => {
+            let shown: Vec<_> = classes.iter().take(10).map(String::as_str).collect();
+            format!(
+                "{} classes ({}{})",
+                classes.len(),
+                shown.join(", "),
+                if classes.len() > 10 { ", …" } else { "" }
+            )
+        }
+        _ => format!("regression on '{}'", train.target_name),
+    };
+    println!(
+        "data     {name}: {} train / {} test samples, {} features, {target}",
+        train.len(),
+        test.len(),
+        train.n_features()
+    );
+}
+
+fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, samples_per_second: f64) {
+    let mlp = &fitted.model.mlp;
+    let mut chain = mlp.inputs().to_string();
+    for (i, layer) in mlp.layers().iter().enumerate() {
+        chain += &format!(
+            " → {} {}{}",
+            layer.outputs,
+            layer.activation,
+            if mlp.is_residual(i) { " (+skip)" } else { "" }
+        );
+    }
+    println!(
+        "network  {chain}; loss {}, {} parameters",
+        fitted.model.loss,
+        mlp.params().len()
+    );
+    let h = &fitted.history;
+    let stopped = match (h.stopped_early, h.best_epoch) {
+        (true, Some(best)) => format!(", stopped early, kept epoch {best}"),
+        (false, Some(best)) => format!(", kept best epoch {best}"),
+        _ => String::new(),
+    };
+    let o = &args.optim;
+    println!(
+        "training {} lr {} batch {}, {} epochs ({} steps{stopped}), seed {}: {:.2} s, {:.0} samples/s",
+        o.optimizer,
+        o.lr,
+        o.batch_size,
+        h.epochs.len(),
+        h.steps,
+        o.seed,
+        seconds,
+        samples_per_second
+    );
+}
+
+/// Refuses to write a model or predictions over a data file the user gave.
+fn refuse_to_overwrite_input(out: &Path, data: &str, test: Option<&Path>) -> Result<()> {
+    let Ok(out_canonical) = out.canonicalize() else {
+        return Ok(());
+    };
+    for input in std::iter::once(Path::new(data)).chain(test) {
+        if input.canonicalize().is_ok_and(|p| p == out_canonical) {
+            bail!("{} is an input data file; refusing to overwrite it", out.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let model = model_io::load(&args.model)?;
+    let Source { split, name, .. } = load_data(&args.data, Some(model.task), 0)?;
+    let data = split.test.unwrap_or(split.train);
+    let scores = model.evaluate(&data)?;
+    if args.json {
+        let mut report = json!({"data": name, "model": args.model, "task": model.task, "n_test": data.len(), "test_loss": scores.loss});
+        add_scores(&mut report, "test", &scores);
+        println!("{report}");
+    } else {
+        println!("{name}: {} samples, {}", data.len(), describe(&scores));
+    }
+    Ok(())
+}
+
+pub fn predict(args: PredictArgs) -> Result<()> {
+    let model = model_io::load(&args.model)?;
+    if let Some(out) = &args.out {
+        refuse_to_overwrite_input(out, &args.data.to_string_lossy(), None)?;
+    }
+    let data = data::read_csv_features(&args.data, &model.feature_names)?;
+    let predictions = model.predict(&data)?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let name = if model.target_name.is_empty() {
+        "prediction"
+    } else {
+        model.target_name.as_str()
+    };
+    match (model.task, args.proba) {
+        (Task::Classification, true) => {
+            writer.write_record(&model.classes)?;
+            for row in predictions.iter_rows() {
+                writer.write_record(row.iter().map(|p| p.to_string()))?;
+            }
+        }
+        (Task::Classification, false) => {
+            writer.write_record([name])?;
+            for row in predictions.iter_rows() {
+                writer.write_record([&model.classes[actlab::metrics::predicted_class(row)]])?;
+            }
+        }
+        (Task::Regression, proba) => {
+            if proba {
+                bail!("--proba needs a classifier; {} predicts numbers", args.model.display());
+            }
+            writer.write_record([name])?;
+            for row in predictions.iter_rows() {
+                writer.write_record([row[0].to_string()])?;
+            }
+        }
+    }
+    let bytes = writer.into_inner().context("writing CSV")?;
+    match &args.out {
+        Some(path) => model_io::write_atomically(path, &bytes)?,
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A model file written by `actlab train --save`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A model file written by `actlab train --save`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// CSV file with the model's feature columns (a target column, if present, is ignored).
+    #[arg(long, value_name = "PATH")]
+    data: PathBuf,
+    /// One probability column per class (named by its label) instead of the predicted class.
+    #[arg(long)]
+    proba: bool,
+    /// Write the CSV to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
