@@ -1,7 +1,7 @@
 //! Data sets: CSV and IDX files, built-in and synthetic sets, splits and standardization.
 //!
 //! All CSV sources (files, files read for prediction, the built-in `iris`, `digits` and
-//! `mnist1d` sets) go through one reader, [`read_table`]; errors name the file, the 1-based
+//! `mnist1d` sets) go through one reader, `read_table`; errors name the file, the 1-based
 //! line (the header is line 1) and the 1-based column at fault.
 
 use std::collections::{BTreeSet, HashMap};
