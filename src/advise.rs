@@ -299,8 +299,10 @@ fn check_output(output: Activation, target: &TargetSummary) -> Vec<String> {
                 )]
             } else if low.is_finite() || high.is_finite() {
                 vec![format!(
-                    "{output} outputs are bounded: it fits these targets only with --no-scale-target (standardised \
-                     targets have mean 0 and standard deviation 1)"
+                    "{output} outputs lie in ({}, {}): it fits these targets only with --no-scale-target, since \
+                     standardised targets (mean 0, standard deviation 1) leave that range",
+                    short(f64::from(low)),
+                    short(f64::from(high)),
                 )]
             } else {
                 Vec::new()

@@ -62,7 +62,7 @@ fn print_advice(name: &str, data_flag: &str, data: &actlab::Dataset, a: &Advice)
             t.classes.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
             if n > 10 { ", …" } else { "" }
         ),
-        (_, Some(min), Some(max)) => format!(" from {min} to {max}"),
+        (_, Some(min), Some(max)) => format!(" ({min} to {max})"),
         _ => String::new(),
     };
     println!(
