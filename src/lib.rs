@@ -17,9 +17,11 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod advise;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
+pub mod experiments;
 pub mod init;
 pub mod layer;
 pub mod loss;

@@ -35,6 +35,17 @@ pub enum TaskArg {
     Regression,
 }
 
+impl TaskArg {
+    /// The task to force, or `None` to infer it.
+    pub fn task(self) -> Option<Task> {
+        match self {
+            TaskArg::Auto => None,
+            TaskArg::Classification => Some(Task::Classification),
+            TaskArg::Regression => Some(Task::Regression),
+        }
+    }
+}
+
 pub fn activation(s: &str) -> Result<Activation, String> {
     s.parse().map_err(|e: actlab::Error| e.to_string())
 }
@@ -280,12 +291,7 @@ pub struct Prepared {
 impl SplitArgs {
     /// Reads the data and makes the train/test split (seeded by `seed`).
     pub fn load(&self, seed: u64) -> Result<Prepared> {
-        let task = match self.task {
-            TaskArg::Auto => None,
-            TaskArg::Classification => Some(Task::Classification),
-            TaskArg::Regression => Some(Task::Regression),
-        };
-        let Source { split, name, images } = load_data(&self.data, task, seed)?;
+        let Source { split, name, images } = load_data(&self.data, self.task.task(), seed)?;
         let (train, test) = match (split.test, &self.test) {
             (_, Some(path)) => {
                 let target = self

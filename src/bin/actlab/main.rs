@@ -1,7 +1,9 @@
 //! The `actlab` command line: a thin layer over the library that parses arguments, reads
 //! data, calls the library and reports. Every failure becomes one line `error: …`.
 
+mod advise;
 mod args;
+mod experiments;
 mod train;
 
 use std::process::ExitCode;
@@ -28,7 +30,9 @@ const EXAMPLES: &str = "Examples:
   actlab train --data xor --hidden 8 --activation identity      # no σ: one linear map, fails on XOR
   actlab eval --model digits.safetensors --data digits
   actlab predict --model digits.safetensors --data new.csv --proba
-  actlab activations";
+  actlab activations
+  actlab experiments --only 2,6                                 # claims about activations, measured
+  actlab advise --data my.csv --target price                    # which output, loss and activation";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -38,6 +42,12 @@ enum Command {
     Eval(train::EvalArgs),
     /// Write a saved model's predictions as CSV.
     Predict(train::PredictArgs),
+    /// Reproduce nine claims about activation functions on built-in data and say whether each held.
+    #[command(after_help = experiments::list())]
+    Experiments(experiments::ExperimentsArgs),
+    /// Recommend output activation, loss and hidden activation for a data set's target.
+    #[command(after_help = advise::EXAMPLES)]
+    Advise(advise::AdviseArgs),
     /// List the activation functions and their properties.
     Activations {
         /// Print JSON instead of a table.
@@ -74,6 +84,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(*args),
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
+        Command::Experiments(args) => experiments::experiments(args),
+        Command::Advise(args) => advise::advise(args),
         Command::Activations { json } => activations(json),
     }
 }

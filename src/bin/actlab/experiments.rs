@@ -1,0 +1,154 @@
+//! `actlab experiments`: the nine claims about activation functions, measured.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use actlab::experiments::{find, Budget, ExperimentResult, EXPERIMENTS};
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+
+#[derive(Args, Debug)]
+pub struct ExperimentsArgs {
+    /// Run only these experiments (1-9), comma separated, e.g. --only 2,6.
+    #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub only: Vec<u8>,
+    /// Run small versions (fewer samples and epochs): a quick look, not the reported figures.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object {"experiments": [...]} with every measurement instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The experiments by number, for `--help`.
+pub fn list() -> String {
+    let mut text = String::from("Experiments (each prints its claim, the criterion, every measurement and ✓ or ✗):\n");
+    for e in &EXPERIMENTS {
+        let headline = e.claim.split(':').next().unwrap_or(e.claim);
+        text += &format!("  {}  {headline}\n", e.id);
+    }
+    text
+}
+
+pub fn experiments(args: ExperimentsArgs) -> Result<()> {
+    let mut selected: Vec<_> = if args.only.is_empty() {
+        EXPERIMENTS.iter().collect()
+    } else {
+        args.only.iter().filter_map(|&id| find(id)).collect()
+    };
+    selected.sort_by_key(|e| e.id);
+    selected.dedup_by_key(|e| e.id);
+    let budget = if args.quick { Budget::Quick } else { Budget::Full };
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(selected.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} experiment {msg} [{elapsed}]")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    });
+    let start = Instant::now();
+    let mut results = Vec::with_capacity(selected.len());
+    for experiment in selected {
+        if let Some(bar) = &progress {
+            bar.set_message(format!("{} ({})", experiment.id, experiment.name));
+        }
+        let result = experiment
+            .run(budget)
+            .with_context(|| format!("experiment {} ({})", experiment.id, experiment.name))?;
+        if let Some(bar) = &progress {
+            bar.inc(1);
+            if !args.json {
+                bar.suspend(|| print_result(&result));
+            }
+        } else if !args.json {
+            print_result(&result);
+        }
+        results.push(result);
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    if args.json {
+        println!("{}", json!({ "experiments": results, "seconds": seconds }));
+    } else {
+        let held = results.iter().filter(|r| r.holds).count();
+        println!(
+            "{held} of {} claims held ({:.1} s{})",
+            results.len(),
+            seconds,
+            if args.quick { ", quick versions" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn print_result(r: &ExperimentResult) {
+    println!("{}. {}", r.id, r.name);
+    print_wrapped("claim", &r.claim);
+    print_wrapped("test", &r.criterion);
+    let width = r.measurements.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    for (i, (name, value)) in r.measurements.iter().enumerate() {
+        let label = if i == 0 { "measured" } else { "" };
+        println!("   {label:<9} {name:<width$}  {}", number(*value));
+    }
+    if let Some(notes) = &r.notes {
+        print_wrapped("note", notes);
+    }
+    let verdict = if r.holds { "✓ holds" } else { "✗ does not hold" };
+    println!("   {verdict} ({:.1} s)\n", r.seconds);
+}
+
+/// `text` after a label, wrapped at 100 columns and indented under the label.
+fn print_wrapped(label: &str, text: &str) {
+    const WIDTH: usize = 100;
+    let indent = 13;
+    let mut line = String::new();
+    let mut first = true;
+    let flush = |line: &str, first: bool| {
+        let head = if first { label } else { "" };
+        println!("   {head:<9} {line}");
+    };
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > WIDTH {
+            flush(&line, first);
+            first = false;
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        flush(&line, first);
+    }
+}
+
+/// Integers as integers, very small or large values in scientific notation, others with 4 decimals.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e6 {
+        format!("{x:.0}")
+    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_readable() {
+        assert_eq!(number(12.0), "12");
+        assert_eq!(number(0.95123), "0.9512");
+        assert_eq!(number(3.2e-7), "3.20e-7");
+        assert_eq!(number(-0.5), "-0.5000");
+    }
+}

@@ -1,0 +1,143 @@
+//! End-to-end tests of `actlab experiments` and `actlab advise`.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn actlab() -> Command {
+    Command::cargo_bin("actlab").unwrap()
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs `actlab` with `args`, expects success and one JSON object on stdout.
+fn json(args: &[&str]) -> Value {
+    let output = actlab().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Runs `actlab` with `args`, expects failure with one line `error: …` containing `needle`.
+fn fails_with(args: &[&str], needle: &str) {
+    let output = actlab().args(args).output().unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: expected one line, got:\n{stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
+}
+
+#[test]
+fn both_subcommands_have_help() {
+    for sub in ["experiments", "advise"] {
+        actlab()
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage"));
+    }
+}
+
+#[test]
+fn experiments_json_has_one_entry_per_selected_experiment() {
+    let report = json(&["experiments", "--only", "7", "--json"]);
+    let list = report["experiments"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    let e = &list[0];
+    assert_eq!(e["id"], 7);
+    assert!(e["claim"].as_str().unwrap().contains("Softmax"));
+    assert!(e["holds"].is_boolean());
+    assert!(e["seconds"].as_f64().unwrap() >= 0.0);
+    let measurements = e["measurements"].as_object().unwrap();
+    assert!(measurements.values().all(Value::is_number));
+    let sum_error = measurements["random_logits_max_sum_error"].as_f64().unwrap();
+    assert!(sum_error <= 1e-6, "{sum_error}");
+}
+
+#[test]
+fn experiments_report_names_claims_and_verdicts() {
+    actlab()
+        .args(["experiments", "--only", "9,1,9", "--quick"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1. linear_collapse"))
+        .stdout(predicate::str::contains("9. init_matches_activation"))
+        .stdout(predicate::str::contains("relu_he_layer30_variance"))
+        .stdout(predicate::str::is_match("[✓✗]").unwrap())
+        .stdout(predicate::str::is_match(r"\d of 2 claims held").unwrap());
+}
+
+#[test]
+fn experiments_reject_unknown_ids() {
+    fails_with(&["experiments", "--only", "10"], "--only");
+    fails_with(&["experiments", "--only", "two"], "--only");
+}
+
+#[test]
+fn advise_recommends_softmax_for_iris() {
+    let a = json(&["advise", "--data", "iris", "--json"]);
+    assert_eq!(a["target"]["kind"], "multi_class");
+    assert_eq!(a["output"]["name"], "softmax");
+    assert_eq!(a["loss"]["name"], "cross_entropy");
+    assert!(!a["hidden"]["name"].as_str().unwrap().is_empty());
+    assert_eq!(a["warnings"].as_array().unwrap().len(), 0);
+    actlab()
+        .args(["advise", "--data", "iris"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("output   softmax"))
+        .stdout(predicate::str::contains("actlab train --data iris --output softmax"));
+}
+
+#[test]
+fn advise_on_regression_csv_and_warning_for_a_bounded_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let above = write(dir.path(), "above.csv", "x,price\n1,2.5\n2,3.5\n3,10.25\n4,7\n");
+    let a = json(&["advise", "--data", &above, "--target", "price", "--json"]);
+    assert_eq!(a["target"]["kind"], "non_negative");
+    assert_eq!(a["target"]["max"], 10.25);
+    assert_eq!(a["output"]["name"], "identity");
+    assert_eq!(a["loss"]["name"], "mse");
+
+    let a = json(&["advise", "--data", &above, "--output", "sigmoid", "--json"]);
+    let warning = a["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("[2.5, 10.25]") && warning.contains("sigmoid"),
+        "{warning}"
+    );
+    actlab()
+        .args(["advise", "--data", &above, "--output", "softmax"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "warning  softmax cannot be a regression output",
+        ));
+
+    let unit = write(dir.path(), "unit.csv", "x,share\n1,0.25\n2,0.5\n3,0.75\n4,0.125\n");
+    let a = json(&["advise", "--data", &unit, "--json"]);
+    assert_eq!(a["target"]["kind"], "unit_interval");
+    assert_eq!(a["output"]["name"], "sigmoid");
+    assert!(a["train_flags"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("--no-scale-target")));
+}
+
+#[test]
+fn advise_errors_are_one_line() {
+    fails_with(&["advise", "--data", "no-such-set"], "no-such-set");
+    fails_with(&["advise", "--data", "iris", "--output", "sigmoidd"], "--output");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "d.csv", "x,y\n1,2\n2,3\n");
+    fails_with(&["advise", "--data", &csv, "--target", "z"], "no target column 'z'");
+}
