@@ -185,9 +185,11 @@ pub const EXPERIMENTS: [Experiment; 9] = [
         claim: "Softmax gives a probability distribution: outputs in (0, 1) that sum to 1, unchanged \
                 by adding a constant to every logit; a trained classifier's rows are class \
                 probabilities.",
-        criterion: "on 1000 random logit rows and on a trained iris classifier's outputs: every \
-                    value in (0, 1), every row sums to 1 within 1e-6; adding 10 to every logit \
-                    changes no output by more than 1e-5",
+        criterion: "on 1000 random logit rows: every value in (0, 1) and every row sums to 1 within \
+                    1e-6; adding 10 to every logit changes no output by more than 1e-5; on a trained \
+                    iris classifier: every log-probability z_i - logsumexp(z), computed from its \
+                    logits in f64, is finite and below 0 (so every probability lies in (0, 1) even \
+                    where f32 rounds it to 1), and every row of f32 probabilities sums to 1 within 1e-6",
         measure: softmax_distribution,
     },
     Experiment {
@@ -726,10 +728,26 @@ fn softmax_distribution(budget: Budget) -> Result<Outcome> {
         .filter(|&&p| p == 0.0 || p == 1.0)
         .count();
     out.set("iris_probabilities_rounded_to_0_or_1", rounded as f64);
+    // Whether each probability lies strictly inside (0, 1) is decided on log-probabilities from
+    // the logits in f64, which resolve a top probability of 1 - 1e-10 that f32 rounds to 1.
+    let (x, _, _) = fitted.model.prepare(&iris)?;
+    let mut ws = Workspace::default();
+    fitted.model.mlp.forward(x.as_slice(), x.rows(), &mut ws);
+    let log_max = ws
+        .logits()
+        .chunks_exact(probabilities.cols())
+        .flat_map(|row| {
+            let m = row.iter().fold(f64::NEG_INFINITY, |m, &z| m.max(f64::from(z)));
+            let lse = m + row.iter().map(|&z| (f64::from(z) - m).exp()).sum::<f64>().ln();
+            row.iter().map(move |&z| f64::from(z) - lse)
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    out.set("iris_largest_log_probability", log_max);
     if rounded > 0 {
         out.notes.push(format!(
             "Exactly 0 or 1 in f32: {rounded} of the trained classifier's {} probabilities (a confident \
-             answer's top probability is closer to 1 than f32 resolves there, 3e-8); the rows still sum to 1.",
+             answer's top probability is closer to 1 than f32 resolves there, 3e-8); its log-probability, \
+             {log_max:.3e} at most, shows it is below 1, and the rows still sum to 1.",
             probabilities.as_slice().len()
         ));
     }
@@ -740,7 +758,7 @@ fn softmax_distribution(budget: Budget) -> Result<Outcome> {
         .sum::<f64>()
         / probabilities.rows() as f64;
     out.set("iris_mean_top_probability", mean_top);
-    holds &= min > 0.0 && max < 1.0 && sum_error <= 1e-6;
+    holds &= log_max < 0.0 && log_max.is_finite() && sum_error <= 1e-6;
     out.holds = holds;
     Ok(out)
 }
