@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod compare;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_io;
 pub mod optim;
+pub mod plot;
 pub mod train;
 
 pub use activation::Activation;

@@ -2,6 +2,8 @@
 //! data, calls the library and reports. Every failure becomes one line `error: …`.
 
 mod args;
+mod compare;
+mod plot;
 mod train;
 
 use std::process::ExitCode;
@@ -28,6 +30,8 @@ const EXAMPLES: &str = "Examples:
   actlab train --data xor --hidden 8 --activation identity      # no σ: one linear map, fails on XOR
   actlab eval --model digits.safetensors --data digits
   actlab predict --model digits.safetensors --data new.csv --proba
+  actlab compare                                                # six activations on MNIST-1D, side by side
+  actlab plot sigmoid tanh relu --derivative
   actlab activations";
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +42,12 @@ enum Command {
     Eval(train::EvalArgs),
     /// Write a saved model's predictions as CSV.
     Predict(train::PredictArgs),
+    /// Train the same network with several activations (same data, same seeds) and compare them.
+    #[command(after_help = compare::EXAMPLES)]
+    Compare(Box<compare::CompareArgs>),
+    /// Draw activation functions and their derivatives as SVG or PNG.
+    #[command(after_help = plot::EXAMPLES)]
+    Plot(plot::PlotArgs),
     /// List the activation functions and their properties.
     Activations {
         /// Print JSON instead of a table.
@@ -55,8 +65,20 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // One line: clap's message up to the usage, e.g. the missing arguments after
+            // "the following required arguments were not provided:".
             let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            if message.is_empty() {
+                eprintln!("error: invalid arguments");
+            } else {
+                eprintln!("{}", message.join(" "));
+            }
             return ExitCode::from(2);
         }
     };
@@ -74,6 +96,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(*args),
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
+        Command::Compare(args) => compare::compare(*args),
+        Command::Plot(args) => plot::plot(args),
         Command::Activations { json } => activations(json),
     }
 }
