@@ -62,6 +62,9 @@ pub enum Error {
         /// The learning rate in use.
         learning_rate: f32,
     },
+    /// A chart could not be drawn or encoded.
+    #[error("cannot draw the chart: {0}")]
+    Plot(String),
 }
 
 fn format_location(path: &std::path::Path, line: usize, column: usize, message: &str) -> String {

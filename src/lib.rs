@@ -18,6 +18,7 @@
 
 pub mod activation;
 pub mod advise;
+pub mod compare;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_io;
 pub mod optim;
+pub mod plot;
 pub mod train;
 
 pub use activation::Activation;

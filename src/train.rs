@@ -84,7 +84,7 @@ pub struct EpochRecord {
     pub val_score: Option<f64>,
     /// Learning rate used during the epoch.
     pub learning_rate: f32,
-    /// Wall-clock seconds since training began.
+    /// Wall-clock seconds since training began, not counting the time spent on diagnostics.
     pub seconds: f64,
     /// Per-layer measurements after the epoch, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +136,8 @@ pub fn train(
     let mut best: Option<(f64, usize, Vec<f32>)> = None;
     let mut history = History::default();
     let start = Instant::now();
+    // Time spent on diagnostics, left out of the records' `seconds`.
+    let mut diagnostics_seconds = 0.0;
 
     for epoch in 0..config.epochs {
         order.shuffle(&mut rng);
@@ -178,6 +180,12 @@ pub fn train(
             }
             None => (None, None),
         };
+        let seconds = start.elapsed().as_secs_f64() - diagnostics_seconds;
+        let diagnostics_start = Instant::now();
+        let diagnostics = config
+            .diagnostics
+            .map(|max| diagnose(mlp, train.x, train.targets, loss, max));
+        diagnostics_seconds += diagnostics_start.elapsed().as_secs_f64();
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss,
@@ -185,10 +193,8 @@ pub fn train(
             val_loss,
             val_score,
             learning_rate: lr,
-            seconds: start.elapsed().as_secs_f64(),
-            diagnostics: config
-                .diagnostics
-                .map(|max| diagnose(mlp, train.x, train.targets, loss, max)),
+            seconds,
+            diagnostics,
         };
         on_epoch(&record);
         history.epochs.push(record);

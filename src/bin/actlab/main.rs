@@ -3,7 +3,9 @@
 
 mod advise;
 mod args;
+mod compare;
 mod experiments;
+mod plot;
 mod train;
 
 use std::process::ExitCode;
@@ -25,14 +27,16 @@ struct Cli {
 }
 
 const EXAMPLES: &str = "Examples:
+  actlab compare                                                # six activations on MNIST-1D, side by side
   actlab train --data iris
   actlab train --data digits --hidden 256,128 --activation tanh --save digits.safetensors
   actlab train --data xor --hidden 8 --activation identity      # no σ: one linear map, fails on XOR
   actlab eval --model digits.safetensors --data digits
   actlab predict --model digits.safetensors --data new.csv --proba
-  actlab activations
   actlab experiments --only 2,6                                 # claims about activations, measured
-  actlab advise --data my.csv --target price                    # which output, loss and activation";
+  actlab advise --data my.csv --target price                    # which output, loss and activation
+  actlab plot sigmoid tanh relu --derivative
+  actlab activations";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -48,6 +52,12 @@ enum Command {
     /// Recommend output activation, loss and hidden activation for a data set's target.
     #[command(after_help = advise::EXAMPLES)]
     Advise(advise::AdviseArgs),
+    /// Train the same network with several activations (same data, same seeds) and compare them.
+    #[command(after_help = compare::EXAMPLES)]
+    Compare(Box<compare::CompareArgs>),
+    /// Draw activation functions and their derivatives as SVG or PNG.
+    #[command(after_help = plot::EXAMPLES)]
+    Plot(plot::PlotArgs),
     /// List the activation functions and their properties.
     Activations {
         /// Print JSON instead of a table.
@@ -65,8 +75,20 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // One line: clap's message up to the usage, e.g. the missing arguments after
+            // "the following required arguments were not provided:".
             let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            if message.is_empty() {
+                eprintln!("error: invalid arguments");
+            } else {
+                eprintln!("{}", message.join(" "));
+            }
             return ExitCode::from(2);
         }
     };
@@ -86,6 +108,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => train::predict(args),
         Command::Experiments(args) => experiments::experiments(args),
         Command::Advise(args) => advise::advise(args),
+        Command::Compare(args) => compare::compare(*args),
+        Command::Plot(args) => plot::plot(args),
         Command::Activations { json } => activations(json),
     }
 }

@@ -1,0 +1,484 @@
+//! A comparison as files: `index.html` and `report.md` with the tables, and SVG charts.
+
+use super::{table, Comparison, EpochFigures, Run};
+use crate::plot::{activation_chart, svg, Chart, Series};
+use crate::{Result, Task};
+
+/// Range of `x` in the charts of the activation functions.
+const FUNCTION_RANGE: (f64, f64) = (-5.0, 5.0);
+
+/// Marks an `index.html` written by [`report`] (a page with it may be overwritten).
+pub const GENERATOR: &str = r#"<meta name="generator" content="actlab compare">"#;
+
+/// A file of a report: a name (no directories) and its contents.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportFile {
+    /// File name, e.g. `loss.svg`.
+    pub name: String,
+    /// The bytes to write.
+    pub contents: Vec<u8>,
+}
+
+struct Figure {
+    file: String,
+    caption: String,
+}
+
+/// Renders `comparison` as files to put in one directory: `index.html` (the page, which
+/// links the charts), `report.md` (the same in Markdown) and the charts as SVG: training loss
+/// and accuracy per epoch, each activation with its derivative, dead and saturated shares per
+/// hidden layer per epoch, and the gradient ratio per epoch. Curves over several seeds are the
+/// mean of the seeds. `title` heads the page; `settings` are listed under it (data, network,
+/// training).
+///
+/// # Errors
+/// [`crate::Error::Plot`] if a chart cannot be drawn.
+pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Result<Vec<ReportFile>> {
+    let mut files = Vec::new();
+    let mut sections: Vec<(&str, Vec<Figure>)> = Vec::new();
+    let seeds = comparison.summaries.first().map_or(1, |s| s.runs);
+    let of_seeds = if seeds > 1 {
+        format!(" (mean of {seeds} seeds)")
+    } else {
+        String::new()
+    };
+    let add = |files: &mut Vec<ReportFile>, name: String, chart: &Chart| -> Result<Figure> {
+        files.push(ReportFile {
+            name: name.clone(),
+            contents: svg(chart)?.into_bytes(),
+        });
+        Ok(Figure {
+            file: name,
+            caption: chart.title.clone(),
+        })
+    };
+
+    let mut curves = vec![add(
+        &mut files,
+        "loss.svg".into(),
+        &Chart {
+            title: format!("Training loss{of_seeds}"),
+            x_label: "epoch".into(),
+            y_label: "training loss (log scale)".into(),
+            series: per_activation(comparison, |e| Some(e.train_loss)),
+            log_y: true,
+            y_range: None,
+        },
+    )?];
+    if comparison.task == Task::Classification {
+        let mut series = per_activation(comparison, |e| e.train_accuracy);
+        if let Some(t) = comparison.target_accuracy {
+            series.push(Series {
+                name: format!("target {t:.2}"),
+                points: vec![(1.0, t), (comparison.epochs.max(2) as f64, t)],
+                dashed: true,
+                color: Some(7),
+            });
+        }
+        curves.push(add(
+            &mut files,
+            "accuracy.svg".into(),
+            &Chart {
+                title: format!("Training accuracy{of_seeds}"),
+                x_label: "epoch".into(),
+                y_label: "training accuracy".into(),
+                series,
+                ..Chart::default()
+            },
+        )?);
+    }
+    sections.push(("Training curves", curves));
+
+    let mut functions = Vec::new();
+    for (i, s) in comparison.summaries.iter().enumerate() {
+        let mut chart = activation_chart(&[s.activation], FUNCTION_RANGE, true)?;
+        chart.series[1].name = "derivative".into();
+        chart.series[0].name = "function".into();
+        // In the activation's colour, as in the other charts.
+        chart.series.iter_mut().for_each(|series| series.color = Some(i));
+        functions.push(add(
+            &mut files,
+            format!("activation-{}.svg", file_stem(&s.activation.to_string())),
+            &chart,
+        )?);
+    }
+    sections.push(("Activation functions and their derivatives", functions));
+
+    let hidden = comparison
+        .runs
+        .iter()
+        .map(|r| r.history.first().map_or(0, |e| e.layers.len()))
+        .max()
+        .unwrap_or(0);
+    let mut units = Vec::new();
+    for layer in 0..hidden {
+        let n = layer + 1;
+        let dead = per_activation(comparison, |e| e.layers.get(layer).map(|l| 100.0 * l.dead_fraction));
+        let dead_range = percent_range(&dead);
+        units.push(add(
+            &mut files,
+            format!("dead-layer-{n}.svg"),
+            &Chart {
+                title: format!("Dead units in hidden layer {n}{of_seeds}"),
+                x_label: "epoch".into(),
+                y_label: "dead units (%)".into(),
+                series: dead,
+                y_range: Some(dead_range),
+                ..Chart::default()
+            },
+        )?);
+        let saturated = per_activation(comparison, |e| {
+            e.layers
+                .get(layer)
+                .and_then(|l| l.saturated_fraction.map(|s| 100.0 * s))
+        });
+        if !saturated.is_empty() {
+            units.push(add(
+                &mut files,
+                format!("saturated-layer-{n}.svg"),
+                &Chart {
+                    title: format!("Saturated activations in hidden layer {n}{of_seeds}"),
+                    x_label: "epoch".into(),
+                    y_label: "f′(z) < 1 % of its maximum (%)".into(),
+                    y_range: Some(percent_range(&saturated)),
+                    series: saturated,
+                    ..Chart::default()
+                },
+            )?);
+        }
+    }
+    sections.push(("Dead and saturated units", units));
+
+    sections.push((
+        "Gradient flow",
+        vec![add(
+            &mut files,
+            "gradient-ratio.svg".into(),
+            &Chart {
+                title: format!("Gradient norm, first layer / last layer{of_seeds}"),
+                x_label: "epoch".into(),
+                y_label: "ratio (log scale)".into(),
+                series: per_activation(comparison, |e| Some(e.gradient_ratio)),
+                log_y: true,
+                y_range: None,
+            },
+        )?],
+    ));
+
+    let summary = table(comparison);
+    let runs = run_table(comparison);
+    let notes = super::notes(comparison);
+    files.push(ReportFile {
+        name: "index.html".into(),
+        contents: html(title, settings, &summary, &notes, &sections, &runs).into_bytes(),
+    });
+    files.push(ReportFile {
+        name: "report.md".into(),
+        contents: markdown(title, settings, &summary, &notes, &sections, &runs).into_bytes(),
+    });
+    Ok(files)
+}
+
+/// One series per activation (those with at least one point), each the mean over its seeds
+/// of `figure` at every epoch.
+fn per_activation(comparison: &Comparison, figure: impl Fn(&EpochFigures) -> Option<f64>) -> Vec<Series> {
+    comparison
+        .summaries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let runs: Vec<&Run> = comparison
+                .runs
+                .iter()
+                .filter(|r| r.activation == s.activation)
+                .collect();
+            let epochs = runs.iter().map(|r| r.history.len()).max().unwrap_or(0);
+            let points: Vec<(f64, f64)> = (0..epochs)
+                .filter_map(|e| {
+                    let values: Vec<f64> = runs.iter().filter_map(|r| r.history.get(e).and_then(&figure)).collect();
+                    (!values.is_empty()).then(|| ((e + 1) as f64, values.iter().sum::<f64>() / values.len() as f64))
+                })
+                .collect();
+            (!points.is_empty()).then(|| Series {
+                color: Some(i),
+                ..Series::new(s.activation.to_string(), points)
+            })
+        })
+        .collect()
+}
+
+/// A vertical range for percentages: from 0 to a little above the largest value (at least 1 %),
+/// with room below 0 so that a line at 0 is not hidden by the axis.
+fn percent_range(series: &[Series]) -> (f64, f64) {
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold(1.0, f64::max)
+        .min(100.0);
+    let high = if max >= 95.0 { 100.0 } else { max * 1.08 };
+    (-0.03 * high, high * 1.02)
+}
+
+/// `leaky_relu:0.2` → `leaky_relu-0.2`: a name safe in any file system.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Every run: activation, seed, scores, epochs to target, time and unit figures.
+fn run_table(c: &Comparison) -> Vec<Vec<String>> {
+    let score = match c.task {
+        Task::Classification => "acc",
+        Task::Regression => "R²",
+    };
+    let mut rows = vec![[
+        "activation",
+        "seed",
+        &format!("train {score}"),
+        &format!("test {score}"),
+        "train loss",
+        "test loss",
+        "epochs to target",
+        "time s",
+        "dead %",
+        "saturated %",
+        "grad first/last",
+        "note",
+    ]
+    .map(String::from)
+    .to_vec()];
+    let num = |x: Option<f64>, decimals: usize| x.map_or("–".into(), |x| format!("{x:.decimals$}"));
+    for r in &c.runs {
+        rows.push(vec![
+            r.activation.to_string(),
+            r.seed.to_string(),
+            num(r.train_score(), 4),
+            num(r.test_score(), 4),
+            num(r.train_loss, 4),
+            num(r.test_loss, 4),
+            r.epochs_to_target
+                .map_or(if c.target_accuracy.is_some() { "never" } else { "–" }.into(), |e| {
+                    e.to_string()
+                }),
+            format!("{:.3}", r.seconds),
+            format!("{:.1}", 100.0 * r.dead_fraction),
+            num(r.saturated_fraction.map(|s| 100.0 * s), 1),
+            super::ratio(r.gradient_ratio),
+            r.error.clone().unwrap_or_default(),
+        ]);
+    }
+    if c.runs.iter().all(|r| r.error.is_none()) {
+        rows.iter_mut().for_each(|row| {
+            row.pop();
+        });
+    }
+    rows
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn html_table(rows: &[Vec<String>]) -> String {
+    let mut out = String::from("<table>\n<thead><tr>");
+    for h in &rows[0] {
+        out += &format!("<th>{}</th>", escape(h));
+    }
+    out += "</tr></thead>\n<tbody>\n";
+    for row in &rows[1..] {
+        out += "<tr>";
+        for (i, cell) in row.iter().enumerate() {
+            let class = if i == 0 { "" } else { " class=\"num\"" };
+            out += &format!("<td{class}>{}</td>", escape(cell));
+        }
+        out += "</tr>\n";
+    }
+    out + "</tbody>\n</table>\n"
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1600px;padding:0 1.5em;color:#222}
+h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+ul.settings{color:#444}
+table{border-collapse:collapse;font-size:.92em;margin:.6em 0}
+th,td{border:1px solid #ccc;padding:.3em .6em}th{background:#f3f3f3;text-align:left}
+td{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tbody tr:nth-child(even){background:#fafafa}
+p.notes{color:#555;font-size:.9em;max-width:70em}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:1em}
+figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555;text-align:center}
+";
+
+fn html(
+    title: &str,
+    settings: &[String],
+    summary: &[Vec<String>],
+    notes: &[String],
+    sections: &[(&str, Vec<Figure>)],
+    runs: &[Vec<String>],
+) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{GENERATOR}\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n\
+         <style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<ul class=\"settings\">\n",
+        t = escape(title)
+    );
+    for s in settings {
+        out += &format!("<li>{}</li>\n", escape(s));
+    }
+    out += "</ul>\n<h2>Results</h2>\n";
+    out += &html_table(summary);
+    out += "<p class=\"notes\">";
+    out += &notes.iter().map(|n| escape(n)).collect::<Vec<_>>().join("<br>\n");
+    out += "</p>\n";
+    for (heading, figures) in sections {
+        out += &format!(
+            "<h2 id=\"{}\">{}</h2>\n<div class=\"figures\">\n",
+            file_stem(&heading.to_ascii_lowercase()),
+            escape(heading)
+        );
+        for f in figures {
+            out += &format!(
+                "<figure><a href=\"{file}\"><img src=\"{file}\" alt=\"{caption}\"></a></figure>\n",
+                file = escape(&f.file),
+                caption = escape(&f.caption)
+            );
+        }
+        out += "</div>\n";
+    }
+    out += "<h2>Every run</h2>\n";
+    out += &html_table(runs);
+    out + "</body>\n</html>\n"
+}
+
+fn markdown_table(rows: &[Vec<String>]) -> String {
+    let line = |cells: &[String]| {
+        format!(
+            "| {} |\n",
+            cells
+                .iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    let mut out = line(&rows[0]);
+    out += &format!("|{}\n", "---|".repeat(rows[0].len()));
+    for row in &rows[1..] {
+        out += &line(row);
+    }
+    out
+}
+
+fn markdown(
+    title: &str,
+    settings: &[String],
+    summary: &[Vec<String>],
+    notes: &[String],
+    sections: &[(&str, Vec<Figure>)],
+    runs: &[Vec<String>],
+) -> String {
+    let mut out = format!("# {title}\n\n");
+    for s in settings {
+        out += &format!("- {s}\n");
+    }
+    out += "\n## Results\n\n";
+    out += &markdown_table(summary);
+    out += "\n";
+    for n in notes {
+        out += &format!("{n}\n");
+    }
+    for (heading, figures) in sections {
+        out += &format!("\n## {heading}\n\n");
+        for f in figures {
+            out += &format!("![{}]({})\n", f.caption, f.file);
+        }
+    }
+    out += "\n## Every run\n\n";
+    out += &markdown_table(runs);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{compare, CompareConfig};
+    use crate::data::{builtin, SyntheticOptions};
+    use crate::model::FitConfig;
+    use crate::plot::tests::has_text;
+    use crate::train::TrainConfig;
+    use crate::Activation;
+
+    #[test]
+    fn the_report_has_the_page_the_markdown_and_every_chart() {
+        let options = SyntheticOptions {
+            samples: Some(100),
+            noise: None,
+            seed: 0,
+        };
+        let data = builtin("xor", &options).unwrap().train;
+        let config = CompareConfig {
+            activations: vec![Activation::Relu, "leaky_relu:0.2".parse().unwrap(), Activation::Sigmoid],
+            seeds: vec![0, 1],
+            fit: FitConfig {
+                hidden: vec![8, 8],
+                train: TrainConfig {
+                    epochs: 5,
+                    ..TrainConfig::default()
+                },
+                ..FitConfig::default()
+            },
+            target_accuracy: None,
+        };
+        let c = compare(&data, &data, &config, |_| {}).unwrap();
+        let files = report(&c, "xor <test>", &["data: xor".into()]).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        for name in [
+            "index.html",
+            "report.md",
+            "loss.svg",
+            "accuracy.svg",
+            "activation-relu.svg",
+            "activation-leaky_relu-0.2.svg",
+            "activation-sigmoid.svg",
+            "dead-layer-1.svg",
+            "dead-layer-2.svg",
+            "saturated-layer-1.svg",
+            "saturated-layer-2.svg",
+            "gradient-ratio.svg",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        let text =
+            |name: &str| String::from_utf8(files.iter().find(|f| f.name == name).unwrap().contents.clone()).unwrap();
+        let page = text("index.html");
+        assert!(page.contains(GENERATOR));
+        assert!(page.contains("<h1>xor &lt;test&gt;</h1>"));
+        // Every SVG is shown on the page and in the Markdown.
+        let md = text("report.md");
+        for name in names.iter().filter(|n| n.ends_with(".svg")) {
+            assert!(page.contains(&format!("src=\"{name}\"")), "{name}");
+            assert!(md.contains(&format!("({name})")), "{name}");
+        }
+        // The summary table has one row per activation; the run table one per run.
+        assert_eq!(page.matches("<tr>").count(), 1 + 3 + 1 + 6);
+        assert!(md.contains("| activation | train acc | test acc |"));
+        // Saturation is drawn only for sigmoid, dead units for all three.
+        let saturated = text("saturated-layer-1.svg");
+        assert!(has_text(&saturated, "sigmoid") && !has_text(&saturated, "relu"));
+        let dead = text("dead-layer-2.svg");
+        assert!(has_text(&dead, "relu") && has_text(&dead, "leaky_relu:0.2") && has_text(&dead, "sigmoid"));
+        assert!(text("accuracy.svg").contains("target"));
+    }
+}
