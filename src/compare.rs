@@ -24,7 +24,7 @@ use crate::model::{fit, FitConfig};
 use crate::train::EpochRecord;
 use crate::{Activation, Dataset, Error, Result, Task};
 
-pub use report::{report, ReportFile, GENERATOR};
+pub use report::report;
 
 /// Without a given target, the target training accuracy is this share of the best final
 /// training accuracy of all runs.

@@ -5,7 +5,8 @@
 //! held from those numbers by the criterion written in [`Experiment::criterion`]: nothing is
 //! hard-coded, and a run that does not support its claim says so. Runs are seeded and
 //! deterministic (timings aside). [`Budget::Quick`] runs a smaller version of each (for tests),
-//! [`Budget::Full`] the version the command line reports.
+//! [`Budget::Full`] the version the command line reports. [`report`] renders results as an
+//! HTML page and a Markdown file with SVG charts.
 //!
 //! ```no_run
 //! use actlab::experiments::{Budget, EXPERIMENTS};
@@ -32,6 +33,10 @@ use crate::model::{fit, output_layer, FitConfig, Model};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::train::{self, Batchable, History, TrainConfig};
 use crate::{Activation, Dataset, Error, Init, Loss, Matrix, Mlp, MlpConfig, Result, Target, Task};
+
+mod report;
+
+pub use report::report;
 
 /// How much work each experiment does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,9 +76,68 @@ pub struct ExperimentResult {
     /// What the numbers mean where the criterion alone does not say it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-    /// Curves for plotting, by name: `(x, y)` points such as (epoch, loss) or (layer, variance).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub series: BTreeMap<String, Vec<(f64, f64)>>,
+    /// Curves for plotting, such as training accuracy per epoch or variance per layer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<Curve>,
+}
+
+impl ExperimentResult {
+    /// The curve of `quantity` labelled `label`, if the experiment measured it.
+    pub fn curve(&self, quantity: &str, label: &str) -> Option<&Curve> {
+        self.series.iter().find(|c| c.quantity == quantity && c.label == label)
+    }
+}
+
+/// A curve an experiment measured. The curves of one experiment with the same `quantity` and
+/// `x` belong in one chart, one line per `label`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Curve {
+    /// What the values are (the vertical axis), e.g. `training accuracy with adam`.
+    pub quantity: String,
+    /// What the points run over (the horizontal axis).
+    pub x: Axis,
+    /// Which of the experiment's runs it is (the legend), e.g. `relu`, `relu he`, `relu lr 0.05`.
+    pub label: String,
+    /// Whether the values span orders of magnitude, so that a logarithmic axis shows them.
+    pub log_y: bool,
+    /// `(x, y)` points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The horizontal axis of a [`Curve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Axis {
+    /// Layer number, from 1 (the first layer) to the output layer.
+    Layer,
+    /// Epoch number; 0 is before training.
+    Epoch,
+}
+
+impl std::fmt::Display for Axis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Axis::Layer => "layer",
+            Axis::Epoch => "epoch",
+        })
+    }
+}
+
+/// The first sentence of a claim, before its colon: `Sigmoid saturates and kills gradients`.
+pub fn headline(claim: &str) -> &str {
+    claim.split(':').next().unwrap_or(claim)
+}
+
+/// A measurement as the reports print it: integers as integers, very small or large values in
+/// scientific notation, others with 4 decimals.
+pub fn format_measurement(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e6 {
+        format!("{x:.0}")
+    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// One claim and the run that checks it.
@@ -222,13 +286,23 @@ struct Outcome {
     measurements: BTreeMap<String, f64>,
     holds: bool,
     notes: Vec<String>,
-    series: BTreeMap<String, Vec<(f64, f64)>>,
+    series: Vec<Curve>,
 }
 
 impl Outcome {
     fn set(&mut self, name: impl Into<String>, value: f64) -> f64 {
         self.measurements.insert(name.into(), value);
         value
+    }
+
+    fn curve(&mut self, quantity: &str, x: Axis, log_y: bool, label: impl Into<String>, points: Vec<(f64, f64)>) {
+        self.series.push(Curve {
+            quantity: quantity.into(),
+            x,
+            label: label.into(),
+            log_y,
+            points,
+        });
     }
 }
 
@@ -477,8 +551,11 @@ fn sigmoid_vanishing_gradients(budget: Budget) -> Result<Outcome> {
         } else {
             holds &= ratio_before > 1e-1 && ratio_after > 1e-1;
         }
-        out.series.insert(
-            format!("{activation} gradient norm per layer at init"),
+        out.curve(
+            "gradient norm at init",
+            Axis::Layer,
+            true,
+            activation.to_string(),
             before
                 .layers
                 .iter()
@@ -491,8 +568,13 @@ fn sigmoid_vanishing_gradients(budget: Budget) -> Result<Outcome> {
                 .iter()
                 .filter_map(|r| r.diagnostics.as_ref().map(|d| (r.epoch as f64, d.gradient_ratio))),
         );
-        out.series
-            .insert(format!("{activation} gradient ratio per epoch"), ratios.collect());
+        out.curve(
+            "first / last layer gradient norm",
+            Axis::Epoch,
+            true,
+            activation.to_string(),
+            ratios.collect(),
+        );
     }
     let saturated = out.measurements["sigmoid_saturated_fraction_trained"];
     if saturated < 0.01 {
@@ -560,8 +642,11 @@ fn tanh_beats_sigmoid(budget: Budget) -> Result<Outcome> {
             out.set(format!("{prefix}_train_loss"), train_scores.loss);
             out.set(format!("{prefix}_train_accuracy"), train_scores.accuracy.unwrap_or(0.0));
             test_acc[i] = out.set(format!("{prefix}_test_accuracy"), accuracy(&fitted.model, &test_set)?);
-            out.series.insert(
-                format!("{kind} {activation} train accuracy"),
+            out.curve(
+                &format!("training accuracy with {kind}"),
+                Axis::Epoch,
+                false,
+                activation.to_string(),
                 accuracy_curve(&fitted.history),
             );
         }
@@ -589,8 +674,13 @@ fn relu_trains_faster(budget: Budget) -> Result<Outcome> {
         let name = activation.to_string();
         epochs_to.insert(name.clone(), record_reached(&mut out, &name, &fitted.history, TARGET));
         out.set(format!("{name}_train_accuracy"), accuracy(&fitted.model, &data)?);
-        out.series
-            .insert(format!("{name} train accuracy"), accuracy_curve(&fitted.history));
+        out.curve(
+            "training accuracy",
+            Axis::Epoch,
+            false,
+            name.clone(),
+            accuracy_curve(&fitted.history),
+        );
     }
     let relu = epochs_to["relu"];
     for other in ["tanh", "sigmoid"] {
@@ -627,8 +717,11 @@ fn dying_relu(budget: Budget) -> Result<Outcome> {
             ),
         );
         out.set(format!("{key}_train_accuracy"), accuracy(&model, &data)?);
-        out.series.insert(
-            format!("{activation} lr {lr} dead fraction per epoch"),
+        out.curve(
+            "dead fraction of hidden units",
+            Axis::Epoch,
+            false,
+            format!("{activation} lr {lr}"),
             history
                 .epochs
                 .iter()
@@ -896,8 +989,11 @@ fn init_matches_activation(budget: Budget) -> Result<Outcome> {
             (Activation::Tanh, _) => ratio > 1e-2,
             _ => last_mean.abs() < 0.2 && (0.5..=2.0).contains(&last_var),
         };
-        out.series.insert(
-            format!("{activation} {init} variance per layer"),
+        out.curve(
+            "output variance at init",
+            Axis::Layer,
+            true,
+            format!("{activation} {init}"),
             stats
                 .iter()
                 .enumerate()
@@ -945,7 +1041,8 @@ mod tests {
         let r = quick(2);
         let (sigmoid, relu) = (m(&r, "sigmoid_gradient_ratio_init"), m(&r, "relu_gradient_ratio_init"));
         assert!(sigmoid * 100.0 < relu, "sigmoid {sigmoid}, relu {relu}");
-        assert_eq!(r.series["sigmoid gradient norm per layer at init"].len(), 11);
+        let curve = r.curve("gradient norm at init", "sigmoid").unwrap();
+        assert_eq!(curve.points.len(), 11);
     }
 
     #[test]
@@ -1032,7 +1129,8 @@ mod tests {
             assert!(he > 1e3 * m(&r, &format!("relu_{init}_layer30_variance")), "{init}");
         }
         assert!(m(&r, "selu_lecun_layer30_mean").abs() < m(&r, "relu_he_layer30_mean").abs());
-        assert_eq!(r.series["relu he variance per layer"].len(), 30);
+        let curve = r.curve("output variance at init", "relu he").unwrap();
+        assert_eq!(curve.points.len(), 30);
     }
 
     #[test]
@@ -1042,6 +1140,15 @@ mod tests {
             assert!(json.get(key).is_some(), "{key}");
         }
         assert!(json.get("series").is_none(), "empty series are left out");
+    }
+
+    #[test]
+    fn measurements_are_readable() {
+        assert_eq!(format_measurement(12.0), "12");
+        assert_eq!(format_measurement(0.95123), "0.9512");
+        assert_eq!(format_measurement(3.2e-7), "3.20e-7");
+        assert_eq!(format_measurement(-0.5), "-0.5000");
+        assert_eq!(headline(EXPERIMENTS[1].claim), "Sigmoid saturates and kills gradients");
     }
 
     #[test]

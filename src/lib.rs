@@ -33,6 +33,7 @@ pub mod model;
 pub mod model_io;
 pub mod optim;
 pub mod plot;
+pub mod report;
 pub mod train;
 
 pub use activation::Activation;

@@ -286,6 +286,8 @@ where
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let x_span = x.end - x.start;
+    // Whole numbers on x (epochs, layers) over a short range: a label at each, none between.
+    let whole = chart.series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
     let mut ctx = ChartBuilder::on(area)
         .caption(&chart.title, (FONT, 18))
         .margin(12)
@@ -293,8 +295,11 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x, y)?;
-    ctx.configure_mesh()
-        .x_desc(chart.x_label.as_str())
+    let mut mesh = ctx.configure_mesh();
+    if whole && x_span <= 10.0 {
+        mesh.x_labels(x_span as usize + 1);
+    }
+    mesh.x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 14))
@@ -429,6 +434,20 @@ pub(crate) mod tests {
                 .count(),
             3
         );
+    }
+
+    #[test]
+    fn whole_number_x_over_a_short_range_is_labelled_at_whole_numbers_only() {
+        let c = Chart {
+            series: vec![Series::new(
+                "ratio",
+                (0..=5).map(|e| (e as f64, 10.0 * e as f64)).collect(),
+            )],
+            ..Chart::default()
+        };
+        let text = svg(&c).unwrap();
+        assert!((0..=5).all(|e| has_text(&text, &e.to_string())), "{text}");
+        assert!(!has_text(&text, "0.5") && !has_text(&text, "2.5"), "{text}");
     }
 
     #[test]

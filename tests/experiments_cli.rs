@@ -78,6 +78,75 @@ fn experiments_report_names_claims_and_verdicts() {
 }
 
 #[test]
+fn experiments_report_writes_the_page_the_markdown_and_the_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let report_arg = report.to_str().unwrap();
+    // With --json, stdout is still one JSON object.
+    let json = json(&[
+        "experiments",
+        "--only",
+        "2,9",
+        "--quick",
+        "--json",
+        "--report",
+        report_arg,
+    ]);
+    assert_eq!(json["experiments"].as_array().unwrap().len(), 2);
+    let curve = &json["experiments"][1]["series"][0];
+    assert_eq!(curve["x"], "layer");
+    assert_eq!(curve["label"], "relu he");
+    assert_eq!(curve["points"].as_array().unwrap().len(), 30);
+
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    let markdown = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for text in [&page, &markdown] {
+        assert!(text.contains("2. Sigmoid saturates and kills gradients: "));
+        assert!(text.contains("9. Initialisation must match the activation: "));
+        assert!(text.contains("relu_he_variance_ratio_30_to_1"));
+        assert!(!text.contains("3. Sigmoid is not zero-centred"), "not selected");
+    }
+    let mut svgs: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".svg"))
+        .collect();
+    svgs.sort();
+    assert_eq!(
+        svgs,
+        [
+            "experiment-2-first-last-layer-gradient-norm-by-epoch.svg",
+            "experiment-2-functions.svg",
+            "experiment-2-gradient-norm-at-init-by-layer.svg",
+            "experiment-9-output-variance-at-init-by-layer.svg",
+        ]
+    );
+    for svg in &svgs {
+        assert!(page.contains(&format!("src=\"{svg}\"")), "{svg} on the page");
+        assert!(markdown.contains(&format!("({svg})")), "{svg} in the Markdown");
+    }
+    // Each chart names its series in the legend.
+    let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
+    let gradients = read(&svgs[2]);
+    assert!(gradients.starts_with("<svg") && gradients.contains("Gradient norm at init by layer"));
+    assert!(gradients.contains(">\nsigmoid\n<") && gradients.contains(">\nrelu\n<"));
+    let variances = read(&svgs[3]);
+    for label in ["relu he", "relu glorot", "relu lecun", "tanh glorot", "selu lecun"] {
+        assert!(variances.contains(&format!(">\n{label}\n<")), "{label}");
+    }
+
+    // A directory holding someone else's page is refused before any experiment runs.
+    let other = dir.path().join("site");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("report.md"), "mine").unwrap();
+    fails_with(
+        &["experiments", "--only", "5", "--report", other.to_str().unwrap()],
+        "report.md exists there",
+    );
+    assert_eq!(std::fs::read_to_string(other.join("report.md")).unwrap(), "mine");
+}
+
+#[test]
 fn experiments_reject_unknown_ids() {
     fails_with(&["experiments", "--only", "10"], "--only");
     fails_with(&["experiments", "--only", "two"], "--only");

@@ -1,28 +1,12 @@
 //! A comparison as files: `index.html` and `report.md` with the tables, and SVG charts.
 
 use super::{table, Comparison, EpochFigures, Run};
-use crate::plot::{activation_chart, svg, Chart, Series};
+use crate::plot::{activation_chart, Chart, Series};
+use crate::report::{file_stem, Figure, Page, ReportFile, Section, Table};
 use crate::{Result, Task};
 
 /// Range of `x` in the charts of the activation functions.
 const FUNCTION_RANGE: (f64, f64) = (-5.0, 5.0);
-
-/// Marks an `index.html` written by [`report`] (a page with it may be overwritten).
-pub const GENERATOR: &str = r#"<meta name="generator" content="actlab compare">"#;
-
-/// A file of a report: a name (no directories) and its contents.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReportFile {
-    /// File name, e.g. `loss.svg`.
-    pub name: String,
-    /// The bytes to write.
-    pub contents: Vec<u8>,
-}
-
-struct Figure {
-    file: String,
-    caption: String,
-}
 
 /// Renders `comparison` as files to put in one directory: `index.html` (the page, which
 /// links the charts), `report.md` (the same in Markdown) and the charts as SVG: training loss
@@ -42,18 +26,8 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
     } else {
         String::new()
     };
-    let add = |files: &mut Vec<ReportFile>, name: String, chart: &Chart| -> Result<Figure> {
-        files.push(ReportFile {
-            name: name.clone(),
-            contents: svg(chart)?.into_bytes(),
-        });
-        Ok(Figure {
-            file: name,
-            caption: chart.title.clone(),
-        })
-    };
 
-    let mut curves = vec![add(
+    let mut curves = vec![Figure::chart(
         &mut files,
         "loss.svg".into(),
         &Chart {
@@ -75,7 +49,7 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
                 color: Some(7),
             });
         }
-        curves.push(add(
+        curves.push(Figure::chart(
             &mut files,
             "accuracy.svg".into(),
             &Chart {
@@ -96,7 +70,7 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
         chart.series[0].name = "function".into();
         // In the activation's colour, as in the other charts.
         chart.series.iter_mut().for_each(|series| series.color = Some(i));
-        functions.push(add(
+        functions.push(Figure::chart(
             &mut files,
             format!("activation-{}.svg", file_stem(&s.activation.to_string())),
             &chart,
@@ -115,7 +89,7 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
         let n = layer + 1;
         let dead = per_activation(comparison, |e| e.layers.get(layer).map(|l| 100.0 * l.dead_fraction));
         let dead_range = percent_range(&dead);
-        units.push(add(
+        units.push(Figure::chart(
             &mut files,
             format!("dead-layer-{n}.svg"),
             &Chart {
@@ -133,7 +107,7 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
                 .and_then(|l| l.saturated_fraction.map(|s| 100.0 * s))
         });
         if !saturated.is_empty() {
-            units.push(add(
+            units.push(Figure::chart(
                 &mut files,
                 format!("saturated-layer-{n}.svg"),
                 &Chart {
@@ -151,7 +125,7 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
 
     sections.push((
         "Gradient flow",
-        vec![add(
+        vec![Figure::chart(
             &mut files,
             "gradient-ratio.svg".into(),
             &Chart {
@@ -165,17 +139,28 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
         )?],
     ));
 
-    let summary = table(comparison);
-    let runs = run_table(comparison);
-    let notes = super::notes(comparison);
-    files.push(ReportFile {
-        name: "index.html".into(),
-        contents: html(title, settings, &summary, &notes, &sections, &runs).into_bytes(),
+    let mut page_sections = vec![Section {
+        heading: "Results".into(),
+        tables: vec![Table::new(table(comparison))],
+        notes: super::notes(comparison),
+        ..Section::default()
+    }];
+    page_sections.extend(sections.into_iter().map(|(heading, figures)| Section {
+        heading: heading.into(),
+        figures,
+        ..Section::default()
+    }));
+    page_sections.push(Section {
+        heading: "Every run".into(),
+        tables: vec![Table::new(run_table(comparison))],
+        ..Section::default()
     });
-    files.push(ReportFile {
-        name: "report.md".into(),
-        contents: markdown(title, settings, &summary, &notes, &sections, &runs).into_bytes(),
-    });
+    let page = Page {
+        title: title.into(),
+        settings: settings.to_vec(),
+        sections: page_sections,
+    };
+    files.extend(page.files());
     Ok(files)
 }
 
@@ -218,19 +203,6 @@ fn percent_range(series: &[Series]) -> (f64, f64) {
         .min(100.0);
     let high = if max >= 95.0 { 100.0 } else { max * 1.08 };
     (-0.03 * high, high * 1.02)
-}
-
-/// `leaky_relu:0.2` → `leaky_relu-0.2`: a name safe in any file system.
-fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }
 
 /// Every run: activation, seed, scores, epochs to target, time and unit figures.
@@ -283,133 +255,6 @@ fn run_table(c: &Comparison) -> Vec<Vec<String>> {
     rows
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn html_table(rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table>\n<thead><tr>");
-    for h in &rows[0] {
-        out += &format!("<th>{}</th>", escape(h));
-    }
-    out += "</tr></thead>\n<tbody>\n";
-    for row in &rows[1..] {
-        out += "<tr>";
-        for (i, cell) in row.iter().enumerate() {
-            let class = if i == 0 { "" } else { " class=\"num\"" };
-            out += &format!("<td{class}>{}</td>", escape(cell));
-        }
-        out += "</tr>\n";
-    }
-    out + "</tbody>\n</table>\n"
-}
-
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1600px;padding:0 1.5em;color:#222}
-h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-ul.settings{color:#444}
-table{border-collapse:collapse;font-size:.92em;margin:.6em 0}
-th,td{border:1px solid #ccc;padding:.3em .6em}th{background:#f3f3f3;text-align:left}
-td{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tbody tr:nth-child(even){background:#fafafa}
-p.notes{color:#555;font-size:.9em;max-width:70em}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:1em}
-figure{margin:0}figure img{width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555;text-align:center}
-";
-
-fn html(
-    title: &str,
-    settings: &[String],
-    summary: &[Vec<String>],
-    notes: &[String],
-    sections: &[(&str, Vec<Figure>)],
-    runs: &[Vec<String>],
-) -> String {
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{GENERATOR}\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n\
-         <style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n<ul class=\"settings\">\n",
-        t = escape(title)
-    );
-    for s in settings {
-        out += &format!("<li>{}</li>\n", escape(s));
-    }
-    out += "</ul>\n<h2>Results</h2>\n";
-    out += &html_table(summary);
-    out += "<p class=\"notes\">";
-    out += &notes.iter().map(|n| escape(n)).collect::<Vec<_>>().join("<br>\n");
-    out += "</p>\n";
-    for (heading, figures) in sections {
-        out += &format!(
-            "<h2 id=\"{}\">{}</h2>\n<div class=\"figures\">\n",
-            file_stem(&heading.to_ascii_lowercase()),
-            escape(heading)
-        );
-        for f in figures {
-            out += &format!(
-                "<figure><a href=\"{file}\"><img src=\"{file}\" alt=\"{caption}\"></a></figure>\n",
-                file = escape(&f.file),
-                caption = escape(&f.caption)
-            );
-        }
-        out += "</div>\n";
-    }
-    out += "<h2>Every run</h2>\n";
-    out += &html_table(runs);
-    out + "</body>\n</html>\n"
-}
-
-fn markdown_table(rows: &[Vec<String>]) -> String {
-    let line = |cells: &[String]| {
-        format!(
-            "| {} |\n",
-            cells
-                .iter()
-                .map(|c| c.replace('|', "\\|"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        )
-    };
-    let mut out = line(&rows[0]);
-    out += &format!("|{}\n", "---|".repeat(rows[0].len()));
-    for row in &rows[1..] {
-        out += &line(row);
-    }
-    out
-}
-
-fn markdown(
-    title: &str,
-    settings: &[String],
-    summary: &[Vec<String>],
-    notes: &[String],
-    sections: &[(&str, Vec<Figure>)],
-    runs: &[Vec<String>],
-) -> String {
-    let mut out = format!("# {title}\n\n");
-    for s in settings {
-        out += &format!("- {s}\n");
-    }
-    out += "\n## Results\n\n";
-    out += &markdown_table(summary);
-    out += "\n";
-    for n in notes {
-        out += &format!("{n}\n");
-    }
-    for (heading, figures) in sections {
-        out += &format!("\n## {heading}\n\n");
-        for f in figures {
-            out += &format!("![{}]({})\n", f.caption, f.file);
-        }
-    }
-    out += "\n## Every run\n\n";
-    out += &markdown_table(runs);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +262,7 @@ mod tests {
     use crate::data::{builtin, SyntheticOptions};
     use crate::model::FitConfig;
     use crate::plot::tests::has_text;
+    use crate::report::GENERATOR;
     use crate::train::TrainConfig;
     use crate::Activation;
 

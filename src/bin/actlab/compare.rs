@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use actlab::compare::{self, CompareConfig, Comparison, Progress};
 use actlab::model::output_layer;
-use actlab::{model_io, Activation, Loss, Target, Task};
-use anyhow::{bail, Context, Result};
+use actlab::{Activation, Loss, Target, Task};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
 use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
+use crate::report;
 
 pub const EXAMPLES: &str = "Examples:
   actlab compare                                   # MNIST-1D, six activations, under a minute
@@ -85,7 +86,7 @@ fn accuracy(s: &str) -> Result<f64, String> {
 pub fn compare(args: CompareArgs) -> Result<()> {
     args.optim.init_threads()?;
     if let Some(dir) = &args.report {
-        check_report_dir(dir, &["index.html", "report.md"])?;
+        report::check_dir(dir, &report::PAGES)?;
     }
     let data = args.split.load(args.optim.seed)?;
     let mut fit = fit_config(&args.network, &args.optim, Vec::new(), &data);
@@ -237,35 +238,7 @@ fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-/// Refuses a report directory that holds any of `names` unless an earlier report is there.
-fn check_report_dir(dir: &Path, names: &[&str]) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        bail!("--report {}: exists and is not a directory", dir.display());
-    }
-    let ours = std::fs::read_to_string(dir.join("index.html")).is_ok_and(|page| page.contains(compare::GENERATOR));
-    if !ours {
-        if let Some(name) = names.iter().find(|n| dir.join(n).exists()) {
-            bail!(
-                "--report {}: {name} exists there and is not from actlab compare; choose a new or empty directory",
-                dir.display()
-            );
-        }
-    }
-    Ok(())
-}
-
 fn write_report(dir: &Path, comparison: &Comparison, data: &Prepared, settings: &[String]) -> Result<()> {
     let files = compare::report(comparison, &format!("actlab compare: {}", data.name), settings)?;
-    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    check_report_dir(dir, &names)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("--report {}: cannot create the directory", dir.display()))?;
-    // The page last: until it is written, the directory is not marked as a report.
-    for file in files
-        .iter()
-        .filter(|f| f.name != "index.html")
-        .chain(files.iter().filter(|f| f.name == "index.html"))
-    {
-        model_io::write_atomically(&dir.join(&file.name), &file.contents)?;
-    }
-    Ok(())
+    report::write(dir, &files)
 }

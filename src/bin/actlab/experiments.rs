@@ -1,12 +1,15 @@
 //! `actlab experiments`: the nine claims about activation functions, measured.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use actlab::experiments::{find, Budget, ExperimentResult, EXPERIMENTS};
+use actlab::experiments::{self as lab, find, format_measurement, headline, Budget, ExperimentResult, EXPERIMENTS};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
+
+use crate::report;
 
 #[derive(Args, Debug)]
 pub struct ExperimentsArgs {
@@ -19,19 +22,28 @@ pub struct ExperimentsArgs {
     /// Print one JSON object {"experiments": [...]} with every measurement instead of the report.
     #[arg(long)]
     pub json: bool,
+    /// Also write DIR/index.html and DIR/report.md: a summary, each claim with its criterion,
+    /// measurements and verdict, and SVG charts of its curves (gradient norms and variances per
+    /// layer, accuracy and dead units per epoch) and of the activation functions it compares.
+    /// DIR is created if missing; files of an earlier report there are replaced, other files
+    /// are never touched.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 /// The experiments by number, for `--help`.
 pub fn list() -> String {
     let mut text = String::from("Experiments (each prints its claim, the criterion, every measurement and ✓ or ✗):\n");
     for e in &EXPERIMENTS {
-        let headline = e.claim.split(':').next().unwrap_or(e.claim);
-        text += &format!("  {}  {headline}\n", e.id);
+        text += &format!("  {}  {}\n", e.id, headline(e.claim));
     }
     text
 }
 
 pub fn experiments(args: ExperimentsArgs) -> Result<()> {
+    if let Some(dir) = &args.report {
+        report::check_dir(dir, &report::PAGES)?;
+    }
     let mut selected: Vec<_> = if args.only.is_empty() {
         EXPERIMENTS.iter().collect()
     } else {
@@ -73,16 +85,32 @@ pub fn experiments(args: ExperimentsArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let seconds = start.elapsed().as_secs_f64();
+    let held = results.iter().filter(|r| r.holds).count();
+    let verdicts = format!(
+        "{held} of {} claims held ({:.1} s{})",
+        results.len(),
+        seconds,
+        if args.quick { ", quick versions" } else { "" }
+    );
     if args.json {
         println!("{}", json!({ "experiments": results, "seconds": seconds }));
     } else {
-        let held = results.iter().filter(|r| r.holds).count();
-        println!(
-            "{held} of {} claims held ({:.1} s{})",
-            results.len(),
-            seconds,
-            if args.quick { ", quick versions" } else { "" }
-        );
+        println!("{verdicts}");
+    }
+    if let Some(dir) = &args.report {
+        let budget = if args.quick {
+            "quick versions (--quick): small data and few epochs, a quick look, not the reported figures"
+        } else {
+            "full versions"
+        };
+        let settings = [
+            verdicts,
+            format!("{budget}; built-in data, seed 0; actlab {}", env!("CARGO_PKG_VERSION")),
+        ];
+        report::write(dir, &lab::report(&results, "actlab experiments", &settings)?)?;
+        if !args.json {
+            println!("report   {}", dir.join("index.html").display());
+        }
     }
     Ok(())
 }
@@ -94,7 +122,7 @@ fn print_result(r: &ExperimentResult) {
     let width = r.measurements.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     for (i, (name, value)) in r.measurements.iter().enumerate() {
         let label = if i == 0 { "measured" } else { "" };
-        println!("   {label:<9} {name:<width$}  {}", number(*value));
+        println!("   {label:<9} {name:<width$}  {}", format_measurement(*value));
     }
     if let Some(notes) = &r.notes {
         print_wrapped("note", notes);
@@ -126,29 +154,5 @@ fn print_wrapped(label: &str, text: &str) {
     }
     if !line.is_empty() {
         flush(&line, first);
-    }
-}
-
-/// Integers as integers, very small or large values in scientific notation, others with 4 decimals.
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e6 {
-        format!("{x:.0}")
-    } else if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
-        format!("{x:.2e}")
-    } else {
-        format!("{x:.4}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_readable() {
-        assert_eq!(number(12.0), "12");
-        assert_eq!(number(0.95123), "0.9512");
-        assert_eq!(number(3.2e-7), "3.20e-7");
-        assert_eq!(number(-0.5), "-0.5000");
     }
 }

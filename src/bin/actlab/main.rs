@@ -6,6 +6,7 @@ mod args;
 mod compare;
 mod experiments;
 mod plot;
+mod report;
 mod train;
 
 use std::process::ExitCode;
