@@ -1,7 +1,7 @@
 //! Line charts as SVG or PNG, drawn with [plotters](https://docs.rs/plotters).
 //!
 //! One small, generic description — a [`Chart`] of named [`Series`] of `(x, y)` points — and
-//! two renderers: [`svg`] (text, for reports and browsers) and [`png`] (pixels). The legend
+//! two renderers: [`svg`] (text, for reports and browsers) and [`png()`] (pixels). The legend
 //! sits in a panel right of the plot, so it never hides a curve. Text in PNG files is drawn
 //! with the DejaVu Sans font built into the program (no system fonts are needed); SVG files
 //! name the `sans-serif` family and leave the font to the viewer.
