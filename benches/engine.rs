@@ -50,7 +50,16 @@ fn kernels(c: &mut Criterion) {
     let mut group = c.benchmark_group("kernels");
     group.throughput(Throughput::Bytes((2 * N * 4) as u64));
     group.sample_size(20);
-    for name in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"] {
+    for name in [
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "gelu",
+        "silu",
+        "elu",
+        "softplus",
+    ] {
         let act: Activation = name.parse().unwrap();
         group.bench_function(BenchmarkId::new("forward", name), |b| {
             b.iter(|| act.forward_batch(black_box(&z), &mut y, 1, &[]))

@@ -1647,8 +1647,7 @@ mod tests {
             || matches!(act, Identity | Relu | LeakyRelu { .. } | Sigmoid | Tanh | Elu { .. });
         same(got, want)
             || (!exact
-                && (ulp_distance(got, want) <= 4
-                    || (act == Gelu && (got - want).abs() <= 1e-6 * want.abs().max(1.0))))
+                && (ulp_distance(got, want) <= 4 || (act == Gelu && (got - want).abs() <= 1e-6 * want.abs().max(1.0))))
     }
 
     #[test]
@@ -1660,7 +1659,11 @@ mod tests {
             for (&x, &y) in z.iter().zip(&out) {
                 let want = act.forward(x);
                 let exact_forward = !kernels::has_kernel(act) || matches!(act, Identity | Relu | LeakyRelu { .. });
-                let ok = if exact_forward { same(y, want) } else { agrees(Gelu, y, want) };
+                let ok = if exact_forward {
+                    same(y, want)
+                } else {
+                    agrees(Gelu, y, want)
+                };
                 assert!(ok, "{act}({x}): batch {y}, scalar {want}");
             }
         }
@@ -1672,7 +1675,21 @@ mod tests {
     #[test]
     fn every_kernel_level_matches_the_f64_reference() {
         let grid = accuracy_grid();
-        let extremes = [0.0, -0.0, TINY, -TINY, 1e4, -1e4, MAX, -MAX, INF, -INF, f32::NAN, 1e-45, -1e-45];
+        let extremes = [
+            0.0,
+            -0.0,
+            TINY,
+            -TINY,
+            1e4,
+            -1e4,
+            MAX,
+            -MAX,
+            INF,
+            -INF,
+            f32::NAN,
+            1e-45,
+            -1e-45,
+        ];
         let mut out = vec![0.0; grid.len()];
         for level in kernels::Level::available() {
             for act in variants().into_iter().filter(|&a| kernels::has_kernel(a)) {
@@ -1741,7 +1758,12 @@ mod tests {
                     let xs = neighbours_from(start, out.len());
                     kernels::forward_at(level, act, &xs, &mut out);
                     if let Some(i) = (1..out.len()).find(|&i| out[i] < out[i - 1]) {
-                        panic!("{level:?} {act} steps back at {:e}: {:e} → {:e}", xs[i], out[i - 1], out[i]);
+                        panic!(
+                            "{level:?} {act} steps back at {:e}: {:e} → {:e}",
+                            xs[i],
+                            out[i - 1],
+                            out[i]
+                        );
                     }
                 }
             }
@@ -1759,7 +1781,12 @@ mod tests {
             act.backward_batch(&z, &y, &grad_y, &mut grad_z, 8, &prelu_slopes(act));
             for i in 0..z.len() {
                 let want = grad_y[i] * act.derivative(z[i], y[i]);
-                assert!(agrees(act, grad_z[i], want), "{act} at {}: {} vs {want}", z[i], grad_z[i]);
+                assert!(
+                    agrees(act, grad_z[i], want),
+                    "{act} at {}: {} vs {want}",
+                    z[i],
+                    grad_z[i]
+                );
             }
         }
     }

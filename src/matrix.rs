@@ -1,7 +1,8 @@
 //! A dense row-major `f32` matrix and the three matrix products backpropagation needs.
 //!
-//! The products call the `gemm` crate; this module only translates row-major shapes
-//! and transpositions into its stride arguments.
+//! The products are computed by a packed, register-tiled kernel written here (see
+//! `bench/RESULTS.md` for the measurements against the `gemm`, `matrixmultiply` and `faer`
+//! crates that decided it): unlike them it allocates nothing once its buffers have grown.
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,12 @@ pub enum Op {
 /// `c = a' · b' (+ c if accumulate)`, where `a'` is `m × k` and `b'` is `k × n` after applying
 /// `op_a` / `op_b` to the row-major buffers `a` and `b`; `c` is row-major `m × n`.
 ///
+/// Blocked and packed (see [`kernel`]): the operands are copied block by block into buffers
+/// that each thread keeps between calls, so that after the first call of a given size no call
+/// allocates; tiles of `c` are shared out over the rayon pool when the product is large enough,
+/// each tile summed in the same order whatever the number of threads (results do not depend
+/// on it).
+///
 /// # Panics
 /// If a buffer is shorter than its shape needs.
 #[allow(clippy::too_many_arguments)]
@@ -116,39 +123,341 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
         }
         return;
     }
-    // (row stride, column stride) of each operand as seen after its op.
-    let (a_rs, a_cs) = match op_a {
-        Op::N => (k as isize, 1),
-        Op::T => (1, m as isize),
-    };
-    let (b_rs, b_cs) = match op_b {
-        Op::N => (n as isize, 1),
-        Op::T => (1, k as isize),
-    };
-    // SAFETY: the assertion above guarantees that every index the strides can reach lies
-    // inside its buffer, and `c` does not alias `a` or `b` (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
-        );
+    kernel::gemm(kernel::level(), m, n, k, a, op_a, b, op_b, &mut c[..m * n], accumulate);
+}
+
+/// `out[j] = bias[j] + Σ_p weight[j, p] · x[p]` for one input vector `x` (`weight` is
+/// `[out.len(), x.len()]` row-major): the single-sample layer, without the packing and
+/// threading a batch product needs.
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn affine_one(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+    assert!(
+        weight.len() == out.len() * x.len() && bias.len() == out.len(),
+        "affine_one: shapes differ"
+    );
+    #[inline(always)]
+    fn body(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+        const LANES: usize = 16;
+        let k = x.len();
+        let split = k - k % LANES;
+        for ((o, &b), row) in out.iter_mut().zip(bias).zip(weight.chunks_exact(k.max(1))) {
+            let mut lanes = [0.0f32; LANES];
+            for (w, x) in row[..split].chunks_exact(LANES).zip(x[..split].chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    lanes[l] += w[l] * x[l];
+                }
+            }
+            let tail: f32 = row[split..].iter().zip(&x[split..]).map(|(w, x)| w * x).sum();
+            *o = b + lanes.iter().sum::<f32>() + tail;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+            body(weight, bias, x, out)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+            body(weight, bias, x, out)
+        }
+        match kernel::level() {
+            // SAFETY: the level was detected on this CPU.
+            kernel::Level::Avx512 => return unsafe { avx512(weight, bias, x, out) },
+            // SAFETY: as above.
+            kernel::Level::Avx2 => return unsafe { avx2(weight, bias, x, out) },
+            kernel::Level::Baseline => {}
+        }
+    }
+    body(weight, bias, x, out)
+}
+
+/// The blocked product: packing, a register-tiled micro-kernel compiled for AVX-512, for
+/// AVX2 + FMA and for the baseline target (chosen at run time), and the split over threads.
+pub(crate) mod kernel {
+    use std::cell::RefCell;
+
+    use rayon::prelude::*;
+
+    use super::Op;
+
+    /// Depth of one packed block: a `KC × NR` panel of `b'` stays in L1.
+    const KC: usize = 256;
+    /// Below this many multiply-adds a product runs on the calling thread.
+    const PARALLEL_FROM: usize = 1 << 20;
+
+    /// Instruction-set level of the micro-kernel.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Level {
+        /// Baseline target (SSE2 on x86-64, NEON on AArch64).
+        Baseline,
+        /// AVX2 + FMA.
+        Avx2,
+        /// AVX-512F.
+        Avx512,
+    }
+
+    /// The best level this CPU runs (detected once).
+    pub(crate) fn level() -> Level {
+        static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return Level::Avx512;
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    return Level::Avx2;
+                }
+            }
+            Level::Baseline
+        })
+    }
+
+    /// Tile shape (rows, columns) of the micro-kernel at `level`.
+    fn tile(level: Level) -> (usize, usize) {
+        match level {
+            Level::Avx512 => (8, 32),
+            Level::Avx2 => (6, 16),
+            Level::Baseline => (4, 8),
+        }
+    }
+
+    thread_local! {
+        /// Packed blocks of `a'` and `b'`, kept for the next call.
+        static PACKED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm(
+        level: Level,
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        op_a: Op,
+        b: &[f32],
+        op_b: Op,
+        c: &mut [f32],
+        accumulate: bool,
+    ) {
+        let (mr, nr) = tile(level);
+        let (m_panels, n_panels) = (m.div_ceil(mr), n.div_ceil(nr));
+        PACKED.with_borrow_mut(|(pa, pb)| {
+            for (block, p0) in (0..k).step_by(KC).enumerate() {
+                let kc = KC.min(k - p0);
+                grow(pa, m_panels * mr * kc);
+                grow(pb, n_panels * nr * kc);
+                pack_a(&mut pa[..m_panels * mr * kc], a, op_a, m, k, p0, kc, mr);
+                pack_b(&mut pb[..n_panels * nr * kc], b, op_b, k, n, p0, kc, nr);
+                let add = accumulate || block > 0;
+                let (pa, pb) = (&pa[..], &pb[..]);
+                let row_panel = |(ip, c_rows): (usize, &mut [f32])| {
+                    let rows = mr.min(m - ip * mr);
+                    let a_panel = &pa[ip * mr * kc..][..mr * kc];
+                    for jp in 0..n_panels {
+                        let cols = nr.min(n - jp * nr);
+                        let b_panel = &pb[jp * nr * kc..][..nr * kc];
+                        micro(level, kc, a_panel, b_panel, &mut c_rows[jp * nr..], n, rows, cols, add);
+                    }
+                };
+                if m * n * kc >= PARALLEL_FROM && rayon::current_num_threads() > 1 {
+                    c.par_chunks_mut(mr * n).enumerate().for_each(row_panel);
+                } else {
+                    c.chunks_mut(mr * n).enumerate().for_each(row_panel);
+                }
+            }
+        });
+    }
+
+    /// Makes `v` at least `len` long (allocating only when it grows).
+    fn grow(v: &mut Vec<f32>, len: usize) {
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+    }
+
+    /// Packs rows of `a'` (columns `p0..p0 + kc`) into panels of `mr` rows, each stored
+    /// column by column (`mr` values per step of the sum), zero-padded at the bottom.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_a(dst: &mut [f32], a: &[f32], op: Op, m: usize, k: usize, p0: usize, kc: usize, mr: usize) {
+        for (ip, panel) in dst.chunks_exact_mut(mr * kc).enumerate() {
+            let i0 = ip * mr;
+            let rows = mr.min(m - i0);
+            if rows < mr {
+                panel.fill(0.0);
+            }
+            match op {
+                Op::N => {
+                    for r in 0..rows {
+                        let src = &a[(i0 + r) * k + p0..][..kc];
+                        for (p, &v) in src.iter().enumerate() {
+                            panel[p * mr + r] = v;
+                        }
+                    }
+                }
+                Op::T => {
+                    for p in 0..kc {
+                        panel[p * mr..p * mr + rows].copy_from_slice(&a[(p0 + p) * m + i0..][..rows]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packs columns of `b'` (rows `p0..p0 + kc`) into panels of `nr` columns, each stored row
+    /// by row, zero-padded at the right.
+    #[allow(clippy::too_many_arguments)]
+    fn pack_b(dst: &mut [f32], b: &[f32], op: Op, k: usize, n: usize, p0: usize, kc: usize, nr: usize) {
+        for (jp, panel) in dst.chunks_exact_mut(nr * kc).enumerate() {
+            let j0 = jp * nr;
+            let cols = nr.min(n - j0);
+            if cols < nr {
+                panel.fill(0.0);
+            }
+            match op {
+                Op::N => {
+                    for p in 0..kc {
+                        panel[p * nr..p * nr + cols].copy_from_slice(&b[(p0 + p) * n + j0..][..cols]);
+                    }
+                }
+                Op::T => {
+                    for j in 0..cols {
+                        let src = &b[(j0 + j) * k + p0..][..kc];
+                        for (p, &v) in src.iter().enumerate() {
+                            panel[p * nr + j] = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One tile: `c[..rows, ..cols] (+)= a_panel · b_panel` at `level`.
+    #[allow(clippy::too_many_arguments)]
+    fn micro(
+        level: Level,
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [f32],
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        add: bool,
+    ) {
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `level()` detected AVX-512F.
+            Level::Avx512 => unsafe { micro_avx512(kc, a, b, c, ldc, rows, cols, add) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `level()` detected AVX2 and FMA.
+            Level::Avx2 => unsafe { micro_avx2(kc, a, b, c, ldc, rows, cols, add) },
+            _ => micro_generic::<4, 8, { cfg!(target_arch = "aarch64") }>(kc, a, b, c, ldc, rows, cols, add),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    fn micro_avx512(kc: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, rows: usize, cols: usize, add: bool) {
+        use std::arch::x86_64::*;
+        let (a, b) = (&a[..kc * 8], &b[..kc * 32]);
+        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+        for (ap, bp) in a.chunks_exact(8).zip(b.chunks_exact(32)) {
+            // SAFETY: `bp` holds 32 values, so both unaligned loads stay inside it.
+            let (b0, b1) = unsafe { (_mm512_loadu_ps(bp.as_ptr()), _mm512_loadu_ps(bp.as_ptr().add(16))) };
+            for (acc, &ai) in acc.iter_mut().zip(ap) {
+                let ai = _mm512_set1_ps(ai);
+                acc[0] = _mm512_fmadd_ps(ai, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(ai, b1, acc[1]);
+            }
+        }
+        let mut tile = [0.0f32; 8 * 32];
+        for (i, acc) in acc.iter().enumerate() {
+            // SAFETY: row `i` of `tile` has 32 slots.
+            unsafe {
+                _mm512_storeu_ps(tile.as_mut_ptr().add(i * 32), acc[0]);
+                _mm512_storeu_ps(tile.as_mut_ptr().add(i * 32 + 16), acc[1]);
+            }
+        }
+        write_tile::<32>(&tile, c, ldc, rows, cols, add);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    fn micro_avx2(kc: usize, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, rows: usize, cols: usize, add: bool) {
+        use std::arch::x86_64::*;
+        let (a, b) = (&a[..kc * 6], &b[..kc * 16]);
+        let mut acc = [[_mm256_setzero_ps(); 2]; 6];
+        for (ap, bp) in a.chunks_exact(6).zip(b.chunks_exact(16)) {
+            // SAFETY: `bp` holds 16 values, so both unaligned loads stay inside it.
+            let (b0, b1) = unsafe { (_mm256_loadu_ps(bp.as_ptr()), _mm256_loadu_ps(bp.as_ptr().add(8))) };
+            for (acc, &ai) in acc.iter_mut().zip(ap) {
+                let ai = _mm256_set1_ps(ai);
+                acc[0] = _mm256_fmadd_ps(ai, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(ai, b1, acc[1]);
+            }
+        }
+        let mut tile = [0.0f32; 6 * 16];
+        for (i, acc) in acc.iter().enumerate() {
+            // SAFETY: row `i` of `tile` has 16 slots.
+            unsafe {
+                _mm256_storeu_ps(tile.as_mut_ptr().add(i * 16), acc[0]);
+                _mm256_storeu_ps(tile.as_mut_ptr().add(i * 16 + 8), acc[1]);
+            }
+        }
+        write_tile::<16>(&tile, c, ldc, rows, cols, add);
+    }
+
+    /// Adds or copies the first `rows × cols` of a row-major tile with `NR` columns into `c`.
+    #[inline(always)]
+    fn write_tile<const NR: usize>(tile: &[f32], c: &mut [f32], ldc: usize, rows: usize, cols: usize, add: bool) {
+        for (i, t) in tile.chunks_exact(NR).take(rows).enumerate() {
+            let c_row = &mut c[i * ldc..][..cols];
+            if add {
+                for (c, &v) in c_row.iter_mut().zip(t) {
+                    *c += v;
+                }
+            } else {
+                c_row.copy_from_slice(&t[..cols]);
+            }
+        }
+    }
+
+    /// The register tile: `MR × NR` sums kept in registers over the whole depth `kc`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn micro_generic<const MR: usize, const NR: usize, const FMA: bool>(
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [f32],
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        add: bool,
+    ) {
+        let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
+        let mut acc = [[0.0f32; NR]; MR];
+        for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+            let bp: &[f32; NR] = bp.try_into().unwrap();
+            let ap: &[f32; MR] = ap.try_into().unwrap();
+            for i in 0..MR {
+                let ai = ap[i];
+                for j in 0..NR {
+                    acc[i][j] = if FMA {
+                        ai.mul_add(bp[j], acc[i][j])
+                    } else {
+                        ai * bp[j] + acc[i][j]
+                    };
+                }
+            }
+        }
+        write_tile::<NR>(acc.as_flattened(), c, ldc, rows, cols, add);
     }
 }
 
@@ -175,8 +484,39 @@ mod tests {
     }
 
     #[test]
+    fn affine_one_matches_the_naive_sum() {
+        for k in [1, 15, 16, 40, 100] {
+            let (n, w) = (
+                7,
+                (0..7 * k)
+                    .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+                    .collect::<Vec<_>>(),
+            );
+            let x: Vec<f32> = (0..k).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.0).collect();
+            let mut out = vec![0.0; n];
+            affine_one(&w, &bias, &x, &mut out);
+            let want = naive(1, n, k, &x, Op::N, &w, Op::T);
+            for j in 0..n {
+                assert!(
+                    (out[j] - bias[j] - want[j]).abs() < 1e-4,
+                    "k {k}: {} vs {}",
+                    out[j],
+                    want[j] + bias[j]
+                );
+            }
+        }
+    }
+
+    #[test]
     fn gemm_matches_naive_product_for_every_transposition() {
-        let (m, n, k) = (7, 5, 33);
+        // edge tiles, several depth blocks, and a product large enough to be split over threads
+        for (m, n, k) in [(7, 5, 33), (1, 40, 3), (13, 37, 600), (70, 300, 70)] {
+            check_gemm(m, n, k);
+        }
+    }
+
+    fn check_gemm(m: usize, n: usize, k: usize) {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();
         for op_a in [Op::N, Op::T] {
@@ -184,12 +524,24 @@ mod tests {
                 let want = naive(m, n, k, &a, op_a, &b, op_b);
                 let mut c = vec![1.0; m * n];
                 gemm(m, n, k, &a, op_a, &b, op_b, &mut c, false);
+                let tol = 1e-5 * k as f32;
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - y).abs() < 1e-4, "{op_a:?}{op_b:?}: {x} vs {y}");
+                    assert!((x - y).abs() < tol, "{m}x{n}x{k} {op_a:?}{op_b:?}: {x} vs {y}");
                 }
                 gemm(m, n, k, &a, op_a, &b, op_b, &mut c, true);
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - 2.0 * y).abs() < 2e-4, "accumulate {op_a:?}{op_b:?}");
+                    assert!((x - 2.0 * y).abs() < 2.0 * tol, "accumulate {op_a:?}{op_b:?}");
+                }
+                let levels = [kernel::Level::Baseline, kernel::Level::Avx2, kernel::Level::Avx512];
+                for level in levels.into_iter().filter(|&l| l as u8 <= kernel::level() as u8) {
+                    let mut c = vec![1.0; m * n];
+                    kernel::gemm(level, m, n, k, &a, op_a, &b, op_b, &mut c, false);
+                    for (x, y) in c.iter().zip(&want) {
+                        assert!(
+                            (x - y).abs() < tol,
+                            "{level:?} {m}x{n}x{k} {op_a:?}{op_b:?}: {x} vs {y}"
+                        );
+                    }
                 }
             }
         }

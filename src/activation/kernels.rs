@@ -381,7 +381,9 @@ fn backward_generic<const F: bool>(act: Activation, z: &[f32], y: &[f32], gy: &[
         Activation::Gelu => map3!(z, y, gy, gz, |x, _y, g| g * e::gelu_derivative::<F>(x)),
         Activation::Silu => map3!(z, y, gy, gz, |x, _y, g| g * e::silu_derivative::<F>(x)),
         Activation::Softplus { beta, threshold } => {
-            map3!(z, y, gy, gz, |x, _y, g| g * e::softplus_derivative::<F>(x, beta, threshold))
+            map3!(z, y, gy, gz, |x, _y, g| g * e::softplus_derivative::<F>(
+                x, beta, threshold
+            ))
         }
         _ => unreachable!("no kernel for {act}"),
     }
