@@ -293,8 +293,10 @@ fn peak() {
         for _ in 0..adds / 8 {
             // SAFETY: register arithmetic only.
             unsafe {
-                asm!("add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1",
-                     "add {x}, 1", "add {x}, 1", "add {x}, 1", "add {x}, 1", x = inout(reg) x);
+                // register operands: a chain of immediate additions can be folded at rename
+                asm!("add {x}, {one}", "add {x}, {one}", "add {x}, {one}", "add {x}, {one}",
+                     "add {x}, {one}", "add {x}, {one}", "add {x}, {one}", "add {x}, {one}",
+                     x = inout(reg) x, one = in(reg) 1u64);
             }
         }
         let ghz = adds as f64 / start.elapsed().as_secs_f64() / 1e9;

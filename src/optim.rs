@@ -188,10 +188,27 @@ impl Optimizer {
     }
 }
 
-/// Adam's update of every parameter, `k = [β₁, β₂, lr / (1 - β₁ᵗ), √(1 - β₂ᵗ), ε]`, compiled
-/// for AVX-512 and AVX2 as well as the baseline target and chosen at run time (the same
-/// operations in the same order on every path, so the result does not depend on the CPU).
+/// Adam's update of every parameter, `k = [β₁, β₂, lr / (1 - β₁ᵗ), √(1 - β₂ᵗ), ε]`, in blocks
+/// shared out over the rayon pool (element by element, so the result does not depend on the
+/// number of threads).
 fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+    const BLOCK: usize = 1 << 14;
+    if params.len() >= 4 * BLOCK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        params
+            .par_chunks_mut(BLOCK)
+            .zip(grads.par_chunks(BLOCK))
+            .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
+            .for_each(|((p, g), (m, v))| adam_block(p, g, m, v, k));
+    } else {
+        adam_block(params, grads, m, v, k);
+    }
+}
+
+/// [`adam`] on one block, compiled for AVX-512 and AVX2 as well as the baseline target and
+/// chosen at run time (the same operations in the same order on every path, so the result
+/// does not depend on the CPU either).
+fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
     #[inline(always)]
     fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
         let [beta1, beta2, step, sqrt_c2, epsilon] = k;

@@ -66,8 +66,12 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
     for r in 0..rows {
         t[r * 10 + r % 10] = 1.0;
     }
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    // Both pools live to the end: a pool's threads allocate while they shut down.
+    let pools: Vec<_> = [1, 2]
+        .map(|threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap())
+        .into();
+    for pool in &pools {
+        let threads = pool.current_num_threads();
         pool.install(|| {
             let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), Some(5.0));
             let mut step = |mlp: &mut Mlp| {
@@ -75,17 +79,21 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
                 stepper.update(mlp, &x, 1e-3);
                 loss
             };
+            // Warm-up: every thread's buffers reach their size once it has run each kind of
+            // block, which with work stealing takes a few steps.
             let first = step(&mut mlp);
-            step(&mut mlp);
+            for _ in 0..10 {
+                step(&mut mlp);
+            }
             let mut last = 0.0;
             let counted = allocations_during(|| {
-                for _ in 0..5 {
+                for _ in 0..10 {
                     last = step(&mut mlp);
                 }
             });
             assert_eq!(
                 counted, 0,
-                "{threads} thread(s): 5 training steps allocated {counted} times"
+                "{threads} thread(s): 10 training steps allocated {counted} times"
             );
             assert!(last < first, "the steps did not learn: {first} → {last}");
         });
