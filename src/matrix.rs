@@ -165,6 +165,22 @@ fn blocks(m: usize, n: usize, k: usize) -> (usize, bool) {
     (blocks, by_rows)
 }
 
+/// Clears the upper halves of the vector registers after faer's AVX-512 kernels, which leave
+/// them dirty: the SSE code that follows (everything compiled for the baseline target, and
+/// libm) otherwise pays a state-transition penalty on every instruction.
+#[inline]
+fn clean_upper_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        #[target_feature(enable = "avx")]
+        fn zero_upper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        // SAFETY: the CPU has AVX.
+        unsafe { zero_upper() }
+    }
+}
+
 /// The operands of one product as raw parts, so that blocks of it can run on other threads.
 #[derive(Clone, Copy)]
 struct Product {
@@ -226,6 +242,7 @@ impl Product {
                 faer::Accum::Replace
             };
             faer::linalg::matmul::matmul(dst, accum, lhs, rhs, 1.0f32, faer::Par::Seq);
+            clean_upper_state();
         }
     }
 }

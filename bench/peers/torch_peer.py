@@ -39,7 +39,7 @@ def w1():
             opt.step()
         seconds = time.perf_counter() - start
         emit({"workload": "w1", "batch": batch, "epoch": epoch + 1, "seconds": seconds,
-              "samples_per_second": n / seconds, "loss": float(loss), "max_rss": peak_rss_bytes()})
+              "samples_per_second": n / seconds, "loss": loss.item(), "max_rss": peak_rss_bytes()})
 
 
 FUNCTIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]
