@@ -122,9 +122,9 @@ w("GB/s counts the bytes a kernel must move: forward reads x and writes y (8 byt
 copy_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="copy")] or [float("nan")])
 copy_t = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("pytorch", "w3", function="copy")] or [float("nan")])
 w(f"Copy bandwidth: actlab {copy_a:.1f} GB/s, PyTorch `copy_` {copy_t:.1f} GB/s.\n")
-w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy | actlab ÷ PyTorch | |")
-w("|---|---|---:|---:|---:|---:|---|")
-w3_fail = []
+w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy (≥ 0.8) | actlab ÷ PyTorch (≥ 3) | PyTorch ÷ copy |")
+w("|---|---|---:|---:|---:|---:|---:|")
+w3_fail, w3_copy_fail, w3_torch_fail = [], [], []
 for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]:
     for direction in ["forward", "backward"]:
         a = pick("actlab", "w3", function=fn, direction=direction)
@@ -133,12 +133,17 @@ for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "soft
             continue
         ga = med([r["bytes"] / r["seconds"] / 1e9 for r in a])
         gt = med([r["bytes"] / r["seconds"] / 1e9 for r in t])
-        met = ga / copy_a >= 0.8 and ga / gt >= 3
-        if not met:
-            w3_fail.append(f"{fn} {direction}")
-        w(f"| {fn} | {direction} | {ga:.1f} | {gt:.1f} | {ga / copy_a:.2f} | {ga / gt:.2f} | {ok(met)} |")
-targets.append(("W3 (≥ 0.8× copy and ≥ 3× PyTorch, each function)", not w3_fail,
-                "all met" if not w3_fail else "missed: " + ", ".join(w3_fail)))
+        if ga / copy_a < 0.8:
+            w3_copy_fail.append(f"{fn} {direction} ({ga / copy_a:.2f})")
+        if ga / gt < 3:
+            w3_torch_fail.append(f"{fn} {direction}")
+        mark = lambda flag: "✅" if flag else "❌"
+        w(f"| {fn} | {direction} | {ga:.1f} | {gt:.1f} | {ga / copy_a:.2f} {mark(ga / copy_a >= 0.8)} "
+          f"| {ga / gt:.2f} {mark(ga / gt >= 3)} | {gt / copy_t:.2f} |")
+targets.append(("W3 ≥ 0.8× copy bandwidth, each function", not w3_copy_fail,
+                "all met" if not w3_copy_fail else "missed: " + ", ".join(w3_copy_fail)))
+targets.append(("W3 ≥ 3× PyTorch, each function", not w3_torch_fail,
+                "all met" if not w3_torch_fail else f"missed by {len(w3_torch_fail)} of 16 kernels"))
 
 # W4
 a, t = pick("actlab", "w4"), pick("pytorch", "w4")
