@@ -1,7 +1,8 @@
 //! A dense row-major `f32` matrix and the three matrix products backpropagation needs.
 //!
-//! The products call the `gemm` crate; this module only translates row-major shapes
-//! and transpositions into its stride arguments.
+//! The products call faer's single-threaded kernel, the fastest of the `gemm`,
+//! `matrixmultiply` and `faer` crates on this project's shapes and the one that allocates
+//! nothing per call (see `bench/RESULTS.md`); this module splits large products over threads.
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,11 @@ pub enum Op {
 /// `c = a' · b' (+ c if accumulate)`, where `a'` is `m × k` and `b'` is `k × n` after applying
 /// `op_a` / `op_b` to the row-major buffers `a` and `b`; `c` is row-major `m × n`.
 ///
+/// The product is faer's single-threaded kernel (which allocates nothing per call). Large
+/// products are cut into a number of row or column blocks that depends only on the shape,
+/// and the blocks are shared out over the rayon pool: every element is summed by the same
+/// kernel call whatever the number of threads, so results do not depend on it.
+///
 /// # Panics
 /// If a buffer is shorter than its shape needs.
 #[allow(clippy::too_many_arguments)]
@@ -116,39 +122,298 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
         }
         return;
     }
-    // (row stride, column stride) of each operand as seen after its op.
-    let (a_rs, a_cs) = match op_a {
-        Op::N => (k as isize, 1),
-        Op::T => (1, m as isize),
+    let product = Product {
+        m,
+        n,
+        k,
+        a: a.as_ptr(),
+        op_a,
+        b: b.as_ptr(),
+        op_b,
+        c: c.as_mut_ptr(),
+        accumulate,
     };
-    let (b_rs, b_cs) = match op_b {
-        Op::N => (n as isize, 1),
-        Op::T => (1, k as isize),
+    let (blocks, by_rows) = blocks(m, n, k);
+    let along = if by_rows { m } else { n };
+    // Block sizes rounded to 16, the micro-kernels' width.
+    let size = along.div_ceil(blocks).next_multiple_of(16);
+    let ranges = (0..along).step_by(size).map(|start| start..(start + size).min(along));
+    let run = |range: std::ops::Range<usize>| {
+        // SAFETY: the buffers were checked to hold their shapes; blocks write disjoint parts of `c`.
+        unsafe { product.block(range, by_rows) }
     };
-    // SAFETY: the assertion above guarantees that every index the strides can reach lies
-    // inside its buffer, and `c` does not alias `a` or `b` (it is borrowed mutably).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
+    if blocks > 1 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        (0..blocks).into_par_iter().for_each(|i| {
+            let start = i * size;
+            if start < along {
+                run(start..(start + size).min(along));
+            }
+        });
+    } else {
+        ranges.for_each(run);
+    }
+}
+
+/// Number of blocks a product is cut into (from its shape alone: about one per 2^20
+/// multiply-adds, at most 8, each at least 16 wide), and whether along the rows of `c`
+/// (else its columns; the longer side is cut).
+fn blocks(m: usize, n: usize, k: usize) -> (usize, bool) {
+    let by_rows = m >= n;
+    let along = if by_rows { m } else { n };
+    let blocks = ((m * n * k) >> 20).clamp(1, 8).min(along.div_ceil(16));
+    (blocks, by_rows)
+}
+
+/// Clears the upper halves of the vector registers after faer's AVX-512 kernels, which leave
+/// them dirty: the SSE code that follows (everything compiled for the baseline target, and
+/// libm) otherwise pays a state-transition penalty on every instruction.
+#[inline]
+fn clean_upper_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        #[target_feature(enable = "avx")]
+        fn zero_upper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        // SAFETY: the CPU has AVX.
+        unsafe { zero_upper() }
+    }
+}
+
+/// The operands of one product as raw parts, so that blocks of it can run on other threads.
+#[derive(Clone, Copy)]
+struct Product {
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    op_a: Op,
+    b: *const f32,
+    op_b: Op,
+    c: *mut f32,
+    accumulate: bool,
+}
+
+// SAFETY: `Product` only travels to the threads of one `gemm` call, which outlives them;
+// each thread writes its own block of `c`.
+unsafe impl Send for Product {}
+// SAFETY: as above.
+unsafe impl Sync for Product {}
+
+impl Product {
+    /// Rows (or columns) `range` of `c`.
+    ///
+    /// # Safety
+    /// The pointers must hold the shapes, and no other thread may write this block.
+    unsafe fn block(&self, range: std::ops::Range<usize>, by_rows: bool) {
+        use faer::{MatMut, MatRef};
+        let (m, n, k) = (self.m as isize, self.n as isize, self.k as isize);
+        // (row stride, column stride) of a' and b' in their buffers
+        let (a_rs, a_cs) = match self.op_a {
+            Op::N => (k, 1),
+            Op::T => (1, m),
+        };
+        let (b_rs, b_cs) = match self.op_b {
+            Op::N => (n, 1),
+            Op::T => (1, k),
+        };
+        let len = range.len();
+        let start = range.start as isize;
+        // SAFETY: every index the strides reach lies inside the buffers (the caller's contract).
+        unsafe {
+            let (a, b, c, rows, cols) = if by_rows {
+                (
+                    self.a.offset(start * a_rs),
+                    self.b,
+                    self.c.offset(start * n),
+                    len,
+                    self.n,
+                )
+            } else {
+                (self.a, self.b.offset(start * b_cs), self.c.offset(start), self.m, len)
+            };
+            let lhs = MatRef::from_raw_parts(a, rows, self.k, a_rs, a_cs);
+            let rhs = MatRef::from_raw_parts(b, self.k, cols, b_rs, b_cs);
+            let dst = MatMut::from_raw_parts_mut(c, rows, cols, n, 1);
+            let accum = if self.accumulate {
+                faer::Accum::Add
+            } else {
+                faer::Accum::Replace
+            };
+            faer::linalg::matmul::matmul(dst, accum, lhs, rhs, 1.0f32, faer::Par::Seq);
+            clean_upper_state();
+        }
+    }
+}
+
+/// `out[j] = bias[j] + Σ_p weight[j, p] · x[p]` for one input vector `x` (`weight` is
+/// `[out.len(), x.len()]` row-major): the single-sample layer, without the packing and
+/// threading a batch product needs.
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn affine_one(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+    assert!(
+        weight.len() == out.len() * x.len() && bias.len() == out.len(),
+        "affine_one: shapes differ"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if kernel::level() == kernel::Level::Avx512 {
+        // SAFETY: the CPU has AVX-512F, and the shapes were checked above.
+        return unsafe { affine_one_avx512(weight, bias, x, out) };
+    }
+    let k = x.len();
+    for ((o, &b), row) in out.iter_mut().zip(bias).zip(weight.chunks_exact(k.max(1))) {
+        let mut lanes = [0.0f32; 8];
+        let split = k - k % 8;
+        for (w, x) in row[..split].chunks_exact(8).zip(x[..split].chunks_exact(8)) {
+            for l in 0..8 {
+                lanes[l] += w[l] * x[l];
+            }
+        }
+        let tail: f32 = row[split..].iter().zip(&x[split..]).map(|(w, x)| w * x).sum();
+        let pairs = [
+            lanes[0] + lanes[4],
+            lanes[1] + lanes[5],
+            lanes[2] + lanes[6],
+            lanes[3] + lanes[7],
+        ];
+        *o = b + ((pairs[0] + pairs[2]) + (pairs[1] + pairs[3])) + tail;
+    }
+}
+
+/// [`affine_one`] with AVX-512: four rows at a time, 16 lanes each, the tail of `x` loaded
+/// under a mask.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `weight` must hold `out.len() × x.len()` values and `bias`
+/// `out.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn affine_one_avx512(weight: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (k, n) = (x.len(), out.len());
+    let mask: __mmask16 = ((1u32 << (k % 16)) - 1) as __mmask16;
+    let xp = x.as_ptr();
+    /// `N` rows from row `j` on, each in its own accumulator (independent chains keep both
+    /// FMA units busy), unrolled at compile time.
+    #[inline(always)]
+    unsafe fn rows<const N: usize>(
+        weight: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+        j: usize,
+        k: usize,
+        xp: *const f32,
+        mask: __mmask16,
+    ) {
+        let (chunks, rem) = (k / 16, k % 16);
+        let rows: [*const f32; N] = std::array::from_fn(|r| weight[(j + r) * k..].as_ptr());
+        let mut acc = [_mm512_setzero_ps(); N];
+        // SAFETY: each row has `k` weights; full loads stay below `chunks · 16 ≤ k`, masked
+        // loads read only the `rem` values after that.
+        unsafe {
+            for c in 0..chunks {
+                let xv = _mm512_loadu_ps(xp.add(c * 16));
+                for r in 0..N {
+                    acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(rows[r].add(c * 16)), xv, acc[r]);
+                }
+            }
+            if rem > 0 {
+                let xv = _mm512_maskz_loadu_ps(mask, xp.add(chunks * 16));
+                for r in 0..N {
+                    let wv = _mm512_maskz_loadu_ps(mask, rows[r].add(chunks * 16));
+                    acc[r] = _mm512_fmadd_ps(wv, xv, acc[r]);
+                }
+            }
+        }
+        if N == 16 {
+            // SAFETY: the CPU has AVX-512F (this function's contract).
+            let sums = unsafe { reduce16(acc[..].try_into().unwrap()) };
+            let out: &mut [f32; 16] = (&mut out[j..j + 16]).try_into().unwrap();
+            let bias: &[f32; 16] = bias[j..j + 16].try_into().unwrap();
+            // SAFETY: both arrays hold 16 values.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), _mm512_add_ps(_mm512_loadu_ps(bias.as_ptr()), sums)) };
+        } else {
+            for r in 0..N {
+                out[j + r] = bias[j + r] + _mm512_reduce_add_ps(acc[r]);
+            }
+        }
+    }
+
+    /// The lane sums of 16 vectors as one vector (lane `r` = Σ lanes of `a[r]`): halves,
+    /// quarters, pairs and single lanes of neighbouring vectors added by shuffles, then one
+    /// permutation into row order; 46 instructions instead of 16 separate reductions.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce16(a: &[__m512; 16]) -> __m512 {
+        let mut b = [_mm512_setzero_ps(); 8];
+        for i in 0..8 {
+            let (x, y) = (a[2 * i], a[2 * i + 1]);
+            b[i] = _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(x, y), _mm512_shuffle_f32x4::<0xEE>(x, y));
+        }
+        let mut c = [_mm512_setzero_ps(); 4];
+        for i in 0..4 {
+            let (x, y) = (b[2 * i], b[2 * i + 1]);
+            c[i] = _mm512_add_ps(_mm512_shuffle_f32x4::<0x88>(x, y), _mm512_shuffle_f32x4::<0xDD>(x, y));
+        }
+        let mut d = [_mm512_setzero_ps(); 2];
+        for i in 0..2 {
+            let (x, y) = (c[2 * i], c[2 * i + 1]);
+            d[i] = _mm512_add_ps(_mm512_shuffle_ps::<0x44>(x, y), _mm512_shuffle_ps::<0xEE>(x, y));
+        }
+        let e = _mm512_add_ps(
+            _mm512_shuffle_ps::<0x88>(d[0], d[1]),
+            _mm512_shuffle_ps::<0xDD>(d[0], d[1]),
         );
+        // lane 4q + m of `e` holds the sum of row 4m + q: put row r in lane r
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        _mm512_permutexvar_ps(order, e)
+    }
+    let mut j = 0;
+    // SAFETY: as for this function; `rows` reads rows `j .. j + N < n`.
+    unsafe {
+        while j + 16 <= n {
+            rows::<16>(weight, bias, out, j, k, xp, mask);
+            j += 16;
+        }
+        if j + 8 <= n {
+            rows::<8>(weight, bias, out, j, k, xp, mask);
+            j += 8;
+        }
+        if j + 4 <= n {
+            rows::<4>(weight, bias, out, j, k, xp, mask);
+            j += 4;
+        }
+        while j < n {
+            rows::<1>(weight, bias, out, j, k, xp, mask);
+            j += 1;
+        }
+    }
+}
+
+/// The instruction-set level of the hand-vectorised single-sample path.
+pub(crate) mod kernel {
+    /// Instruction-set level.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Level {
+        /// Baseline target.
+        Baseline,
+        /// AVX-512F (x86-64).
+        Avx512,
+    }
+
+    /// The best level this CPU runs (detected once).
+    pub(crate) fn level() -> Level {
+        static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Level::Avx512;
+            }
+            Level::Baseline
+        })
     }
 }
 
@@ -175,8 +440,56 @@ mod tests {
     }
 
     #[test]
+    fn affine_one_matches_the_naive_sum() {
+        for k in [1, 15, 16, 40, 100] {
+            let (n, w) = (
+                7,
+                (0..7 * k)
+                    .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+                    .collect::<Vec<_>>(),
+            );
+            let x: Vec<f32> = (0..k).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.0).collect();
+            let mut out = vec![0.0; n];
+            affine_one(&w, &bias, &x, &mut out);
+            let want = naive(1, n, k, &x, Op::N, &w, Op::T);
+            for j in 0..n {
+                assert!(
+                    (out[j] - bias[j] - want[j]).abs() < 1e-4,
+                    "k {k}: {} vs {}",
+                    out[j],
+                    want[j] + bias[j]
+                );
+            }
+        }
+    }
+
+    #[test]
     fn gemm_matches_naive_product_for_every_transposition() {
-        let (m, n, k) = (7, 5, 33);
+        // small shapes, and products cut into row blocks and into column blocks
+        for (m, n, k) in [(7, 5, 33), (1, 40, 3), (13, 37, 600), (300, 70, 100), (40, 300, 200)] {
+            check_gemm(m, n, k);
+        }
+    }
+
+    #[test]
+    fn large_products_do_not_depend_on_the_number_of_threads() {
+        let (m, n, k) = (96, 300, 200);
+        assert!(blocks(m, n, k).0 > 1);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 30.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 103) as f32 - 51.0) / 40.0).collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut c = vec![0.0; m * n];
+            pool.install(|| gemm(m, n, k, &a, Op::N, &b, Op::T, &mut c, false));
+            c
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+    }
+
+    fn check_gemm(m: usize, n: usize, k: usize) {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();
         for op_a in [Op::N, Op::T] {
@@ -184,12 +497,13 @@ mod tests {
                 let want = naive(m, n, k, &a, op_a, &b, op_b);
                 let mut c = vec![1.0; m * n];
                 gemm(m, n, k, &a, op_a, &b, op_b, &mut c, false);
+                let tol = 1e-5 * k as f32;
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - y).abs() < 1e-4, "{op_a:?}{op_b:?}: {x} vs {y}");
+                    assert!((x - y).abs() < tol, "{m}x{n}x{k} {op_a:?}{op_b:?}: {x} vs {y}");
                 }
                 gemm(m, n, k, &a, op_a, &b, op_b, &mut c, true);
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - 2.0 * y).abs() < 2e-4, "accumulate {op_a:?}{op_b:?}");
+                    assert!((x - 2.0 * y).abs() < 2.0 * tol, "accumulate {op_a:?}{op_b:?}");
                 }
             }
         }

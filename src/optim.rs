@@ -170,11 +170,13 @@ impl Optimizer {
                 let correction2 = 1.0 - c.beta2.powi(t);
                 let step = lr / correction1;
                 let sqrt_c2 = correction2.sqrt();
-                for (((p, &g), m), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.m).zip(&mut self.v) {
-                    *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                    *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                    *p -= step * *m / (v.sqrt() / sqrt_c2 + c.epsilon);
-                }
+                adam(
+                    params,
+                    grads,
+                    &mut self.m,
+                    &mut self.v,
+                    [c.beta1, c.beta2, step, sqrt_c2, c.epsilon],
+                );
             }
             OptimizerKind::RmsProp => {
                 for ((p, &g), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.v) {
@@ -184,6 +186,58 @@ impl Optimizer {
             }
         }
     }
+}
+
+/// Adam's update of every parameter, `k = [β₁, β₂, lr / (1 - β₁ᵗ), √(1 - β₂ᵗ), ε]`, in blocks
+/// shared out over the rayon pool (element by element, so the result does not depend on the
+/// number of threads).
+fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+    const BLOCK: usize = 1 << 14;
+    if params.len() >= 4 * BLOCK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        params
+            .par_chunks_mut(BLOCK)
+            .zip(grads.par_chunks(BLOCK))
+            .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
+            .for_each(|((p, g), (m, v))| adam_block(p, g, m, v, k));
+    } else {
+        adam_block(params, grads, m, v, k);
+    }
+}
+
+/// [`adam`] on one block, compiled for AVX-512 and AVX2 as well as the baseline target and
+/// chosen at run time (the same operations in the same order on every path, so the result
+/// does not depend on the CPU either).
+fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+    #[inline(always)]
+    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+        let [beta1, beta2, step, sqrt_c2, epsilon] = k;
+        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
+            *m = beta1 * *m + (1.0 - beta1) * g;
+            *v = beta2 * *v + (1.0 - beta2) * g * g;
+            *p -= step * *m / (v.sqrt() / sqrt_c2 + epsilon);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+            body(params, grads, m, v, k)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+            body(params, grads, m, v, k)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { avx512(params, grads, m, v, k) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(params, grads, m, v, k) };
+        }
+    }
+    body(params, grads, m, v, k)
 }
 
 /// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before.

@@ -1,6 +1,7 @@
 //! Mini-batch training: seeded shuffling, epochs, validation, early stopping with the best
 //! weights restored, per-epoch history and divergence detection.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -13,7 +14,7 @@ use crate::loss::Loss;
 use crate::metrics;
 use crate::mlp::Workspace;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, Schedule, Scheduler};
-use crate::{Error, Matrix, Mlp, Result};
+use crate::{Activation, Error, Matrix, Mlp, Result};
 
 /// Samples prepared for the network: inputs and dense targets (one-hot rows for classes).
 #[derive(Clone, Copy, Debug)]
@@ -119,20 +120,16 @@ pub fn train(
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
     check_config(mlp, train, validation, config)?;
-    let output = mlp.layers().last().unwrap().activation;
-    loss.check(output)?;
+    loss.check(mlp.layers().last().unwrap().activation)?;
     let (n, inputs, outputs) = (train.x.rows(), mlp.inputs(), mlp.outputs());
     let batch_size = config.batch_size.min(n);
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut optimizer = Optimizer::new(config.optimizer, mlp.params().len());
     let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, config.epochs);
-    let mut ws = Workspace::default();
-    let mut grads = vec![0.0f32; mlp.params().len()];
+    let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
     let mut batch_x = Vec::with_capacity(batch_size * inputs);
     let mut batch_t = Vec::with_capacity(batch_size * outputs);
-    let decayed: Vec<_> = mlp.weight_ranges().collect();
     let mut best: Option<(f64, usize, Vec<f32>)> = None;
     let mut history = History::default();
     let start = Instant::now();
@@ -150,26 +147,19 @@ pub fn train(
                 batch_x.extend_from_slice(train.x.row(i));
                 batch_t.extend_from_slice(train.targets.row(i));
             }
-            mlp.forward(&batch_x, batch.len(), &mut ws);
-            let (z, y, grad_z) = ws.output_parts();
-            let batch_loss = loss.loss_and_grad(output, z, y, &batch_t, outputs, grad_z);
+            let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
             if !batch_loss.is_finite() {
-                return Err(diverged(mlp, &ws, epoch, step, batch_loss, lr));
+                return Err(diverged(mlp, stepper.workspace(), epoch, step, batch_loss, lr));
             }
             loss_sum += batch_loss * batch.len() as f64;
             if let Some(labels) = train.labels {
                 correct += batch
                     .iter()
-                    .zip(ws.output().chunks_exact(outputs))
+                    .zip(stepper.workspace().output().chunks_exact(outputs))
                     .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
                     .count();
             }
-            grads.fill(0.0);
-            mlp.backward(&batch_x, &mut ws, &mut grads);
-            if let Some(max_norm) = config.clip_norm {
-                clip_grad_norm(&mut grads, max_norm);
-            }
-            optimizer.step(mlp.params_mut(), &mut grads, lr, decayed.iter().cloned());
+            stepper.update(mlp, &batch_x, lr);
             history.steps += 1;
         }
         let train_loss = loss_sum / n as f64;
@@ -214,6 +204,63 @@ pub fn train(
         history.best_epoch = Some(best_epoch);
     }
     Ok(history)
+}
+
+/// One gradient step's state, reused from step to step so that a step allocates nothing once
+/// the first has sized the buffers: the forward/backward workspace, the gradient and the
+/// optimizer's moments.
+#[derive(Debug)]
+pub struct Stepper {
+    loss: Loss,
+    output: Activation,
+    clip_norm: Option<f32>,
+    ws: Workspace,
+    grads: Vec<f32>,
+    optimizer: Optimizer,
+    decayed: Vec<Range<usize>>,
+}
+
+impl Stepper {
+    /// A stepper for `mlp` trained with `loss` (which must fit its output activation, see
+    /// [`Loss::check`]), `optimizer` and optional gradient clipping.
+    pub fn new(mlp: &Mlp, loss: Loss, optimizer: OptimizerConfig, clip_norm: Option<f32>) -> Self {
+        Self {
+            loss,
+            output: mlp.layers().last().unwrap().activation,
+            clip_norm,
+            ws: Workspace::default(),
+            grads: vec![0.0; mlp.params().len()],
+            optimizer: Optimizer::new(optimizer, mlp.params().len()),
+            decayed: mlp.weight_ranges().collect(),
+        }
+    }
+
+    /// Forward pass of `rows` samples `x` (`[rows, inputs]`) and the loss against `targets`
+    /// (`[rows, outputs]`); returns the mean loss and leaves `∂L/∂z` of the output layer in the
+    /// workspace for [`Stepper::update`].
+    pub fn forward_loss(&mut self, mlp: &Mlp, x: &[f32], targets: &[f32], rows: usize) -> f64 {
+        mlp.forward(x, rows, &mut self.ws);
+        let (z, y, grad_z) = self.ws.output_parts();
+        self.loss
+            .loss_and_grad(self.output, z, y, targets, mlp.outputs(), grad_z)
+    }
+
+    /// Backward pass after [`Stepper::forward_loss`] on the same `x`, then one optimizer update
+    /// at learning rate `lr` (after clipping the gradient, when asked for).
+    pub fn update(&mut self, mlp: &mut Mlp, x: &[f32], lr: f32) {
+        self.grads.fill(0.0);
+        mlp.backward(x, &mut self.ws, &mut self.grads);
+        if let Some(max_norm) = self.clip_norm {
+            clip_grad_norm(&mut self.grads, max_norm);
+        }
+        self.optimizer
+            .step(mlp.params_mut(), &mut self.grads, lr, self.decayed.iter().cloned());
+    }
+
+    /// The workspace of the last forward pass.
+    pub fn workspace(&self) -> &Workspace {
+        &self.ws
+    }
 }
 
 fn check_config(

@@ -379,3 +379,30 @@ fn atomic_writes_are_readable_and_keep_existing_permissions() {
         0o640
     );
 }
+
+#[test]
+fn single_sample_prediction_matches_the_batch_forward_pass() {
+    let config = MlpConfig {
+        inputs: 40,
+        hidden: vec![100, 100, 100],
+        activations: vec![act("relu"), act("prelu"), act("tanh")],
+        outputs: 10,
+        output: Activation::Softmax,
+        residual: true,
+        init: None,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mlp = Mlp::new(&config, &mut rng).unwrap();
+    let normal = Normal::new(0.0f32, 1.0).unwrap();
+    let x: Vec<f32> = (0..5 * 40).map(|_| normal.sample(&mut rng)).collect();
+    let mut ws = Workspace::default();
+    mlp.forward(&x, 5, &mut ws);
+    let mut scratch = actlab::mlp::Scratch::default();
+    for (row, want) in x.chunks(40).zip(ws.output().chunks(10)) {
+        let got = mlp.predict_one(row, &mut scratch);
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{g} vs {w}");
+        }
+        assert!((got.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
