@@ -1,39 +1,11 @@
 //! End-to-end tests of the `actlab` binary.
 
-use std::path::Path;
+mod common;
 
-use assert_cmd::Command;
+use common::{actlab, fails_with, last_json_line, write};
+
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn actlab() -> Command {
-    Command::cargo_bin("actlab").unwrap()
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-/// Runs `actlab` with `args`, expects failure with one line `error: …` containing `needle`.
-fn fails_with(args: &[&str], needle: &str) {
-    let output = actlab().args(args).output().unwrap();
-    assert!(!output.status.success(), "{args:?} succeeded");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: expected one line, got:\n{stderr}");
-    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-}
-
-fn last_json_line(stdout: &[u8]) -> Value {
-    let text = String::from_utf8(stdout.to_vec()).unwrap();
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
-}
 
 #[test]
 fn every_subcommand_has_help() {

@@ -1,22 +1,11 @@
 //! End-to-end tests of `actlab compare` and `actlab plot`.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{actlab, fails_with};
+
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn actlab() -> Command {
-    Command::cargo_bin("actlab").unwrap()
-}
-
-/// Runs `actlab` with `args`, expects failure with one line `error: …` containing `needle`.
-fn fails_with(args: &[&str], needle: &str) {
-    let output = actlab().args(args).output().unwrap();
-    assert!(!output.status.success(), "{args:?} succeeded");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: expected one line, got:\n{stderr}");
-    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
-}
 
 /// A small comparison on the circles: a linear network against tanh, two seeds.
 const SMALL: [&str; 15] = [
