@@ -9,7 +9,16 @@ use serde_json::Value;
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["train", "eval", "predict", "activations"] {
+    for sub in [
+        "train",
+        "eval",
+        "predict",
+        "activations",
+        "compare",
+        "plot",
+        "experiments",
+        "advise",
+    ] {
         actlab()
             .args([sub, "--help"])
             .assert()

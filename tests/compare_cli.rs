@@ -232,19 +232,3 @@ fn plot_errors_are_one_line() {
     fails_with(&["plot", "tanh", "--out", "x.pdf"], ".svg or .png");
     fails_with(&["plot"], "NAMES");
 }
-
-#[test]
-fn new_subcommands_have_help() {
-    for sub in ["compare", "plot"] {
-        actlab()
-            .args([sub, "--help"])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("Examples"));
-    }
-    // compare's own defaults show in its help.
-    actlab()
-        .args(["compare", "--help"])
-        .assert()
-        .stdout(predicate::str::contains("[default: mnist1d]").and(predicate::str::contains("[default: 100,100]")));
-}

@@ -19,17 +19,6 @@ fn json(args: &[&str]) -> Value {
 }
 
 #[test]
-fn both_subcommands_have_help() {
-    for sub in ["experiments", "advise"] {
-        actlab()
-            .args([sub, "--help"])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("Usage"));
-    }
-}
-
-#[test]
 fn experiments_json_has_one_entry_per_selected_experiment() {
     let report = json(&["experiments", "--only", "7", "--json"]);
     let list = report["experiments"].as_array().unwrap();
