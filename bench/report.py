@@ -151,7 +151,7 @@ if a and t:
     la, lt = med([r["median_seconds"] for r in a]), med([r["median_seconds"] for r in t])
     fa = min(r["min_seconds"] for r in a)
     w("\n## W4: single-sample inference, 40-100-100-10 ReLU with softmax\n")
-    w("Median over rounds of the median per-call latency (calls timed in batches); actlab calls `Mlp::predict_one`, "
+    w("Median over rounds of the median per-call latency (calls timed in batches); actlab calls `Predictor::predict_one` (weights laid out for one sample), "
       "PyTorch calls the module under `torch.inference_mode()`.\n")
     w("| actlab median | actlab fastest batch | PyTorch median | actlab ÷ PyTorch (speed) | target | |")
     w("|---:|---:|---:|---:|---|---|")

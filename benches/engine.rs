@@ -157,6 +157,10 @@ fn inference(c: &mut Criterion) {
             ws.output()[0]
         })
     });
+    let mut predictor = actlab::inference::Predictor::new(&mlp);
+    c.bench_function("w4/predict_one_40-100-100-10", |b| {
+        b.iter(|| predictor.predict_one(black_box(&x))[0])
+    });
 }
 
 criterion_group!(benches, kernels, products, network, inference);

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use actlab::data::{read_idx_dir, Standardizer};
+use actlab::inference::Predictor;
 use actlab::matrix::{gemm, Matrix, Op};
-use actlab::mlp::Scratch;
 use actlab::optim::{OptimizerConfig, OptimizerKind};
 use actlab::train::{self, Batchable, TrainConfig};
 use actlab::{Activation, Dataset, Loss, Mlp, MlpConfig, Target};
@@ -224,20 +224,22 @@ fn w3() {
     }
 }
 
-/// W4: single-sample prediction through 40-100-100-10 ReLU (softmax output), median latency.
+/// W4: single-sample prediction through 40-100-100-10 ReLU (softmax output) with a
+/// [`Predictor`], median latency.
 fn w4() {
     let (calls, rounds) = (arg("calls", 20_000usize), arg("rounds", 51usize));
     let mlp = network(40, vec![100, 100], Activation::Relu, 10, 0);
     let x: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin()).collect();
-    let mut scratch = Scratch::default();
+    let mut predictor = Predictor::new(&mlp);
+    let mut call = |x: &[f32]| predictor.predict_one(x)[0];
     for _ in 0..1000 {
-        black_box(mlp.predict_one(black_box(&x), &mut scratch));
+        black_box(call(black_box(&x)));
     }
     let per_call: Vec<f64> = (0..rounds)
         .map(|_| {
             let start = Instant::now();
             for _ in 0..calls {
-                black_box(mlp.predict_one(black_box(&x), &mut scratch));
+                black_box(call(black_box(&x)));
             }
             start.elapsed().as_secs_f64() / calls as f64
         })

@@ -59,13 +59,6 @@ pub struct Workspace {
     grad_h: Vec<Vec<f32>>,
 }
 
-/// Buffers of [`Mlp::predict_one`], reused from call to call.
-#[derive(Clone, Debug, Default)]
-pub struct Scratch {
-    z: Vec<f32>,
-    h: [Vec<f32>; 2],
-}
-
 impl Workspace {
     /// Number of samples in the last forward pass.
     pub fn rows(&self) -> usize {
@@ -364,40 +357,6 @@ impl Mlp {
                 }
             }
         }
-    }
-
-    /// The outputs for one sample `x` (`[inputs]`), computed in `scratch` without allocating
-    /// once it has grown: the fast path for serving single predictions (no batch product,
-    /// no threads).
-    ///
-    /// # Panics
-    /// If `x.len() != inputs`.
-    pub fn predict_one<'s>(&self, x: &[f32], scratch: &'s mut Scratch) -> &'s [f32] {
-        assert_eq!(x.len(), self.inputs(), "input has the wrong length");
-        let width = self.layers.iter().map(|l| l.outputs).max().unwrap_or(0);
-        let Scratch { z, h: [even, odd] } = scratch;
-        for v in [&mut *z, &mut *even, &mut *odd] {
-            if v.len() < width {
-                v.resize(width, 0.0);
-            }
-        }
-        for (i, layer) in self.layers.iter().enumerate() {
-            let p = self.layer_params(i);
-            let (previous, current) = if i % 2 == 0 {
-                (&*odd, &mut *even)
-            } else {
-                (&*even, &mut *odd)
-            };
-            let input = if i == 0 { x } else { &previous[..layer.inputs] };
-            let (z, out) = (&mut z[..layer.outputs], &mut current[..layer.outputs]);
-            crate::matrix::affine_one(p.weight, p.bias, input, z);
-            layer.activation.forward_batch(z, out, layer.outputs, p.slopes);
-            if self.is_residual(i) {
-                out.iter_mut().zip(input).for_each(|(o, &x)| *o += x);
-            }
-        }
-        let last = (self.layers.len() - 1) % 2;
-        &scratch.h[last][..self.outputs()]
     }
 
     /// Outputs for every row of `x` (`[rows, outputs]`), computed in batches.

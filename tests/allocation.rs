@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actlab::mlp::Scratch;
+use actlab::inference::Predictor;
 use actlab::optim::OptimizerConfig;
 use actlab::train::Stepper;
 use actlab::{Activation, Loss, Mlp, MlpConfig};
@@ -99,12 +99,12 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
         });
     }
 
-    let mut scratch = Scratch::default();
+    let mut predictor = Predictor::new(&mlp);
     let sample = &x[..784];
-    let want = mlp.predict_one(sample, &mut scratch).to_vec();
+    let want = predictor.predict_one(sample).to_vec();
     let counted = allocations_during(|| {
         for _ in 0..10 {
-            assert_eq!(mlp.predict_one(sample, &mut scratch), &want[..]);
+            assert_eq!(predictor.predict_one(sample), &want[..]);
         }
     });
     assert_eq!(counted, 0, "10 single predictions allocated {counted} times");

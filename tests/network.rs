@@ -397,9 +397,9 @@ fn single_sample_prediction_matches_the_batch_forward_pass() {
     let x: Vec<f32> = (0..5 * 40).map(|_| normal.sample(&mut rng)).collect();
     let mut ws = Workspace::default();
     mlp.forward(&x, 5, &mut ws);
-    let mut scratch = actlab::mlp::Scratch::default();
+    let mut predictor = actlab::inference::Predictor::new(&mlp);
     for (row, want) in x.chunks(40).zip(ws.output().chunks(10)) {
-        let got = mlp.predict_one(row, &mut scratch);
+        let got = predictor.predict_one(row);
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{g} vs {w}");
         }

@@ -1,0 +1,340 @@
+//! Single-sample inference: a network's weights laid out for one input vector at a time.
+//!
+//! A batch product packs its operands on every call; for one sample that packing, and any
+//! framework's dispatch, costs more than the arithmetic. A [`Predictor`] copies the weights once
+//! into the layout a matrix–vector product wants: transposed (input `p`'s weights to every
+//! output side by side), each row padded with zeros to whole 64-byte lines of 16 floats. A
+//! layer is then `y = b + Σ_p x_p · Wᵀ[p]`: per input one broadcast and one aligned multiply-add
+//! per 16 outputs, no horizontal sums, no masks, and the weights read front to back.
+
+use crate::{Activation, Mlp};
+
+/// Sixteen floats on one 64-byte cache line (one AVX-512 register).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// Floats per [`Line`].
+const LANES: usize = 16;
+
+/// One layer in the inference layout.
+#[derive(Clone, Debug)]
+struct PackedLayer {
+    inputs: usize,
+    outputs: usize,
+    /// `inputs` rows of `lines` lines: row `p` holds `W[j, p]` for every output `j`, then zeros.
+    weight: Vec<Line>,
+    /// The bias, padded with zeros.
+    bias: Vec<Line>,
+    activation: Activation,
+    slopes: Vec<f32>,
+    /// Whether the layer's input is added to its output (a skip connection).
+    residual: bool,
+}
+
+impl PackedLayer {
+    /// Lines per row of the transposed weights.
+    fn lines(&self) -> usize {
+        self.bias.len()
+    }
+}
+
+/// A copy of an [`Mlp`] laid out for predicting one sample at a time, with its buffers.
+///
+/// ```
+/// # use actlab::{Activation, Mlp, MlpConfig};
+/// # use rand::SeedableRng;
+/// # let config = MlpConfig { inputs: 4, hidden: vec![8], activations: vec![Activation::Relu],
+/// #     outputs: 3, output: Activation::Softmax, residual: false, init: None };
+/// # let mlp = Mlp::new(&config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).unwrap();
+/// let mut predictor = actlab::inference::Predictor::new(&mlp);
+/// let probabilities = predictor.predict_one(&[0.1, -0.2, 0.3, 0.0]);
+/// assert_eq!(probabilities.len(), 3);
+/// ```
+///
+/// The copy does not follow later changes to the network's parameters: make a new predictor
+/// after training further.
+#[derive(Clone, Debug)]
+pub struct Predictor {
+    layers: Vec<PackedLayer>,
+    /// Pre-activations of the current layer.
+    z: Vec<Line>,
+    /// Outputs of alternate layers.
+    h: [Vec<Line>; 2],
+}
+
+impl Predictor {
+    /// Lays out `mlp`'s parameters for single-sample inference.
+    pub fn new(mlp: &Mlp) -> Self {
+        let layers: Vec<PackedLayer> = mlp
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let p = mlp.layer_params(i);
+                let lines = spec.outputs.div_ceil(LANES);
+                let mut weight = vec![Line::default(); spec.inputs * lines];
+                for (j, row) in p.weight.chunks_exact(spec.inputs.max(1)).enumerate() {
+                    for (q, &w) in row.iter().enumerate() {
+                        weight[q * lines + j / LANES].0[j % LANES] = w;
+                    }
+                }
+                let mut bias = vec![Line::default(); lines];
+                for (j, &b) in p.bias.iter().enumerate() {
+                    bias[j / LANES].0[j % LANES] = b;
+                }
+                PackedLayer {
+                    inputs: spec.inputs,
+                    outputs: spec.outputs,
+                    weight,
+                    bias,
+                    activation: spec.activation,
+                    slopes: p.slopes.to_vec(),
+                    residual: mlp.is_residual(i),
+                }
+            })
+            .collect();
+        let widest = layers.iter().map(PackedLayer::lines).max().unwrap_or(0);
+        let buffer = || vec![Line::default(); widest];
+        Self {
+            layers,
+            z: buffer(),
+            h: [buffer(), buffer()],
+        }
+    }
+
+    /// Number of inputs a sample has.
+    pub fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    /// The network's outputs for one sample `x` (`[inputs]`), without allocating.
+    ///
+    /// # Panics
+    /// If `x.len()` is not the number of inputs.
+    pub fn predict_one(&mut self, x: &[f32]) -> &[f32] {
+        self.predict_at(level(), x)
+    }
+
+    /// [`Predictor::predict_one`] with the products at `level`, one this CPU runs.
+    fn predict_at(&mut self, level: Level, x: &[f32]) -> &[f32] {
+        assert_eq!(x.len(), self.inputs(), "input has the wrong length");
+        let Self { layers, z, h } = self;
+        let [even, odd] = h;
+        for (i, layer) in layers.iter().enumerate() {
+            let (previous, current) = if i % 2 == 0 {
+                (&*odd, &mut *even)
+            } else {
+                (&*even, &mut *odd)
+            };
+            let input = if i == 0 { x } else { &flat(previous)[..layer.inputs] };
+            affine_at(level, layer, input, z);
+            let n = layer.outputs;
+            let out = &mut flat_mut(current)[..n];
+            layer.activation.forward_batch(&flat(z)[..n], out, n, &layer.slopes);
+            if layer.residual {
+                out.iter_mut().zip(input).for_each(|(o, &x)| *o += x);
+            }
+        }
+        let last = (layers.len() - 1) % 2;
+        &flat(&h[last])[..layers[layers.len() - 1].outputs]
+    }
+}
+
+/// A run of lines as floats.
+fn flat(lines: &[Line]) -> &[f32] {
+    // SAFETY: `Line` is `repr(C)` around `[f32; 16]`, 64 bytes without padding.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), lines.len() * LANES) }
+}
+
+/// A run of lines as floats, mutably.
+fn flat_mut(lines: &mut [Line]) -> &mut [f32] {
+    // SAFETY: as for `flat`.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * LANES) }
+}
+
+/// `z = b + Σ_p x_p · Wᵀ[p]` at most 8 lines (128 outputs) at a time, so that the sums stay
+/// in registers; generic over whether `mul_add` is a fused instruction (`F`).
+#[inline(always)]
+fn affine_generic<const F: bool>(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+    let lines = layer.lines();
+    let mut start = 0;
+    while start < lines {
+        let width = (lines - start).min(8);
+        // Narrow blocks split the inputs over several chains of sums, so that enough
+        // independent multiply-adds are in flight to hide their latency.
+        match width {
+            1 => block::<1, 4, F>(layer, x, z, start),
+            2 => block::<2, 4, F>(layer, x, z, start),
+            3 => block::<3, 2, F>(layer, x, z, start),
+            4 => block::<4, 2, F>(layer, x, z, start),
+            5 => block::<5, 1, F>(layer, x, z, start),
+            6 => block::<6, 1, F>(layer, x, z, start),
+            7 => block::<7, 1, F>(layer, x, z, start),
+            _ => block::<8, 1, F>(layer, x, z, start),
+        }
+        start += width;
+    }
+}
+
+/// Lines `start .. start + V` of `z`, summed in `S` chains (input `p` goes to chain `p % S`).
+#[inline(always)]
+fn block<const V: usize, const S: usize, const F: bool>(layer: &PackedLayer, x: &[f32], z: &mut [Line], start: usize) {
+    let lines = layer.lines();
+    let mut acc = [[[0.0f32; LANES]; V]; S];
+    acc[0] = std::array::from_fn(|v| layer.bias[start + v].0);
+    let whole = x.len() - x.len() % S;
+    for (rows, xs) in layer.weight[..whole * lines]
+        .chunks_exact(S * lines)
+        .zip(x.chunks_exact(S))
+    {
+        for s in 0..S {
+            add_row::<V, F>(&mut acc[s], &rows[s * lines + start..][..V], xs[s]);
+        }
+    }
+    for (row, &xp) in layer.weight[whole * lines..].chunks_exact(lines).zip(&x[whole..]) {
+        add_row::<V, F>(&mut acc[0], &row[start..start + V], xp);
+    }
+    let (sums, others) = acc.split_at_mut(1);
+    for other in others {
+        for (sum, &o) in sums[0].as_flattened_mut().iter_mut().zip(other.as_flattened()) {
+            *sum += o;
+        }
+    }
+    for (line, sum) in z[start..start + V].iter_mut().zip(sums[0]) {
+        line.0 = sum;
+    }
+}
+
+/// `acc += xp · row`.
+#[inline(always)]
+fn add_row<const V: usize, const F: bool>(acc: &mut [[f32; LANES]; V], row: &[Line], xp: f32) {
+    let row: &[Line; V] = row.try_into().unwrap();
+    for (a, &w) in acc.as_flattened_mut().iter_mut().zip(flat(row)) {
+        *a = if F { w.mul_add(xp, *a) } else { w * xp + *a };
+    }
+}
+
+/// An instruction-set level the product is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    /// The target's baseline (SSE2 on x86-64; NEON, with fused multiply-add, on AArch64).
+    Baseline,
+    /// AVX2 with FMA (x86-64).
+    Avx2,
+    /// AVX-512F (x86-64).
+    Avx512,
+}
+
+fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Level::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Level::Avx2;
+            }
+        }
+        Level::Baseline
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn affine_avx512(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+    affine_generic::<true>(layer, x, z)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn affine_avx2(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+    affine_generic::<true>(layer, x, z)
+}
+
+/// The layer's pre-activations at `level`, which must be one this CPU runs.
+fn affine_at(level: Level, layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level` comes from feature detection (or is below it, in tests).
+        Level::Avx512 => unsafe { affine_avx512(layer, x, z) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Level::Avx2 => unsafe { affine_avx2(layer, x, z) },
+        _ => affine_generic::<{ cfg!(target_arch = "aarch64") }>(layer, x, z),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::mlp::Workspace;
+    use crate::MlpConfig;
+
+    /// Every level this CPU runs.
+    fn available() -> Vec<Level> {
+        [Level::Baseline, Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|&l| l == Level::Baseline || level() as u8 >= l as u8)
+            .collect()
+    }
+
+    /// Widths that exercise every block width (1 to 8 lines, and 8 + 2), inputs that do not
+    /// divide into the chains, PReLU slopes and skip connections.
+    fn network() -> Mlp {
+        let config = MlpConfig {
+            inputs: 7,
+            hidden: vec![150, 150, 33, 90, 50, 70, 100, 120],
+            activations: ["relu", "prelu", "tanh", "gelu", "sigmoid", "elu", "silu", "leaky_relu"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect(),
+            outputs: 3,
+            output: Activation::Identity,
+            residual: true,
+            init: None,
+        };
+        Mlp::new(&config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap()
+    }
+
+    #[test]
+    fn every_level_matches_the_batch_forward_pass() {
+        let mlp = network();
+        let rows = 9;
+        let x: Vec<f32> = (0..rows * 7).map(|i| ((i * 29 % 17) as f32 - 8.0) / 4.0).collect();
+        let mut ws = Workspace::default();
+        mlp.forward(&x, rows, &mut ws);
+        let mut predictor = Predictor::new(&mlp);
+        for level in available() {
+            for (sample, want) in x.chunks(7).zip(ws.output().chunks(3)) {
+                let got = predictor.predict_at(level, sample);
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{level:?}: {g} vs {w}");
+                }
+            }
+        }
+        assert_eq!(predictor.predict_one(&x[..7]).len(), 3);
+    }
+
+    #[test]
+    fn the_layout_is_the_transposed_weights_padded_with_zeros() {
+        let mlp = network();
+        let predictor = Predictor::new(&mlp);
+        let (layer, p) = (&predictor.layers[2], mlp.layer_params(2));
+        assert_eq!((layer.inputs, layer.outputs, layer.lines()), (150, 33, 3));
+        let w = flat(&layer.weight);
+        for j in 0..33 {
+            for q in 0..150 {
+                assert_eq!(w[q * 48 + j], p.weight[j * 150 + q]);
+            }
+        }
+        assert!((0..150).all(|q| w[q * 48 + 33..(q + 1) * 48].iter().all(|&v| v == 0.0)));
+        assert_eq!(&flat(&layer.bias)[..33], p.bias);
+        assert!(flat(&layer.bias)[33..].iter().all(|&v| v == 0.0));
+    }
+}
