@@ -104,9 +104,11 @@ pub enum Op {
 /// `op_a` / `op_b` to the row-major buffers `a` and `b`; `c` is row-major `m × n`.
 ///
 /// The product is faer's single-threaded kernel (which allocates nothing per call). Large
-/// products are cut into a number of row or column blocks that depends only on the shape,
-/// and the blocks are shared out over the rayon pool: every element is summed by the same
-/// kernel call whatever the number of threads, so results do not depend on it.
+/// products are cut into one block of rows or columns of `c` per thread of the rayon pool,
+/// each starting on a multiple of 16. faer sums every element of `c` in an order that does not
+/// depend on where such a block starts or how wide it is (checked bit for bit by
+/// `blocks_of_rows_or_columns_sum_like_the_whole_product`), so results do not depend on the
+/// number of threads.
 ///
 /// # Panics
 /// If a buffer is shorter than its shape needs.
@@ -133,36 +135,32 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
         c: c.as_mut_ptr(),
         accumulate,
     };
-    let (blocks, by_rows) = blocks(m, n, k);
+    let (size, by_rows) = block_size(m, n, k, rayon::current_num_threads());
     let along = if by_rows { m } else { n };
-    // Block sizes rounded to 16, the micro-kernels' width.
-    let size = along.div_ceil(blocks).next_multiple_of(16);
-    let ranges = (0..along).step_by(size).map(|start| start..(start + size).min(along));
-    let run = |range: std::ops::Range<usize>| {
+    let run = |start: usize| {
         // SAFETY: the buffers were checked to hold their shapes; blocks write disjoint parts of `c`.
-        unsafe { product.block(range, by_rows) }
+        unsafe { product.block(start..(start + size).min(along), by_rows) }
     };
-    if blocks > 1 && rayon::current_num_threads() > 1 {
+    if size < along {
         use rayon::prelude::*;
-        (0..blocks).into_par_iter().for_each(|i| {
-            let start = i * size;
-            if start < along {
-                run(start..(start + size).min(along));
-            }
-        });
+        (0..along.div_ceil(size)).into_par_iter().for_each(|i| run(i * size));
     } else {
-        ranges.for_each(run);
+        run(0);
     }
 }
 
-/// Number of blocks a product is cut into (from its shape alone: about one per 2^20
-/// multiply-adds, at most 8, each at least 16 wide), and whether along the rows of `c`
-/// (else its columns; the longer side is cut).
-fn blocks(m: usize, n: usize, k: usize) -> (usize, bool) {
+/// Products with fewer multiply-adds than this run on the calling thread: waking another
+/// thread costs more than it saves.
+const PARALLEL_FROM: usize = 1 << 19;
+
+/// Width of the blocks a product is cut into on `threads` threads, a multiple of 16 (`m` or
+/// more when it is not cut), and whether they are blocks of rows of `c` (else of columns): the
+/// longer side is cut.
+fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     let by_rows = m >= n;
     let along = if by_rows { m } else { n };
-    let blocks = ((m * n * k) >> 20).clamp(1, 8).min(along.div_ceil(16));
-    (blocks, by_rows)
+    let blocks = if m * n * k < PARALLEL_FROM { 1 } else { threads.max(1) };
+    (along.div_ceil(blocks).next_multiple_of(16), by_rows)
 }
 
 /// Clears the upper halves of the vector registers after faer's AVX-512 kernels, which leave
@@ -280,7 +278,7 @@ mod tests {
     #[test]
     fn large_products_do_not_depend_on_the_number_of_threads() {
         let (m, n, k) = (96, 300, 200);
-        assert!(blocks(m, n, k).0 > 1);
+        assert!(block_size(m, n, k, 2).0 < n);
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 30.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 103) as f32 - 51.0) / 40.0).collect();
         let run = |threads: usize| {
@@ -292,6 +290,53 @@ mod tests {
         let one = run(1);
         assert_eq!(one, run(2));
         assert_eq!(one, run(3));
+    }
+
+    /// The property the thread split relies on: faer's sums for a block of rows (or columns)
+    /// starting on a multiple of 16 are the whole product's, bit for bit.
+    #[test]
+    fn blocks_of_rows_or_columns_sum_like_the_whole_product() {
+        let shapes = [
+            (200, 100, 784),
+            (100, 784, 200),
+            (512, 256, 128),
+            (37, 53, 1500),
+            (64, 300, 33),
+        ];
+        for (m, n, k) in shapes {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 30.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 103) as f32 - 51.0) / 40.0).collect();
+            let start: Vec<f32> = (0..m * n).map(|i| ((i * 7 % 19) as f32 - 9.0) / 8.0).collect();
+            for (op_a, op_b, accumulate) in [(Op::N, Op::T, true), (Op::T, Op::N, false), (Op::N, Op::N, true)] {
+                let product = |c: &mut Vec<f32>, size: usize, by_rows: bool| {
+                    let p = Product {
+                        m,
+                        n,
+                        k,
+                        a: a.as_ptr(),
+                        op_a,
+                        b: b.as_ptr(),
+                        op_b,
+                        c: c.as_mut_ptr(),
+                        accumulate,
+                    };
+                    let along = if by_rows { m } else { n };
+                    for start in (0..along).step_by(size) {
+                        // SAFETY: the buffers hold the shapes; blocks run one after another.
+                        unsafe { p.block(start..(start + size).min(along), by_rows) };
+                    }
+                };
+                let mut whole = start.clone();
+                product(&mut whole, m.max(n), true);
+                for size in [16, 48, 112] {
+                    for by_rows in [true, false] {
+                        let mut blocks = start.clone();
+                        product(&mut blocks, size, by_rows);
+                        assert!(blocks == whole, "{m}×{n}×{k} {op_a:?}{op_b:?}: blocks of {size}");
+                    }
+                }
+            }
+        }
     }
 
     fn check_gemm(m: usize, n: usize, k: usize) {

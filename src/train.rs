@@ -141,12 +141,8 @@ pub fn train(
         let lr = scheduler.rate();
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (step, batch) in order.chunks(batch_size).enumerate() {
-            batch_x.clear();
-            batch_t.clear();
-            for &i in batch {
-                batch_x.extend_from_slice(train.x.row(i));
-                batch_t.extend_from_slice(train.targets.row(i));
-            }
+            gather_rows(train.x, batch, &mut batch_x);
+            gather_rows(train.targets, batch, &mut batch_t);
             let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
             if !batch_loss.is_finite() {
                 return Err(diverged(mlp, stepper.workspace(), epoch, step, batch_loss, lr));
@@ -204,6 +200,21 @@ pub fn train(
         history.best_epoch = Some(best_epoch);
     }
     Ok(history)
+}
+
+/// `out` = the rows of `m` listed in `rows`, in that order; large batches are copied by the
+/// rayon pool (copying one core's share at a time leaves memory bandwidth unused).
+fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>) {
+    const PARALLEL_FROM: usize = 1 << 16;
+    let cols = m.cols();
+    out.resize(rows.len() * cols, 0.0);
+    let copy = |(dst, &i): (&mut [f32], &usize)| dst.copy_from_slice(m.row(i));
+    if out.len() >= PARALLEL_FROM && cols > 0 {
+        use rayon::prelude::*;
+        out.par_chunks_exact_mut(cols).zip(rows).for_each(copy);
+    } else {
+        out.chunks_exact_mut(cols.max(1)).zip(rows).for_each(copy);
+    }
 }
 
 /// One gradient step's state, reused from step to step so that a step allocates nothing once
