@@ -109,6 +109,7 @@ pub fn diagnose(mlp: &Mlp, x: &Matrix, targets: &Matrix, loss: Loss, max_samples
     let output = layers.last().unwrap().activation;
     let mut acc: Vec<Accumulator> = layers.iter().map(|l| Accumulator::new(l.inputs, l.outputs)).collect();
     let mut grads = vec![0.0f32; mlp.params().len()];
+    let mut chunk_grads = grads.clone();
     let mut ws = Workspace::default();
     const CHUNK: usize = 256;
     for chunk in rows.chunks(CHUNK) {
@@ -120,7 +121,8 @@ pub fn diagnose(mlp: &Mlp, x: &Matrix, targets: &Matrix, loss: Loss, max_samples
         // The loss gradient is the chunk's mean; weight it to make the sum a mean over all rows.
         let weight = chunk.len() as f32 / n as f32;
         ws.output_grad_mut().iter_mut().for_each(|g| *g *= weight);
-        mlp.backward(cx.as_slice(), &mut ws, &mut grads);
+        mlp.backward(cx.as_slice(), &mut ws, &mut chunk_grads);
+        grads.iter_mut().zip(&chunk_grads).for_each(|(g, c)| *g += c);
         for (i, a) in acc.iter_mut().enumerate() {
             let input = if i == 0 { cx.as_slice() } else { ws.output_of(i - 1) };
             a.add(layers[i].activation, &ws, i, input);

@@ -87,7 +87,7 @@ impl LayerSpec {
     }
 
     /// Backward pass through the activation: `grad_z = grad_y ⊙ σ'(z)`, and for PReLU the
-    /// slopes' gradient added to `grad_slopes`.
+    /// slopes' gradient written to `grad_slopes`.
     pub fn backward_activation(
         &self,
         p: &Params<&[f32]>,
@@ -100,12 +100,13 @@ impl LayerSpec {
         self.activation
             .backward_batch(z, y, grad_y, grad_z, self.outputs, p.slopes);
         if !grad_slopes.is_empty() {
+            grad_slopes.fill(0.0);
             Activation::slope_gradient(z, grad_y, grad_slopes);
         }
     }
 
-    /// Backward pass through the affine map: `∂W += grad_zᵀ·x`, `∂b += Σ_rows grad_z` and,
-    /// when asked for, `grad_x = grad_z·W`.
+    /// Backward pass through the affine map: `∂W = grad_zᵀ·x`, `∂b = Σ_rows grad_z` and,
+    /// when asked for, `grad_x = grad_z·W` (each overwriting its buffer).
     pub fn backward_linear(
         &self,
         p: &Params<&[f32]>,
@@ -124,8 +125,9 @@ impl LayerSpec {
             x,
             Op::N,
             grads.weight,
-            true,
+            false,
         );
+        grads.bias.fill(0.0);
         for row in grad_z.chunks_exact(self.outputs) {
             for (g, &d) in grads.bias.iter_mut().zip(row) {
                 *g += d;

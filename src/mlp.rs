@@ -329,17 +329,20 @@ impl Mlp {
     }
 
     /// Backward pass after [`Mlp::forward`] on the same `x` and after the loss has written
-    /// `∂L/∂z` of the output layer into [`Workspace::output_grad_mut`]. Adds the gradient of
-    /// every parameter into `grads` (laid out like [`Mlp::params`]).
+    /// `∂L/∂z` of the output layer into [`Workspace::output_grad_mut`]. Writes the gradient of
+    /// every parameter into `grads` (laid out like [`Mlp::params`]), overwriting it.
     pub fn backward(&self, x: &[f32], ws: &mut Workspace, grads: &mut [f32]) {
         assert_eq!(grads.len(), self.params.len(), "gradient buffer has the wrong length");
         let rows = ws.rows;
         for i in (0..self.layers.len()).rev() {
             let layer = &self.layers[i];
             let p = self.layer_params(i);
+            let grad_slopes = &mut grads[self.offsets[i] + layer.weight_len() + layer.outputs..self.offsets[i + 1]];
             if i + 1 < self.layers.len() {
-                let grad_slopes = &mut grads[self.offsets[i] + layer.weight_len() + layer.outputs..self.offsets[i + 1]];
                 layer.backward_activation(&p, &ws.z[i], &ws.y[i], &ws.grad_h[i], &mut ws.grad_z[i], grad_slopes);
+            } else {
+                // The loss wrote the output layer's `∂L/∂z` through its activation.
+                grad_slopes.fill(0.0);
             }
             let (lower, upper) = ws.grad_h.split_at_mut(i);
             let input: &[f32] = if i == 0 {

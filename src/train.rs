@@ -259,7 +259,6 @@ impl Stepper {
     /// Backward pass after [`Stepper::forward_loss`] on the same `x`, then one optimizer update
     /// at learning rate `lr` (after clipping the gradient, when asked for).
     pub fn update(&mut self, mlp: &mut Mlp, x: &[f32], lr: f32) {
-        self.grads.fill(0.0);
         mlp.backward(x, &mut self.ws, &mut self.grads);
         if let Some(max_norm) = self.clip_norm {
             clip_grad_norm(&mut self.grads, max_norm);

@@ -48,7 +48,8 @@ fn check_gradients(config: MlpConfig, loss: Loss, h: f32, tolerance: f64, target
     mlp.forward(&x, rows, &mut ws);
     let (z, y, grad_z) = ws.output_parts();
     loss.loss_and_grad(config.output, z, y, &t, config.outputs, grad_z);
-    let mut grads = vec![0.0f32; mlp.params().len()];
+    // Stale values: `backward` overwrites every gradient, so none of them may survive.
+    let mut grads = vec![1e3f32; mlp.params().len()];
     mlp.backward(&x, &mut ws, &mut grads);
 
     let mut worst = 0.0f64;
