@@ -6,14 +6,42 @@
 //! `-C target-cpu` is needed) and for the baseline target (SSE2 on x86-64, NEON on AArch64,
 //! whatever else elsewhere). LLVM vectorises each copy for its instruction set.
 //!
-//! The transcendental functions follow the scalar definitions in the parent module: they widen
-//! the input to f64, evaluate there and round once. The scalar code calls libm; the kernels use
-//! their own branch-free f64 `exp`, `expm1`, `log1p` (relative error below 1e-15) and a
-//! Chebyshev `erfc` (relative error below 1.2e-7, used by GELU only, whose bound is 1e-6). So
-//! sigmoid, tanh, SiLU, ELU and softplus meet the same 4 ULP bound as the scalar code and stay
-//! monotonic in f32: an f64 result within 1e-15 of a monotonic function can only step back by
-//! less than the gap between neighbouring f32 inputs' values. The tests check every level
-//! the machine can run against the f64 reference.
+//! The transcendental kernels evaluate in f32, 16 lanes to an AVX-512 vector, with their own
+//! branch-free `e^x`: `x = n ln2 + r` (`ln 2` in two parts, the first short enough that
+//! `n · ln2_hi` and `x - n · ln2_hi` are exact), `e^r - 1 = r + r² c(r)` with a degree-4
+//! near-minimax `c` (relative error 6.5e-9) and a single rounding at the end, and `2^n` put
+//! into the exponent bits, in two factors where the result may be subnormal so that it is
+//! rounded once. On that:
+//! - sigmoid is `2^m / (2^m + e^r)` with `e^-x = 2^-m e^r` (one sum, one quotient, one scaling);
+//!   SiLU multiplies `x` in before the scaling; softplus' derivative is this sigmoid;
+//! - tanh is `1 / (1 + 2/t)`, `t = e^(2|x|) - 1` (and `x` itself below 2^-60);
+//! - ELU is `α (2^n (e^r - 1) + (2^n - 1))`, `e^r - 1` itself when `n = 0`;
+//! - softplus is `max(x, 0) + ln(1 + u)`, `u = e^-|x|`, with `ln(1 + u) = k ln 2 + ln(1 + g)`,
+//!   `g = u` or `(u - 1)/2` (both exact) and a degree-8 near-minimax polynomial for
+//!   `ln(1 + g)` on [-1/4, 1/2] (relative error 4.8e-9), except on `0 < x < 1`, where that sum
+//!   of a rising and a falling rounded term steps back and `ln 2 + x/2 + x² Q(x²)` (a degree-4
+//!   fit of `ln cosh(x/2)`) is used instead;
+//! - GELU and its derivative use Numerical Recipes' Chebyshev `erfc` (relative error 1.2e-7,
+//!   plus about `1e-7 (1 + z²)` from rounding its exponent in f32) under their 1e-6 bound.
+//!
+//! Accuracy: over every f32, at every level, sigmoid, tanh, SiLU, ELU and softplus are within
+//! 3 ULP of the f64 reference (the bound is 4), GELU within 1.6e-7 of it (relative to
+//! `max(1, |f|)`, the bound is 1e-6). Monotonicity: sigmoid, tanh, ELU and softplus are
+//! compositions of roundings (each monotonic) of `e^r` (softplus on (0, 1): one rounding of
+//! a rising polynomial plus `ln 2`), and `e^r` does not decrease within one
+//! `n` because its last operation is one rounding of `r + r² c(r)` whose rounding errors
+//! inside are far below `r`'s own step; across the boundaries of `n`, the polynomial's error
+//! (below 1e-8) is below the step of `e^x` between neighbouring floats there. That argument is
+//! not a proof, so the ignored test `exhaustive_kernels_over_every_f32` runs every f32 through
+//! every kernel at every level and checks both the bound and that no monotonic function
+//! steps back (`cargo test --release --lib exhaustive -- --ignored --nocapture`, about 17
+//! minutes on two cores). The default tests check the same on a grid and on walks of
+//! neighbouring floats.
+//!
+//! SiLU's derivative `σ(1 + x(1 - σ))` stays in f64 (a branch-free f64 `e^x` with a degree-12
+//! Taylor polynomial, relative error below 1e-15, and rounding once): near its zero at
+//! `x ≈ -1.278` the bracket cancels and magnifies an f32 `σ`'s error (about 1e-7) far beyond
+//! 4 ULP.
 
 use super::{nan_or, Activation};
 
@@ -72,11 +100,20 @@ mod element {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     /// `1.5 · 2^52`: adding it rounds to an integer, kept in the low bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
-    const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-    const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
     #[inline(always)]
     pub fn fma<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
+        if F {
+            a.mul_add(b, c)
+        } else {
+            a * b + c
+        }
+    }
+
+    #[inline(always)]
+    fn fma32<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
         if F {
             a.mul_add(b, c)
         } else {
@@ -94,9 +131,18 @@ mod element {
         acc
     }
 
-    /// `1/12!, 1/11!, …, 1/2!, 1, 1`: Taylor series of `e^r` for `|r| ≤ ln2/2` (truncation
-    /// error below 2e-16).
-    const EXP_TAYLOR: [f64; 13] = [
+    #[inline(always)]
+    fn horner32<const F: bool>(x: f32, coeffs: &[f32]) -> f32 {
+        let mut acc = coeffs[0];
+        for &c in &coeffs[1..] {
+            acc = fma32::<F>(acc, x, c);
+        }
+        acc
+    }
+
+    /// `1/12!, …, 1/2!, 1`: `(e^r - 1)/r` by its Taylor series, for `|r| ≤ ln2/2` (truncation
+    /// error below 2e-16 relative to `e^r`).
+    const EXPM1_TAYLOR: [f64; 12] = [
         2.087_675_698_786_81e-9,
         2.505_210_838_544_172e-8,
         2.755_731_922_398_589e-7,
@@ -109,120 +155,173 @@ mod element {
         1.666_666_666_666_666_6e-1,
         0.5,
         1.0,
-        1.0,
     ];
 
-    /// `e^x` for any `x` (clamped to [-708, 709], so the result stays a normal number;
-    /// callers only need it below the f32 range's limits). NaN gives NaN.
+    /// `x = n ln2 + r` with `|r| ≤ ln2/2`: returns `(2^n, e^r - 1)`, so that
+    /// `e^x = 2^n + 2^n (e^r - 1)` and `e^x - 1 = 2^n (e^r - 1) + (2^n - 1)`. `x` must lie in
+    /// [-1022 ln2, 1023 ln2] (or be NaN, which gives NaN).
     #[inline(always)]
-    pub fn exp<const F: bool>(x: f64) -> f64 {
-        let x = x.clamp(-708.0, 709.0);
+    fn exp_parts<const F: bool>(x: f64) -> (f64, f64) {
         let t = fma::<F>(x, LOG2_E, SHIFTER);
         let n = t - SHIFTER;
         let r = fma::<F>(n, -LN2_HI, x);
         let r = fma::<F>(n, -LN2_LO, r);
         let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
-        horner::<F>(r, &EXP_TAYLOR) * scale
+        (scale, r * horner::<F>(r, &EXPM1_TAYLOR))
     }
 
-    /// `e^x - 1`, accurate near 0 (Taylor series up to degree 14 for `|x| < 1/2`).
+    /// `e^x` for `x` in [-708, 709] (NaN gives NaN).
     #[inline(always)]
-    pub fn exp_m1<const F: bool>(x: f64) -> f64 {
-        // 1/14!, …, 1/2!, 1, 0
-        const C: [f64; 15] = [
-            1.147_074_559_772_972_5e-11,
-            1.605_904_383_682_161_3e-10,
-            2.087_675_698_786_81e-9,
-            2.505_210_838_544_172e-8,
-            2.755_731_922_398_589e-7,
-            2.755_731_922_398_589e-6,
-            2.480_158_730_158_73e-5,
-            1.984_126_984_126_984e-4,
-            1.388_888_888_888_889e-3,
-            8.333_333_333_333_333e-3,
-            4.166_666_666_666_666_4e-2,
-            1.666_666_666_666_666_6e-1,
-            0.5,
-            1.0,
-            0.0,
-        ];
-        let small = horner::<F>(x.clamp(-0.5, 0.5), &C);
-        let large = exp::<F>(x) - 1.0;
-        if x.abs() < 0.5 {
-            small
-        } else {
-            large
-        }
-    }
-
-    /// `ln(1 + u)` for `u ∈ [0, 1]` (NaN gives NaN): `w = 1 + u` scaled into [√½, √2] by a
-    /// power of two, `ln w = k ln 2 + 2 atanh(s)`, `s = (f - 1)/(f + 1)`, plus the rounding
-    /// error of `1 + u` as a first-order correction.
-    #[inline(always)]
-    pub fn ln_1p_unit<const F: bool>(u: f64) -> f64 {
-        // 2/21, 2/19, …, 2/3, 2: 2 atanh(s) = Σ 2 s^(2i+1)/(2i+1), |s| ≤ 0.172
-        const C: [f64; 11] = [
-            2.0 / 21.0,
-            2.0 / 19.0,
-            2.0 / 17.0,
-            2.0 / 15.0,
-            2.0 / 13.0,
-            2.0 / 11.0,
-            2.0 / 9.0,
-            2.0 / 7.0,
-            2.0 / 5.0,
-            2.0 / 3.0,
-            2.0,
-        ];
-        let w = 1.0 + u;
-        let correction = (u - (w - 1.0)) / w;
-        let high = w > std::f64::consts::SQRT_2;
-        let f = if high { 0.5 * w } else { w };
-        let k = if high { 1.0 } else { 0.0 };
-        let s = (f - 1.0) / (f + 1.0);
-        let atanh2 = s * horner::<F>(s * s, &C);
-        fma::<F>(k, std::f64::consts::LN_2, atanh2) + correction
+    pub fn exp<const F: bool>(x: f64) -> f64 {
+        let (scale, q) = exp_parts::<F>(x);
+        fma::<F>(scale, q, scale)
     }
 
     /// `σ(x)` by sign, as `sigmoid64` in the parent module.
     #[inline(always)]
     pub fn sigmoid64<const F: bool>(x: f64) -> f64 {
-        let e = exp::<F>(-x.abs());
+        let e = exp::<F>((-x.abs()).clamp(-708.0, 0.0));
         let numerator = if x >= 0.0 { 1.0 } else { e };
         numerator / (1.0 + e)
     }
 
-    /// `ln(1 + e^x) = max(x, 0) + ln_1p(e^-|x|)`.
+    const SHIFTER32: f32 = 12_582_912.0; // 1.5 · 2^23
+    /// `ln 2` in two parts, the first with 9 significant bits so that `n · LN2_HI32` is exact.
+    const LN2_HI32: f32 = 0.693_359_4;
+    const LN2_LO32: f32 = -2.121_944_4e-4;
+    /// `(e^r - 1 - r)/r²` on `|r| ≤ ln2/2`, highest degree first: a near-minimax fit (Chebyshev
+    /// nodes) for the relative error of `e^r = 1 + r + r² c(r)`, below 6.5e-9.
+    const EXP32_C: [f32; 5] = [0.0013905006, 0.00836625, 0.04166686, 0.16666545, 0.5];
+
+    /// `x = n ln2 + r`, `|r| ≤ ln2/2`: returns `(n, e^r - 1)` for `x` in [-185 ln2, 127 ln2]
+    /// (NaN gives NaN). `e^r - 1 = r + r² c(r)` is rounded once at the end, so that it stays
+    /// within about half an ULP, and it never decreases as `x` grows within one `n`.
     #[inline(always)]
-    pub fn softplus64<const F: bool>(x: f64) -> f64 {
-        x.max(0.0) + ln_1p_unit::<F>(exp::<F>(-x.abs()))
+    fn exp32_parts<const F: bool>(x: f32) -> (i32, f32) {
+        let t = fma32::<F>(x, std::f32::consts::LOG2_E, SHIFTER32);
+        let n = t - SHIFTER32;
+        let r = fma32::<F>(n, -LN2_HI32, x);
+        let r = fma32::<F>(n, -LN2_LO32, r);
+        let q = fma32::<F>(r * r, horner32::<F>(r, &EXP32_C), r);
+        (t.to_bits().wrapping_sub(SHIFTER32.to_bits()) as i32, q)
+    }
+
+    /// `2^m` for `m` in [-126, 127].
+    #[inline(always)]
+    fn pow2(m: i32) -> f32 {
+        f32::from_bits((m + 127).cast_unsigned() << 23)
+    }
+
+    /// `e^x` in f32 for `x ≤ 0` (NaN gives NaN), 0 below -87 where it would be subnormal.
+    #[inline(always)]
+    fn exp32_non_positive<const F: bool>(x: f32) -> f32 {
+        let (n, q) = exp32_parts::<F>(x.clamp(-87.0, 0.0)); // NaN stays NaN
+        let e = (1.0 + q) * pow2(n);
+        if x < -87.0 {
+            0.0
+        } else {
+            e
+        }
+    }
+
+    /// `e^x - 1` in f32 for `x ≤ 20` (NaN gives NaN): `2^n (e^r - 1) + (2^n - 1)` with one
+    /// rounding, exactly `e^r - 1` for `n = 0`.
+    #[inline(always)]
+    pub fn exp_m1_32<const F: bool>(x: f32) -> f32 {
+        let (n, q) = exp32_parts::<F>(x.clamp(-87.0, 20.0));
+        let scale = pow2(n);
+        fma32::<F>(scale, q, scale - 1.0)
+    }
+
+    /// `σ(x)` in f32 as `(q, s1, s2)` with `σ(x) = q s1 s2`, `q` normal and `s1 s2` a power of
+    /// two that may be subnormal (multiply by `s1` first, then `s2`, to round once), and
+    /// `1 - σ(x) = e^r q`. With `e^-x = 2^-m e^r`: `σ(x) = 2^m/(2^m + e^r)`, so
+    /// `q = 1/(2^m + e^r)`: the sum and the quotient are the only roundings after `e^r`, and
+    /// both are monotonic, so `σ` never steps back while `e^r` does not. Inputs are clamped to
+    /// [-128, 80] (NaN stays NaN), beyond which σ and `x σ(x)` are at their f32 limits.
+    #[inline(always)]
+    pub fn sigmoid_parts32<const F: bool>(x: f32) -> (f32, f32, f32, f32) {
+        let (n, q) = exp32_parts::<F>(-x.clamp(-128.0, 80.0));
+        let m = -n;
+        let m1 = m >> 1;
+        let (s1, s2) = (pow2(m1), pow2(m - m1));
+        let er = 1.0 + q;
+        let quotient = 1.0 / (s1 * s2 + er);
+        (quotient, s1, s2, er)
+    }
+
+    /// `(ln(1 + g) - g)/g²` on `g ∈ [-1/4, 1/2]`, highest degree first: a near-minimax fit
+    /// (Chebyshev nodes) for the relative error of `ln(1 + g) = g + g² c(g)`, below 4.8e-9.
+    const LN1P32_C: [f32; 9] = [
+        -0.044909615,
+        0.10448332,
+        -0.13162231,
+        0.14482062,
+        -0.16647767,
+        0.19990607,
+        -0.25000054,
+        0.33333454,
+        -0.5,
+    ];
+
+    /// `ln(cosh(√t / 2)) / t` on `t ∈ [0, 1]`, highest degree first (Chebyshev-node fit,
+    /// relative error of `softplus` below 2e-10).
+    const LN_COSH_HALF_C: [f32; 5] = [1.7416645e-06, -2.6021895e-05, 0.00034710678, -0.005208319, 0.125];
+
+    /// `ln(1 + e^x)` in f32 (NaN gives NaN): `max(x, 0) + ln(1 + u)`, `u = e^-|x|` (scaled in
+    /// two steps so that a subnormal `u` is rounded once), `ln(1 + u) = k ln 2 + ln(1 + g)` with
+    /// `g = u` (`k = 0`, `u ≤ 1/2`) or `g = (u - 1)/2` (`k = 1`), both exact.
+    #[inline(always)]
+    pub fn softplus32<const F: bool>(x: f32) -> f32 {
+        let (n, q) = exp32_parts::<F>(-x.abs().clamp(0.0, 120.0)); // NaN stays NaN
+        let n1 = n >> 1;
+        let u = (1.0 + q) * pow2(n1) * pow2(n - n1);
+        let high = u > 0.5;
+        let g = if high { (u - 1.0) * 0.5 } else { u };
+        let ln_1p_g = fma32::<F>(g * g, horner32::<F>(g, &LN1P32_C), g);
+        let ln_1p_u = if high {
+            ln_1p_g + std::f32::consts::LN_2
+        } else {
+            ln_1p_g
+        };
+        // On (0, 1), `x + ln(1 + e^-x)` would add a decreasing rounded term to an increasing
+        // one and step back; there `ln 2 + x/2 + x² Q(x²)` (`ln cosh(x/2) = x² Q(x²)`) is
+        // monotonic instead.
+        let t = x * x;
+        let near_zero = std::f32::consts::LN_2 + fma32::<F>(t, horner32::<F>(t, &LN_COSH_HALF_C), 0.5 * x);
+        if x > 0.0 && x < 1.0 {
+            near_zero
+        } else {
+            x.max(0.0) + ln_1p_u
+        }
     }
 
     /// Numerical Recipes' Chebyshev fit: `erfc(z) ≈ t e^(-z² + P(t))`, `t = 1/(1 + z/2)`.
-    const ERFC_COEFFS: [f64; 10] = [
-        0.170_872_77,
-        -0.822_152_23,
-        1.488_515_87,
-        -1.135_203_98,
-        0.278_868_07,
-        -0.186_288_06,
-        0.096_784_18,
-        0.374_091_96,
-        1.000_023_68,
-        -1.265_512_23,
+    const ERFC_COEFFS: [f32; 10] = [
+        0.17087276,
+        -0.82215226,
+        1.4885159,
+        -1.135204,
+        0.27886808,
+        -0.18628806,
+        0.09678418,
+        0.37409195,
+        1.0000237,
+        -1.2655122,
     ];
 
-    /// `erfc(z)` for `z ≥ 0` (Chebyshev fit of Numerical Recipes, relative error below 1.2e-7).
+    /// `erfc(z)` for `z ≥ 0` in f32 (the fit's relative error is below 1.2e-7; f32 rounding of
+    /// the exponent `-z² + P(t)` adds about `1e-7 (1 + z²)`).
     #[inline(always)]
-    fn erfc_positive<const F: bool>(z: f64) -> f64 {
-        let t = 1.0 / fma::<F>(0.5, z, 1.0);
-        let p = horner::<F>(t, &ERFC_COEFFS);
-        t * exp::<F>(fma::<F>(-z, z, p))
+    fn erfc_positive<const F: bool>(z: f32) -> f32 {
+        let t = 1.0 / fma32::<F>(0.5, z, 1.0);
+        let p = horner32::<F>(t, &ERFC_COEFFS);
+        t * exp32_non_positive::<F>(fma32::<F>(-z, z, p))
     }
 
     /// `Φ(x) = erfc(-x/√2) / 2`.
     #[inline(always)]
-    fn normal_cdf<const F: bool>(x: f64) -> f64 {
+    fn normal_cdf<const F: bool>(x: f32) -> f32 {
         let z = x * FRAC_1_SQRT_2;
         let tail = 0.5 * erfc_positive::<F>(z.abs());
         if z > 0.0 {
@@ -262,20 +361,24 @@ mod element {
 
     #[inline(always)]
     pub fn sigmoid<const F: bool>(x: f32) -> f32 {
-        sigmoid64::<F>(f64::from(x)) as f32
+        let (q, s1, s2, _) = sigmoid_parts32::<F>(x);
+        q * s1 * s2
     }
 
+    /// `tanh |x| = 1/(1 + 2/t)` with `t = e^(2|x|) - 1`, the sign copied from `x`: each step is
+    /// monotonic in `t`. Below 2^-60 (where `2/t` could overflow) `tanh x = x` in f32.
     #[inline(always)]
     pub fn tanh<const F: bool>(x: f32) -> f32 {
-        let a = f64::from(x).abs();
-        let t = exp_m1::<F>(2.0 * a);
-        ((t / (t + 2.0)) as f32).copysign(x)
+        let a = x.abs();
+        let t = exp_m1_32::<F>(2.0 * a.clamp(0.0, 10.0)); // NaN stays NaN
+        let y = 1.0 / (1.0 + 2.0 / t);
+        let y = if a < 8.673_617e-19 { a } else { y };
+        y.copysign(x)
     }
 
     #[inline(always)]
     pub fn elu<const F: bool>(x: f32, alpha: f32) -> f32 {
-        let x_neg = if x > 0.0 { 0.0 } else { x }; // NaN stays NaN
-        let negative = alpha * exp_m1::<F>(f64::from(x_neg)) as f32;
+        let negative = alpha * exp_m1_32::<F>(x);
         if x > 0.0 {
             x
         } else {
@@ -285,8 +388,9 @@ mod element {
 
     #[inline(always)]
     pub fn silu<const F: bool>(x: f32) -> f32 {
-        let x = f64::from(x.clamp(-GATE_CLAMP, f32::INFINITY));
-        (x * sigmoid64::<F>(x)) as f32
+        let (q, s1, s2, _) = sigmoid_parts32::<F>(x);
+        let x = x.clamp(-GATE_CLAMP, f32::INFINITY);
+        x * q * s1 * s2
     }
 
     #[inline(always)]
@@ -298,21 +402,21 @@ mod element {
 
     #[inline(always)]
     pub fn gelu<const F: bool>(x: f32) -> f32 {
-        let x = f64::from(x.clamp(-GATE_CLAMP, f32::INFINITY));
-        (x * normal_cdf::<F>(x)) as f32
+        let x = x.clamp(-GATE_CLAMP, f32::INFINITY);
+        x * normal_cdf::<F>(x)
     }
 
     #[inline(always)]
     pub fn gelu_derivative<const F: bool>(x: f32) -> f32 {
-        let x = f64::from(x.clamp(-GATE_CLAMP, GATE_CLAMP));
-        let density = exp::<F>(-0.5 * x * x) * FRAC_1_SQRT_2PI;
-        fma::<F>(x, density, normal_cdf::<F>(x)) as f32
+        let x = x.clamp(-GATE_CLAMP, GATE_CLAMP);
+        let density = exp32_non_positive::<F>(-0.5 * x * x) * FRAC_1_SQRT_2PI;
+        fma32::<F>(x, density, normal_cdf::<F>(x))
     }
 
     #[inline(always)]
-    pub fn softplus<const F: bool>(x: f32, beta: f32, threshold: f32) -> f32 {
+    pub fn softplus<const F: bool>(x: f32, beta: f32, inv_beta: f32, threshold: f32) -> f32 {
         let bx = beta * x;
-        let smooth = (softplus64::<F>(f64::from(bx)) / f64::from(beta)) as f32;
+        let smooth = softplus32::<F>(bx) * inv_beta;
         if bx > threshold {
             x
         } else {
@@ -323,7 +427,7 @@ mod element {
     #[inline(always)]
     pub fn softplus_derivative<const F: bool>(x: f32, beta: f32, threshold: f32) -> f32 {
         let bx = beta * x;
-        let smooth = sigmoid64::<F>(f64::from(bx)) as f32;
+        let smooth = sigmoid::<F>(bx);
         if bx > threshold {
             1.0
         } else {
@@ -362,7 +466,10 @@ fn forward_generic<const F: bool>(act: Activation, z: &[f32], out: &mut [f32]) {
         Activation::Elu { alpha } => map1!(z, out, |x| e::elu::<F>(x, alpha)),
         Activation::Gelu => map1!(z, out, |x| e::gelu::<F>(x)),
         Activation::Silu => map1!(z, out, |x| e::silu::<F>(x)),
-        Activation::Softplus { beta, threshold } => map1!(z, out, |x| e::softplus::<F>(x, beta, threshold)),
+        Activation::Softplus { beta, threshold } => {
+            let inv_beta = 1.0 / beta;
+            map1!(z, out, |x| e::softplus::<F>(x, beta, inv_beta, threshold))
+        }
         _ => unreachable!("no kernel for {act}"),
     }
 }
