@@ -150,8 +150,9 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
 }
 
 /// Products with fewer multiply-adds than this run on the calling thread: waking another
-/// thread costs more than it saves.
-const PARALLEL_FROM: usize = 1 << 19;
+/// thread costs more than it saves (on the 2-core machine of `bench/RESULTS.md`, the
+/// 32×128×256 products of W1 run at about 120 GFLOP/s on one thread and 60–85 on two).
+const PARALLEL_FROM: usize = 1 << 21;
 
 /// Width of the blocks a product is cut into on `threads` threads, a multiple of 16 (`m` or
 /// more when it is not cut), and whether they are blocks of rows of `c` (else of columns): the
