@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Init, Result};
 
-mod kernels;
+pub(crate) mod kernels;
 
 /// An activation function, parameters carried in the variant.
 ///

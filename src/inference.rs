@@ -7,6 +7,7 @@
 //! layer is then `y = b + Σ_p x_p · Wᵀ[p]`: per input one broadcast and one aligned multiply-add
 //! per 16 outputs, no horizontal sums, no masks, and the weights read front to back.
 
+use crate::activation::kernels::{level, Level};
 use crate::{Activation, Mlp};
 
 /// Sixteen floats on one 64-byte cache line (one AVX-512 register).
@@ -215,33 +216,6 @@ fn add_row<const V: usize, const F: bool>(acc: &mut [[f32; LANES]; V], row: &[Li
     }
 }
 
-/// An instruction-set level the product is compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Level {
-    /// The target's baseline (SSE2 on x86-64; NEON, with fused multiply-add, on AArch64).
-    Baseline,
-    /// AVX2 with FMA (x86-64).
-    Avx2,
-    /// AVX-512F (x86-64).
-    Avx512,
-}
-
-fn level() -> Level {
-    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Level::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Level::Avx2;
-            }
-        }
-        Level::Baseline
-    })
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn affine_avx512(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
@@ -276,14 +250,6 @@ mod tests {
     use crate::mlp::Workspace;
     use crate::MlpConfig;
 
-    /// Every level this CPU runs.
-    fn available() -> Vec<Level> {
-        [Level::Baseline, Level::Avx2, Level::Avx512]
-            .into_iter()
-            .filter(|&l| l == Level::Baseline || level() as u8 >= l as u8)
-            .collect()
-    }
-
     /// Widths that exercise every block width (1 to 8 lines, and 8 + 2), inputs that do not
     /// divide into the chains, PReLU slopes and skip connections.
     fn network() -> Mlp {
@@ -310,7 +276,7 @@ mod tests {
         let mut ws = Workspace::default();
         mlp.forward(&x, rows, &mut ws);
         let mut predictor = Predictor::new(&mlp);
-        for level in available() {
+        for level in Level::available() {
             for (sample, want) in x.chunks(7).zip(ws.output().chunks(3)) {
                 let got = predictor.predict_at(level, sample);
                 for (g, w) in got.iter().zip(want) {

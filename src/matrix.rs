@@ -124,17 +124,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
         }
         return;
     }
-    let product = Product {
-        m,
-        n,
-        k,
-        a: a.as_ptr(),
-        op_a,
-        b: b.as_ptr(),
-        op_b,
-        c: c.as_mut_ptr(),
-        accumulate,
-    };
+    let product = Product::new(m, n, k, a, op_a, b, op_b, c, accumulate);
     let (size, by_rows) = block_size(m, n, k, rayon::current_num_threads());
     let along = if by_rows { m } else { n };
     let run = |start: usize| {
@@ -201,6 +191,32 @@ unsafe impl Send for Product {}
 unsafe impl Sync for Product {}
 
 impl Product {
+    /// The parts of `c = a'·b' (+ c)`; the caller has checked the lengths.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        op_a: Op,
+        b: &[f32],
+        op_b: Op,
+        c: &mut [f32],
+        accumulate: bool,
+    ) -> Self {
+        Self {
+            m,
+            n,
+            k,
+            a: a.as_ptr(),
+            op_a,
+            b: b.as_ptr(),
+            op_b,
+            c: c.as_mut_ptr(),
+            accumulate,
+        }
+    }
+
     /// Rows (or columns) `range` of `c`.
     ///
     /// # Safety
@@ -310,17 +326,7 @@ mod tests {
             let start: Vec<f32> = (0..m * n).map(|i| ((i * 7 % 19) as f32 - 9.0) / 8.0).collect();
             for (op_a, op_b, accumulate) in [(Op::N, Op::T, true), (Op::T, Op::N, false), (Op::N, Op::N, true)] {
                 let product = |c: &mut Vec<f32>, size: usize, by_rows: bool| {
-                    let p = Product {
-                        m,
-                        n,
-                        k,
-                        a: a.as_ptr(),
-                        op_a,
-                        b: b.as_ptr(),
-                        op_b,
-                        c: c.as_mut_ptr(),
-                        accumulate,
-                    };
+                    let p = Product::new(m, n, k, &a, op_a, &b, op_b, c, accumulate);
                     let along = if by_rows { m } else { n };
                     for start in (0..along).step_by(size) {
                         // SAFETY: the buffers hold the shapes; blocks run one after another.

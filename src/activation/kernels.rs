@@ -559,7 +559,8 @@ pub(crate) fn backward_at(level: Level, act: Activation, z: &[f32], y: &[f32], g
     }
 }
 
-fn level() -> Level {
+/// The best level this CPU runs, detected once.
+pub(crate) fn level() -> Level {
     static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(Level::detect)
 }
