@@ -10,27 +10,18 @@ use actlab::loss::Loss;
 use actlab::matrix::{gemm, Op};
 use actlab::mlp::Workspace;
 use actlab::optim::{Optimizer, OptimizerConfig};
-use actlab::{Activation, Mlp, MlpConfig};
+use actlab::Activation;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use shared::{network, W3_FUNCTIONS};
+
+#[path = "shared/mod.rs"]
+mod shared;
 
 fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n).map(|_| rng.random_range(lo..hi)).collect()
-}
-
-fn w1_network(seed: u64) -> Mlp {
-    let config = MlpConfig {
-        inputs: 784,
-        hidden: vec![256, 128],
-        activations: vec![Activation::Relu],
-        outputs: 10,
-        output: Activation::Softmax,
-        residual: false,
-        init: None,
-    };
-    Mlp::new(&config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap()
 }
 
 fn one_hot_targets(rows: usize, classes: usize) -> Vec<f32> {
@@ -50,16 +41,7 @@ fn kernels(c: &mut Criterion) {
     let mut group = c.benchmark_group("kernels");
     group.throughput(Throughput::Bytes((2 * N * 4) as u64));
     group.sample_size(20);
-    for name in [
-        "relu",
-        "leaky_relu",
-        "sigmoid",
-        "tanh",
-        "gelu",
-        "silu",
-        "elu",
-        "softplus",
-    ] {
+    for name in W3_FUNCTIONS {
         let act: Activation = name.parse().unwrap();
         group.bench_function(BenchmarkId::new("forward", name), |b| {
             b.iter(|| act.forward_batch(black_box(&z), &mut y, 1, &[]))
@@ -99,8 +81,8 @@ fn products(c: &mut Criterion) {
     group.finish();
 }
 
-fn network(c: &mut Criterion) {
-    let mut mlp = w1_network(5);
+fn training(c: &mut Criterion) {
+    let mut mlp = network(784, vec![256, 128], Activation::Relu, 10, 5);
     let mut group = c.benchmark_group("w1");
     group.sample_size(20);
     for rows in [32, 128, 512] {
@@ -139,16 +121,7 @@ fn network(c: &mut Criterion) {
 }
 
 fn inference(c: &mut Criterion) {
-    let config = MlpConfig {
-        inputs: 40,
-        hidden: vec![100, 100],
-        activations: vec![Activation::Relu],
-        outputs: 10,
-        output: Activation::Softmax,
-        residual: false,
-        init: None,
-    };
-    let mlp = Mlp::new(&config, &mut ChaCha8Rng::seed_from_u64(8)).unwrap();
+    let mlp = network(40, vec![100, 100], Activation::Relu, 10, 8);
     let x = uniform(40, -1.0, 1.0, 9);
     let mut ws = Workspace::default();
     c.bench_function("w4/forward_one_40-100-100-10", |b| {
@@ -163,5 +136,5 @@ fn inference(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, kernels, products, network, inference);
+criterion_group!(benches, kernels, products, training, inference);
 criterion_main!(benches);

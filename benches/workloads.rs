@@ -21,10 +21,14 @@ use actlab::inference::Predictor;
 use actlab::matrix::{gemm, Matrix, Op};
 use actlab::optim::{OptimizerConfig, OptimizerKind};
 use actlab::train::{self, Batchable, TrainConfig};
-use actlab::{Activation, Dataset, Loss, Mlp, MlpConfig, Target};
+use actlab::{Activation, Dataset, Loss, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use shared::{network, W3_FUNCTIONS};
+
+#[path = "shared/mod.rs"]
+mod shared;
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -95,19 +99,6 @@ fn fashion_mnist(with_test: bool) -> (Prepared, Option<Prepared>) {
     let test = if with_test { split.test } else { None };
     let train = prepare(split.train, &scaler);
     (train, test.map(|t| prepare(t, &scaler)))
-}
-
-fn network(inputs: usize, hidden: Vec<usize>, activation: Activation, outputs: usize, seed: u64) -> Mlp {
-    let config = MlpConfig {
-        inputs,
-        hidden,
-        activations: vec![activation],
-        outputs,
-        output: Activation::Softmax,
-        residual: false,
-        init: None,
-    };
-    Mlp::new(&config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap()
 }
 
 fn batchable(p: &Prepared) -> Batchable<'_> {
@@ -200,16 +191,7 @@ fn w3() {
             .for_each(|(o, i)| o.copy_from_slice(i));
     });
     emit(json!({"workload": "w3", "function": "copy", "direction": "copy", "seconds": copy, "bytes": 8 * n}));
-    for name in [
-        "relu",
-        "leaky_relu",
-        "sigmoid",
-        "tanh",
-        "gelu",
-        "silu",
-        "elu",
-        "softplus",
-    ] {
+    for name in W3_FUNCTIONS {
         let act: Activation = name.parse().unwrap();
         act.forward_batch(&z, &mut y, 1, &[]);
         let forward = time_median(reps, || act.forward_batch(black_box(&z), &mut y, 1, &[]));
