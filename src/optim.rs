@@ -168,14 +168,17 @@ impl Optimizer {
                 let t = self.steps as i32;
                 let correction1 = 1.0 - c.beta1.powi(t);
                 let correction2 = 1.0 - c.beta2.powi(t);
-                let step = lr / correction1;
+                // lr·m̂/(√v̂ + ε) with m̂ = m/c₁, v̂ = v/c₂, written as (lr·√c₂/c₁)·m/(√v + ε·√c₂):
+                // one square root and one division per parameter (both are the divider's, which
+                // bounds this loop), instead of one more division by √c₂.
                 let sqrt_c2 = correction2.sqrt();
+                let step = lr * sqrt_c2 / correction1;
                 adam(
                     params,
                     grads,
                     &mut self.m,
                     &mut self.v,
-                    [c.beta1, c.beta2, step, sqrt_c2, c.epsilon],
+                    [c.beta1, c.beta2, step, c.epsilon * sqrt_c2],
                 );
             }
             OptimizerKind::RmsProp => {
@@ -188,10 +191,10 @@ impl Optimizer {
     }
 }
 
-/// Adam's update of every parameter, `k = [β₁, β₂, lr / (1 - β₁ᵗ), √(1 - β₂ᵗ), ε]`, in blocks
+/// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, in blocks
 /// shared out over the rayon pool (element by element, so the result does not depend on the
 /// number of threads).
-fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
     const BLOCK: usize = 1 << 14;
     if params.len() >= 4 * BLOCK && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
@@ -208,24 +211,24 @@ fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32
 /// [`adam`] on one block, compiled for AVX-512 and AVX2 as well as the baseline target and
 /// chosen at run time (the same operations in the same order on every path, so the result
 /// does not depend on the CPU either).
-fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
     #[inline(always)]
-    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
-        let [beta1, beta2, step, sqrt_c2, epsilon] = k;
+    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
+        let [beta1, beta2, step, epsilon] = k;
         for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
             *m = beta1 * *m + (1.0 - beta1) * g;
             *v = beta2 * *v + (1.0 - beta2) * g * g;
-            *p -= step * *m / (v.sqrt() / sqrt_c2 + epsilon);
+            *p -= step * *m / (v.sqrt() + epsilon);
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
             body(params, grads, m, v, k)
         }
         #[target_feature(enable = "avx2")]
-        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 5]) {
+        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
             body(params, grads, m, v, k)
         }
         if std::arch::is_x86_feature_detected!("avx512f") {

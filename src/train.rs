@@ -139,25 +139,31 @@ pub fn train(
     for epoch in 0..config.epochs {
         order.shuffle(&mut rng);
         let lr = scheduler.rate();
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        for (step, batch) in order.chunks(batch_size).enumerate() {
-            gather_rows(train.x, batch, &mut batch_x);
-            gather_rows(train.targets, batch, &mut batch_t);
-            let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
-            if !batch_loss.is_finite() {
-                return Err(diverged(mlp, stepper.workspace(), epoch, step, batch_loss, lr));
+        // The steps run on a thread of the rayon pool (`rayon::scope` moves them there), so
+        // that each parallel product or update splits its work with the other threads instead
+        // of handing all of it over and sleeping until they finish.
+        let (loss_sum, correct) = rayon::scope(|_| -> Result<(f64, usize)> {
+            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+            for (step, batch) in order.chunks(batch_size).enumerate() {
+                gather_rows(train.x, batch, &mut batch_x);
+                gather_rows(train.targets, batch, &mut batch_t);
+                let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
+                if !batch_loss.is_finite() {
+                    return Err(diverged(mlp, stepper.workspace(), epoch, step, batch_loss, lr));
+                }
+                loss_sum += batch_loss * batch.len() as f64;
+                if let Some(labels) = train.labels {
+                    correct += batch
+                        .iter()
+                        .zip(stepper.workspace().output().chunks_exact(outputs))
+                        .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
+                        .count();
+                }
+                stepper.update(mlp, &batch_x, lr);
+                history.steps += 1;
             }
-            loss_sum += batch_loss * batch.len() as f64;
-            if let Some(labels) = train.labels {
-                correct += batch
-                    .iter()
-                    .zip(stepper.workspace().output().chunks_exact(outputs))
-                    .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
-                    .count();
-            }
-            stepper.update(mlp, &batch_x, lr);
-            history.steps += 1;
-        }
+            Ok((loss_sum, correct))
+        })?;
         let train_loss = loss_sum / n as f64;
         let (val_loss, val_score) = match validation {
             Some(v) => {
