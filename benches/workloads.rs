@@ -347,9 +347,11 @@ fn main() {
     match command.as_str() {
         "w1" => w1(),
         "w2" => w2(),
-        "w3" => w3(),
+        // From a thread of the pool, as the training loop calls the kernels and the products
+        // (`train::train`): a parallel region then shares its work with the calling thread.
+        "w3" => rayon::scope(|_| w3()),
         "w4" => w4(),
-        "w5" => w5(),
+        "w5" => rayon::scope(|_| w5()),
         "peak" => peak(),
         other => panic!("unknown workload '{other}': w1, w2, w3, w4, w5 or peak"),
     }

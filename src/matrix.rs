@@ -139,10 +139,18 @@ pub fn gemm(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: 
     }
 }
 
-/// Products with fewer multiply-adds than this run on the calling thread: waking another
-/// thread costs more than it saves (on the 2-core machine of `bench/RESULTS.md`, the
-/// 32×128×256 products of W1 run at about 120 GFLOP/s on one thread and 60–85 on two).
-const PARALLEL_FROM: usize = 1 << 21;
+/// Products with fewer multiply-adds than this, or whose longer side of `c` is shorter than
+/// [`SPLIT_FROM`], run on the calling thread: handing half of them to another thread costs more
+/// than it saves. Measured on the 2-core machine of `bench/RESULTS.md`, called from a thread of
+/// the pool as training does: the 128×10×128 product (164 k) ran at 33–55 GFLOP/s split and
+/// 40–44 whole, the 512×10×128 one (655 k) at 43–82 split and 43 whole; splitting the 1 M
+/// products of W1 at batch 32 (sides 128 and 256) took it from 43–50 k to 53–55 k samples/s,
+/// while splitting the 100×100×100 ones of `actlab compare` (into 64 + 36 columns, narrower
+/// than faer's 96-wide tile) made its runs a third slower.
+const PARALLEL_FROM: usize = 1 << 19;
+
+/// See [`PARALLEL_FROM`].
+const SPLIT_FROM: usize = 128;
 
 /// Width of the blocks a product is cut into on `threads` threads, a multiple of 16 (`m` or
 /// more when it is not cut), and whether they are blocks of rows of `c` (else of columns): the
@@ -150,7 +158,11 @@ const PARALLEL_FROM: usize = 1 << 21;
 fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     let by_rows = m >= n;
     let along = if by_rows { m } else { n };
-    let blocks = if m * n * k < PARALLEL_FROM { 1 } else { threads.max(1) };
+    let blocks = if m * n * k < PARALLEL_FROM || along < SPLIT_FROM {
+        1
+    } else {
+        threads.max(1)
+    };
     (along.div_ceil(blocks).next_multiple_of(16), by_rows)
 }
 

@@ -367,11 +367,14 @@ impl Mlp {
         const BATCH: usize = 1024;
         let mut out = Vec::with_capacity(x.rows() * self.outputs());
         let mut ws = Workspace::default();
-        for chunk in x.as_slice().chunks(BATCH * x.cols().max(1)) {
-            let rows = chunk.len() / x.cols().max(1);
-            self.forward(chunk, rows, &mut ws);
-            out.extend_from_slice(ws.output());
-        }
+        // On a thread of the rayon pool, like training (see `train::train`).
+        rayon::scope(|_| {
+            for chunk in x.as_slice().chunks(BATCH * x.cols().max(1)) {
+                let rows = chunk.len() / x.cols().max(1);
+                self.forward(chunk, rows, &mut ws);
+                out.extend_from_slice(ws.output());
+            }
+        });
         Matrix::from_vec(x.rows(), self.outputs(), out)
     }
 }

@@ -372,24 +372,27 @@ pub fn evaluate(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> Evaluation {
     } else {
         0
     });
-    for (c, chunk) in data.x.as_slice().chunks(CHUNK * inputs).enumerate() {
-        let rows = chunk.len() / inputs;
-        let targets = &data.targets.as_slice()[c * CHUNK * outputs..][..rows * outputs];
-        mlp.forward(chunk, rows, &mut ws);
-        loss_sum += loss.loss(output, ws.logits(), ws.output(), targets, outputs) * rows as f64;
-        match data.labels {
-            Some(labels) => {
-                let labels = &labels[c * CHUNK..][..rows];
-                correct += ws
-                    .output()
-                    .chunks_exact(outputs)
-                    .zip(labels)
-                    .filter(|(row, &l)| metrics::predicted_class(row) == l as usize)
-                    .count();
+    // On a thread of the rayon pool, like training.
+    rayon::scope(|_| {
+        for (c, chunk) in data.x.as_slice().chunks(CHUNK * inputs).enumerate() {
+            let rows = chunk.len() / inputs;
+            let targets = &data.targets.as_slice()[c * CHUNK * outputs..][..rows * outputs];
+            mlp.forward(chunk, rows, &mut ws);
+            loss_sum += loss.loss(output, ws.logits(), ws.output(), targets, outputs) * rows as f64;
+            match data.labels {
+                Some(labels) => {
+                    let labels = &labels[c * CHUNK..][..rows];
+                    correct += ws
+                        .output()
+                        .chunks_exact(outputs)
+                        .zip(labels)
+                        .filter(|(row, &l)| metrics::predicted_class(row) == l as usize)
+                        .count();
+                }
+                None => predictions.extend_from_slice(ws.output()),
             }
-            None => predictions.extend_from_slice(ws.output()),
         }
-    }
+    });
     let n = data.x.rows().max(1) as f64;
     let score = match data.labels {
         Some(_) => correct as f64 / n,
