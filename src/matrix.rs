@@ -153,10 +153,14 @@ const PARALLEL_FROM: usize = 1 << 19;
 const SPLIT_FROM: usize = 128;
 
 /// Width of the blocks a product is cut into on `threads` threads, a multiple of 16 (`m` or
-/// more when it is not cut), and whether they are blocks of rows of `c` (else of columns): the
-/// longer side is cut.
+/// more when it is not cut), and whether they are blocks of rows of `c` (else of columns).
+///
+/// The longer side is cut, except that the columns are cut whenever `b'` holds 2^19 values
+/// (2 MiB, a core's L2 cache on the machine of `bench/RESULTS.md`) or more: faer packs `b'`
+/// for each block of rows, so every thread would pack all of it, from memory. Measured on
+/// 1024³: 194–293 GFLOP/s with the columns cut, 144–235 with the rows.
 fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
-    let by_rows = m >= n;
+    let by_rows = m >= n && n * k < 1 << 19;
     let along = if by_rows { m } else { n };
     let blocks = if m * n * k < PARALLEL_FROM || along < SPLIT_FROM {
         1
