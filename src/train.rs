@@ -139,10 +139,7 @@ pub fn train(
     for epoch in 0..config.epochs {
         order.shuffle(&mut rng);
         let lr = scheduler.rate();
-        // The steps run on a thread of the rayon pool (`rayon::scope` moves them there), so
-        // that each parallel product or update splits its work with the other threads instead
-        // of handing all of it over and sleeping until they finish.
-        let (loss_sum, correct) = rayon::scope(|_| -> Result<(f64, usize)> {
+        let (loss_sum, correct) = on_busy_pool(|| -> Result<(f64, usize)> {
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
             for (step, batch) in order.chunks(batch_size).enumerate() {
                 gather_rows(train.x, batch, &mut batch_x);
@@ -206,6 +203,52 @@ pub fn train(
         history.best_epoch = Some(best_epoch);
     }
     Ok(history)
+}
+
+/// Runs `steps` on a thread of the rayon pool while its other threads wait for work by
+/// spinning rather than sleeping, and returns its result.
+///
+/// Each training step has several parallel regions (the batch gather, the large products,
+/// Adam) with short serial stretches between them, longer than rayon's idle threads spin
+/// before they sleep. Waking a sleeping thread is a system call (a futex wake, an
+/// inter-processor interrupt under a hypervisor): in a profile of W2 (`bench/RESULTS.md`) it
+/// took 21 % of all samples. Here every other thread of the pool runs a task that keeps
+/// taking work from the pool (`rayon::yield_now`) until `steps` returns, so it never sleeps
+/// and is never woken; like OpenMP's spin-wait, those threads use their cores for the duration.
+/// The results do not change: only which thread runs a block of work does.
+fn on_busy_pool<T: Send>(steps: impl FnOnce() -> T + Send) -> T {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let done = AtomicBool::new(false);
+    let started = AtomicUsize::new(0);
+    let (done, started) = (&done, &started);
+    rayon::scope(|s| {
+        let owner = rayon::current_thread_index();
+        let helpers = rayon::current_num_threads() - 1;
+        for _ in 0..helpers {
+            s.spawn(move |_| {
+                started.fetch_add(1, Ordering::AcqRel);
+                // The thread running `steps` may pick this task up while it waits for other
+                // work; it must not spin then, or it would wait for itself.
+                if rayon::current_thread_index() == owner {
+                    return;
+                }
+                while !done.load(Ordering::Acquire) {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::hint::spin_loop();
+                    }
+                }
+            });
+        }
+        // Let the helpers reach their threads before the first step hands out work (bounded,
+        // in case the pool is busy elsewhere).
+        let start = Instant::now();
+        while started.load(Ordering::Acquire) < helpers && start.elapsed().as_millis() < 10 {
+            std::hint::spin_loop();
+        }
+        let result = steps();
+        done.store(true, Ordering::Release);
+        result
+    })
 }
 
 /// `out` = the rows of `m` listed in `rows`, in that order; large batches are copied by the
