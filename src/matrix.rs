@@ -170,6 +170,13 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     (along.div_ceil(blocks).next_multiple_of(16), by_rows)
 }
 
+/// Whether [`gemm`] cuts the product `m × n × k` into blocks for threads (on a pool of more
+/// than one).
+pub(crate) fn is_split(m: usize, n: usize, k: usize) -> bool {
+    let (size, by_rows) = block_size(m, n, k, 2);
+    size < if by_rows { m } else { n }
+}
+
 /// Clears the upper halves of the vector registers after faer's AVX-512 kernels, which leave
 /// them dirty: the SSE code that follows (everything compiled for the baseline target, and
 /// libm) otherwise pays a state-transition penalty on every instruction.

@@ -191,12 +191,19 @@ impl Optimizer {
     }
 }
 
+/// Adam's blocks of parameters (see [`adam`]).
+const BLOCK: usize = 1 << 14;
+
+/// Whether Adam shares its update of `n` parameters out over the pool's threads.
+pub(crate) fn adam_is_parallel(n: usize) -> bool {
+    n >= 4 * BLOCK
+}
+
 /// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, in blocks
 /// shared out over the rayon pool (element by element, so the result does not depend on the
 /// number of threads).
 fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
-    const BLOCK: usize = 1 << 14;
-    if params.len() >= 4 * BLOCK && rayon::current_num_threads() > 1 {
+    if adam_is_parallel(params.len()) && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         params
             .par_chunks_mut(BLOCK)

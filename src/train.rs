@@ -13,7 +13,7 @@ use crate::diagnostics::{diagnose, Diagnostics};
 use crate::loss::Loss;
 use crate::metrics;
 use crate::mlp::Workspace;
-use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, Schedule, Scheduler};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind, Schedule, Scheduler};
 use crate::{Activation, Error, Matrix, Mlp, Result};
 
 /// Samples prepared for the network: inputs and dense targets (one-hot rows for classes).
@@ -128,6 +128,7 @@ pub fn train(
     let mut order: Vec<usize> = (0..n).collect();
     let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, config.epochs);
     let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
+    let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
     let mut batch_x = Vec::with_capacity(batch_size * inputs);
     let mut batch_t = Vec::with_capacity(batch_size * outputs);
     let mut best: Option<(f64, usize, Vec<f32>)> = None;
@@ -139,7 +140,7 @@ pub fn train(
     for epoch in 0..config.epochs {
         order.shuffle(&mut rng);
         let lr = scheduler.rate();
-        let (loss_sum, correct) = on_busy_pool(|| -> Result<(f64, usize)> {
+        let (loss_sum, correct) = on_busy_pool(spin, || -> Result<(f64, usize)> {
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
             for (step, batch) in order.chunks(batch_size).enumerate() {
                 gather_rows(train.x, batch, &mut batch_x);
@@ -205,8 +206,8 @@ pub fn train(
     Ok(history)
 }
 
-/// Runs `steps` on a thread of the rayon pool while its other threads wait for work by
-/// spinning rather than sleeping, and returns its result.
+/// Runs `steps` on a thread of the rayon pool and returns its result; with `spin`, the pool's
+/// other threads wait for work by spinning rather than sleeping meanwhile.
 ///
 /// Each training step has several parallel regions (the batch gather, the large products,
 /// Adam) with short serial stretches between them, longer than rayon's idle threads spin
@@ -215,18 +216,18 @@ pub fn train(
 /// took 21 % of all samples. Here every other thread of the pool runs a task that keeps
 /// taking work from the pool (`rayon::yield_now`) until `steps` returns, so it never sleeps
 /// and is never woken; like OpenMP's spin-wait, those threads use their cores for the duration.
-/// The results do not change: only which thread runs a block of work does.
-fn on_busy_pool<T: Send>(steps: impl FnOnce() -> T + Send) -> T {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+/// The results do not change: only which thread runs a block of work does. Steps without
+/// parallel work do not spin (measured: a spinning neighbour slowed the small steps of
+/// `actlab compare`, which have none, by about a fifth).
+fn on_busy_pool<T: Send>(spin: bool, steps: impl FnOnce() -> T + Send) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let done = AtomicBool::new(false);
-    let started = AtomicUsize::new(0);
-    let (done, started) = (&done, &started);
+    let done = &done;
     rayon::scope(|s| {
         let owner = rayon::current_thread_index();
-        let helpers = rayon::current_num_threads() - 1;
+        let helpers = if spin { rayon::current_num_threads() - 1 } else { 0 };
         for _ in 0..helpers {
             s.spawn(move |_| {
-                started.fetch_add(1, Ordering::AcqRel);
                 // The thread running `steps` may pick this task up while it waits for other
                 // work; it must not spin then, or it would wait for itself.
                 if rayon::current_thread_index() == owner {
@@ -239,26 +240,36 @@ fn on_busy_pool<T: Send>(steps: impl FnOnce() -> T + Send) -> T {
                 }
             });
         }
-        // Let the helpers reach their threads before the first step hands out work (bounded,
-        // in case the pool is busy elsewhere).
-        let start = Instant::now();
-        while started.load(Ordering::Acquire) < helpers && start.elapsed().as_millis() < 10 {
-            std::hint::spin_loop();
-        }
         let result = steps();
         done.store(true, Ordering::Release);
         result
     })
 }
 
+/// Batches of at least this many values are gathered by the rayon pool.
+const GATHER_PARALLEL_FROM: usize = 1 << 16;
+
+/// Whether a training step of `rows` samples has work it shares out over threads: a large
+/// batch to gather, a product [`crate::matrix::gemm`] cuts into blocks, or Adam's update.
+fn steps_have_parallel_work(mlp: &Mlp, rows: usize, optimizer: OptimizerConfig) -> bool {
+    use crate::matrix::is_split;
+    let adam = matches!(optimizer.kind, OptimizerKind::Adam | OptimizerKind::AdamW);
+    rows * mlp.inputs() >= GATHER_PARALLEL_FROM
+        || (adam && crate::optim::adam_is_parallel(mlp.params().len()))
+        || mlp.layers().iter().any(|l| {
+            is_split(rows, l.outputs, l.inputs)
+                || is_split(l.outputs, l.inputs, rows)
+                || is_split(rows, l.inputs, l.outputs)
+        })
+}
+
 /// `out` = the rows of `m` listed in `rows`, in that order; large batches are copied by the
 /// rayon pool (copying one core's share at a time leaves memory bandwidth unused).
 fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>) {
-    const PARALLEL_FROM: usize = 1 << 16;
     let cols = m.cols();
     out.resize(rows.len() * cols, 0.0);
     let copy = |(dst, &i): (&mut [f32], &usize)| dst.copy_from_slice(m.row(i));
-    if out.len() >= PARALLEL_FROM && cols > 0 {
+    if out.len() >= GATHER_PARALLEL_FROM && cols > 0 {
         use rayon::prelude::*;
         out.par_chunks_exact_mut(cols).zip(rows).for_each(copy);
     } else {
