@@ -167,7 +167,13 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     } else {
         threads.max(1)
     };
-    (along.div_ceil(blocks).next_multiple_of(16), by_rows)
+    let mut size = along.div_ceil(blocks).next_multiple_of(16);
+    // A last block one row or column wide would take faer's matrix–vector path, which sums in
+    // another order.
+    while along % size == 1 {
+        size += 16;
+    }
+    (size, by_rows)
 }
 
 /// Whether [`gemm`] cuts the product `m × n × k` into blocks for threads (on a pool of more
@@ -332,8 +338,22 @@ mod tests {
         assert_eq!(one, run(3));
     }
 
-    /// The property the thread split relies on: faer's sums for a block of rows (or columns)
-    /// starting on a multiple of 16 are the whole product's, bit for bit.
+    #[test]
+    fn no_product_is_cut_into_a_last_block_one_wide() {
+        for along in 128..700 {
+            for threads in 2..40 {
+                for (m, n) in [(along, 64), (64, along)] {
+                    let (size, by_rows) = block_size(m, n, 1 << 12, threads);
+                    let along = if by_rows { m } else { n };
+                    assert!(along % size != 1, "{m}×{n} on {threads} threads: blocks of {size}");
+                }
+            }
+        }
+    }
+
+    /// The property the thread split relies on: faer's sums for a block of rows starting on a
+    /// multiple of 4, or of columns starting on a multiple of 16, are the whole product's, bit
+    /// for bit.
     #[test]
     fn blocks_of_rows_or_columns_sum_like_the_whole_product() {
         let shapes = [
@@ -358,8 +378,17 @@ mod tests {
                 };
                 let mut whole = start.clone();
                 product(&mut whole, m.max(n), true);
-                for size in [16, 48, 112] {
-                    for by_rows in [true, false] {
+                let sizes = [
+                    (4, true),
+                    (20, true),
+                    (100, true),
+                    (16, false),
+                    (48, false),
+                    (112, false),
+                ];
+                for (size, by_rows) in sizes {
+                    // `block_size` never leaves a last block one wide (see there)
+                    if (if by_rows { m } else { n }) % size != 1 {
                         let mut blocks = start.clone();
                         product(&mut blocks, size, by_rows);
                         assert!(blocks == whole, "{m}×{n}×{k} {op_a:?}{op_b:?}: blocks of {size}");
