@@ -14,7 +14,7 @@
 //! rounded once. On that:
 //! - sigmoid is `2^m / (2^m + e^r)` with `e^-x = 2^-m e^r` (one sum, one quotient, one scaling);
 //!   SiLU multiplies `x` in before the scaling; softplus' derivative is this sigmoid;
-//! - tanh is `1 / (1 + 2/t)`, `t = e^(2|x|) - 1` (and `x` itself below 2^-60);
+//! - tanh is `-u / (2 + u)`, `u = e^(-2|x|) - 1`;
 //! - ELU is `α (2^n (e^r - 1) + (2^n - 1))`, `e^r - 1` itself when `n = 0`;
 //! - softplus is `max(x, 0) + ln(1 + u)`, `u = e^-|x|`, with `ln(1 + u) = k ln 2 + ln(1 + g)`,
 //!   `g = u` or `(u - 1)/2` (both exact) and a degree-8 near-minimax polynomial for
@@ -365,15 +365,14 @@ mod element {
         q * s1 * s2
     }
 
-    /// `tanh |x| = 1/(1 + 2/t)` with `t = e^(2|x|) - 1`, the sign copied from `x`: each step is
-    /// monotonic in `t`. Below 2^-60 (where `2/t` could overflow) `tanh x = x` in f32.
+    /// `tanh |x| = -u/(2 + u)` with `u = e^(-2|x|) - 1` in (-1, 0], the sign copied from `x`:
+    /// as `|x|` grows `u` falls, so the numerator `-u` (exact) rises and the denominator
+    /// `2 + u` (one rounding) falls, and the rounded quotient never steps back. One division.
     #[inline(always)]
     pub fn tanh<const F: bool>(x: f32) -> f32 {
         let a = x.abs();
-        let t = exp_m1_32::<F>(2.0 * a.clamp(0.0, 10.0)); // NaN stays NaN
-        let y = 1.0 / (1.0 + 2.0 / t);
-        let y = if a < 8.673_617e-19 { a } else { y };
-        y.copysign(x)
+        let u = exp_m1_32::<F>(-2.0 * a.clamp(0.0, 10.0)); // NaN stays NaN
+        (-u / (2.0 + u)).copysign(x)
     }
 
     #[inline(always)]
