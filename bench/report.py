@@ -101,7 +101,8 @@ if a:
 w(f"## W2: training against scikit-learn's MLPClassifier(hidden_layer_sizes=(100,)), {rows and next((r['epochs'] for r in rows if r['workload'] == 'w2'), '?')} epochs\n")
 w("Both with scikit-learn's defaults: Adam (lr 1e-3, β 0.9/0.999, ε 1e-8), batch 200, L2 α = 1e-4 (actlab: weight decay "
   "α/200 on the gradient, which is what scikit-learn adds); same standardized float32 data. Time per epoch: median over "
-  "epochs for actlab, total ÷ epochs for scikit-learn. Accuracy on the 10 000 test images after the same number of epochs.\n")
+  "epochs for actlab, total ÷ epochs for scikit-learn, each then the median over the rounds. Accuracy on the 10 000 test "
+  "images after the same number of epochs (the same in every round: both are seeded).\n")
 w("| activation | actlab s/epoch | scikit-learn s/epoch | actlab ÷ scikit-learn (speed) | actlab accuracy | scikit-learn accuracy | |Δ accuracy| | |")
 w("|---|---:|---:|---:|---:|---:|---:|---|")
 for act in ["relu", "tanh", "logistic"]:
