@@ -351,9 +351,9 @@ mod tests {
         }
     }
 
-    /// The property the thread split relies on: faer's sums for a block of rows starting on a
-    /// multiple of 4, or of columns starting on a multiple of 16, are the whole product's, bit
-    /// for bit.
+    /// The property the thread split relies on (`block_size` starts blocks on multiples of 16):
+    /// faer's sums for a block of rows starting on any multiple of 4, or of columns starting on
+    /// a multiple of 16, are the whole product's, bit for bit.
     #[test]
     fn blocks_of_rows_or_columns_sum_like_the_whole_product() {
         let shapes = [
