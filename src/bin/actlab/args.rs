@@ -273,7 +273,9 @@ pub struct OptimArgs {
     /// Seed of the initial weights, the shuffling and the splits.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores). Results are identical for any N at a given seed.
+    /// While an epoch has work to share out, the other threads wait for it by spinning, so
+    /// they keep their cores busy until the epoch ends; --threads 1 leaves the other cores free.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
 }
