@@ -220,17 +220,30 @@ pub fn train(
 /// parallel work do not spin (measured: a spinning neighbour slowed the small steps of
 /// `actlab compare`, which have none, by about a fifth).
 fn on_busy_pool<T: Send>(spin: bool, steps: impl FnOnce() -> T + Send) -> T {
+    use std::cell::Cell;
     use std::sync::atomic::{AtomicBool, Ordering};
+    thread_local! {
+        /// Whether this thread is running training steps (further down its stack, too).
+        static RUNNING_STEPS: Cell<bool> = const { Cell::new(false) };
+    }
+    /// When the steps end, even by a panic: restores the thread's flag and releases the helpers.
+    struct End<'a>(bool, &'a AtomicBool);
+    impl Drop for End<'_> {
+        fn drop(&mut self) {
+            RUNNING_STEPS.set(self.0);
+            self.1.store(true, Ordering::Release);
+        }
+    }
     let done = AtomicBool::new(false);
     let done = &done;
     rayon::scope(|s| {
-        let owner = rayon::current_thread_index();
         let helpers = if spin { rayon::current_num_threads() - 1 } else { 0 };
         for _ in 0..helpers {
             s.spawn(move |_| {
-                // The thread running `steps` may pick this task up while it waits for other
-                // work; it must not spin then, or it would wait for itself.
-                if rayon::current_thread_index() == owner {
+                // A thread running steps (these or another training's, when several train at
+                // once on one pool) may pick this task up while it waits for other work; it
+                // must not spin then, or two trainings could each wait for the other's end.
+                if RUNNING_STEPS.get() {
                     return;
                 }
                 while !done.load(Ordering::Acquire) {
@@ -240,9 +253,8 @@ fn on_busy_pool<T: Send>(spin: bool, steps: impl FnOnce() -> T + Send) -> T {
                 }
             });
         }
-        let result = steps();
-        done.store(true, Ordering::Release);
-        result
+        let _end = End(RUNNING_STEPS.replace(true), done);
+        steps()
     })
 }
 

@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actlab::inference::Predictor;
+use actlab::matrix::Op;
 use actlab::optim::OptimizerConfig;
 use actlab::train::Stepper;
 use actlab::{Activation, Loss, Mlp, MlpConfig};
@@ -72,6 +73,13 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
         .into();
     for pool in &pools {
         let threads = pool.current_num_threads();
+        // faer keeps one packing buffer per thread, made at the thread's first product; with
+        // work stealing a thread may run its first block of a step late, so every thread of the
+        // pool runs one product before the count.
+        pool.broadcast(|_| {
+            let (a, mut c) = (vec![1.0f32; 64 * 64], vec![0.0f32; 64 * 64]);
+            actlab::matrix::gemm(64, 64, 64, &a, Op::N, &a, Op::N, &mut c, false);
+        });
         pool.install(|| {
             let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), Some(5.0));
             let mut step = |mlp: &mut Mlp| {

@@ -299,6 +299,55 @@ fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
     assert_eq!(one, run(3));
 }
 
+/// Several trainings with parallel steps at once on one pool (a seed sweep with `par_iter`):
+/// a thread running one training's steps must not wait inside another's spinning helper.
+#[test]
+fn concurrent_trainings_on_one_pool_finish_with_the_sequential_results() {
+    use actlab::matrix::Matrix;
+    use actlab::train::{train, Batchable};
+    use rayon::prelude::*;
+    let (n, inputs, classes) = (256, 64, 10);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let normal = Normal::new(0.0f32, 1.0).unwrap();
+    let x = Matrix::from_vec(n, inputs, (0..n * inputs).map(|_| normal.sample(&mut rng)).collect());
+    let labels: Vec<u32> = (0..n as u32).map(|i| i * 3 % classes as u32).collect();
+    let mut one_hot = vec![0.0; n * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        one_hot[i * classes + l as usize] = 1.0;
+    }
+    let targets = Matrix::from_vec(n, classes, one_hot);
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: 128,
+        ..TrainConfig::default()
+    };
+    let run = |seed: u64| {
+        let mlp_config = MlpConfig {
+            inputs,
+            hidden: vec![256, 256],
+            activations: vec![act("relu")],
+            outputs: classes,
+            output: Activation::Softmax,
+            residual: false,
+            init: None,
+        };
+        let mut mlp = Mlp::new(&mlp_config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+        let data = Batchable {
+            x: &x,
+            targets: &targets,
+            labels: Some(&labels),
+        };
+        train(&mut mlp, Loss::CrossEntropy, data, None, &config, |_| {}).unwrap();
+        mlp.params().to_vec()
+    };
+    let sequential: Vec<_> = (0..6).map(run).collect();
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let concurrent: Vec<_> = pool.install(|| (0..6).into_par_iter().map(run).collect());
+        assert!(concurrent == sequential, "{threads} threads");
+    }
+}
+
 #[test]
 fn early_stopping_restores_the_best_epoch() {
     let data = synthetic("circles", 5);
