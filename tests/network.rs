@@ -251,13 +251,13 @@ fn training_is_reproducible_for_a_seed_and_any_thread_count() {
     assert_ne!(one.mlp.params(), other_seed.model.mlp.params());
 }
 
-/// The same with a network whose steps have parallel work: products cut into blocks for the
-/// threads, Adam shared out, the pool's other threads spinning for work during each epoch.
-#[test]
-fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
+/// Trains a 64-256-256-10 ReLU network (initial weights from `seed`) for `epochs` epochs of
+/// batch 128 on `n` random samples: steps with parallel work, as its 128×256×256 products are
+/// cut for threads and Adam's 85 k parameters are shared out. Returns the trained parameters.
+fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
     use actlab::matrix::Matrix;
     use actlab::train::{train, Batchable};
-    let (n, inputs, classes) = (512, 64, 10);
+    let (inputs, classes) = (64, 10);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let normal = Normal::new(0.0f32, 1.0).unwrap();
     let x = Matrix::from_vec(n, inputs, (0..n * inputs).map(|_| normal.sample(&mut rng)).collect());
@@ -267,32 +267,38 @@ fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
         one_hot[i * classes + l as usize] = 1.0;
     }
     let targets = Matrix::from_vec(n, classes, one_hot);
+    let config = MlpConfig {
+        inputs,
+        hidden: vec![256, 256],
+        activations: vec![act("relu")],
+        outputs: classes,
+        output: Activation::Softmax,
+        residual: false,
+        init: None,
+    };
+    let mut mlp = Mlp::new(&config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    assert!(mlp.params().len() >= 1 << 16);
+    let data = Batchable {
+        x: &x,
+        targets: &targets,
+        labels: Some(&labels),
+    };
     let config = TrainConfig {
-        epochs: 2,
+        epochs,
         batch_size: 128,
         ..TrainConfig::default()
     };
+    train(&mut mlp, Loss::CrossEntropy, data, None, &config, |_| {}).unwrap();
+    mlp.params().to_vec()
+}
+
+/// The same with a network whose steps have parallel work: products cut into blocks for the
+/// threads, Adam shared out, the pool's other threads spinning for work during each epoch.
+#[test]
+fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
     let run = |threads: usize| {
-        let mlp_config = MlpConfig {
-            inputs,
-            hidden: vec![256, 256],
-            activations: vec![act("relu")],
-            outputs: classes,
-            output: Activation::Softmax,
-            residual: false,
-            init: None,
-        };
-        let mut mlp = Mlp::new(&mlp_config, &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
-        // 128×256×256 products are cut for threads, and Adam's 85 k parameters are shared out.
-        assert!(mlp.params().len() >= 1 << 16);
-        let data = Batchable {
-            x: &x,
-            targets: &targets,
-            labels: Some(&labels),
-        };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| train(&mut mlp, Loss::CrossEntropy, data, None, &config, |_| {}).unwrap());
-        mlp.params().to_vec()
+        pool.install(|| train_wide_network(512, 2, 5))
     };
     let one = run(1);
     assert_eq!(one, run(2));
@@ -303,43 +309,8 @@ fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
 /// a thread running one training's steps must not wait inside another's spinning helper.
 #[test]
 fn concurrent_trainings_on_one_pool_finish_with_the_sequential_results() {
-    use actlab::matrix::Matrix;
-    use actlab::train::{train, Batchable};
     use rayon::prelude::*;
-    let (n, inputs, classes) = (256, 64, 10);
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let normal = Normal::new(0.0f32, 1.0).unwrap();
-    let x = Matrix::from_vec(n, inputs, (0..n * inputs).map(|_| normal.sample(&mut rng)).collect());
-    let labels: Vec<u32> = (0..n as u32).map(|i| i * 3 % classes as u32).collect();
-    let mut one_hot = vec![0.0; n * classes];
-    for (i, &l) in labels.iter().enumerate() {
-        one_hot[i * classes + l as usize] = 1.0;
-    }
-    let targets = Matrix::from_vec(n, classes, one_hot);
-    let config = TrainConfig {
-        epochs: 3,
-        batch_size: 128,
-        ..TrainConfig::default()
-    };
-    let run = |seed: u64| {
-        let mlp_config = MlpConfig {
-            inputs,
-            hidden: vec![256, 256],
-            activations: vec![act("relu")],
-            outputs: classes,
-            output: Activation::Softmax,
-            residual: false,
-            init: None,
-        };
-        let mut mlp = Mlp::new(&mlp_config, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
-        let data = Batchable {
-            x: &x,
-            targets: &targets,
-            labels: Some(&labels),
-        };
-        train(&mut mlp, Loss::CrossEntropy, data, None, &config, |_| {}).unwrap();
-        mlp.params().to_vec()
-    };
+    let run = |seed: u64| train_wide_network(256, 3, seed);
     let sequential: Vec<_> = (0..6).map(run).collect();
     for threads in [2, 3] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
