@@ -277,14 +277,13 @@ mod element {
         let (n, q) = exp32_parts::<F>(-x.abs().clamp(0.0, 120.0)); // NaN stays NaN
         let n1 = n >> 1;
         let u = (1.0 + q) * pow2(n1) * pow2(n - n1);
+        // `g = (u - 1)/2 = u/2 - 1/2` (`k = 1`) or `u` (`k = 0`), one exact multiply-add: selecting
+        // the constants rather than `g` keeps LLVM from evaluating the polynomial twice.
         let high = u > 0.5;
-        let g = if high { (u - 1.0) * 0.5 } else { u };
+        let (scale, shift, k) = if high { (0.5, -0.5, 1.0) } else { (1.0, 0.0, 0.0) };
+        let g = fma32::<F>(u, scale, shift);
         let ln_1p_g = fma32::<F>(g * g, horner32::<F>(g, &LN1P32_C), g);
-        let ln_1p_u = if high {
-            ln_1p_g + std::f32::consts::LN_2
-        } else {
-            ln_1p_g
-        };
+        let ln_1p_u = fma32::<F>(k, std::f32::consts::LN_2, ln_1p_g);
         // On (0, 1), `x + ln(1 + e^-x)` would add a decreasing rounded term to an increasing
         // one and step back; there `ln 2 + x/2 + x² Q(x²)` (`ln cosh(x/2) = x² Q(x²)`) is
         // monotonic instead.
