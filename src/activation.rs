@@ -1715,7 +1715,7 @@ mod tests {
         let mut out = vec![0.0; grid.len()];
         for level in kernels::Level::available() {
             for act in variants().into_iter().filter(|&a| kernels::has_kernel(a)) {
-                kernels::forward_at(level, act, &grid, &mut out);
+                kernels::forward_at(level, act, &grid, &mut out, false);
                 let (mut max_ulp, mut max_abs) = (0, 0.0f64);
                 for (&x, &got) in grid.iter().zip(&out) {
                     let want = reference(act, f64::from(x));
@@ -1729,7 +1729,7 @@ mod tests {
                     assert!(max_ulp <= 4, "{level:?} {act}: {max_ulp} ULP");
                 }
                 let mut ext = [0.0; 13];
-                kernels::forward_at(level, act, &extremes, &mut ext);
+                kernels::forward_at(level, act, &extremes, &mut ext, false);
                 for (&x, &got) in extremes.iter().zip(&ext) {
                     let want = act.forward(x);
                     assert!(
@@ -1752,7 +1752,7 @@ mod tests {
         for level in kernels::Level::available() {
             for act in variants().into_iter().filter(|&a| kernels::has_kernel(a)) {
                 act.forward_batch(&z, &mut y, 1, &[]);
-                kernels::backward_at(level, act, &z, &y, &grad_y, &mut grad_z);
+                kernels::backward_at(level, act, &z, &y, &grad_y, &mut grad_z, false);
                 for i in 0..z.len() {
                     let want = grad_y[i] * act.derivative(z[i], y[i]);
                     assert!(
@@ -1760,6 +1760,45 @@ mod tests {
                         "{level:?} {act}' at {}: {} vs {want}",
                         z[i],
                         grad_z[i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// Large outputs are written 16 values at a time with non-temporal stores; every value
+    /// must be the one the plain loop gives, whatever the output's alignment and length.
+    #[test]
+    fn streaming_kernels_give_the_plain_kernels_bits() {
+        let n = 4099;
+        let mut z = uniform(n, -12.0, 12.0, 21);
+        z[7] = f32::NAN;
+        z[100] = INF;
+        z[2000] = -INF;
+        let grad_y = uniform(n, -2.0, 2.0, 22);
+        let mut y = vec![0.0; n];
+        for level in kernels::Level::available() {
+            for act in variants().into_iter().filter(|&a| kernels::has_kernel(a)) {
+                act.forward_batch(&z, &mut y, 1, &[]);
+                // offsets 0..16 floats move the output across a 64-byte line
+                for offset in [0, 1, 5, 15] {
+                    let len = n - offset - 3;
+                    let (z, y, gy) = (&z[..len], &y[..len], &grad_y[..len]);
+                    let [mut plain, mut streamed] = [vec![0.0f32; n], vec![0.0f32; n]];
+                    kernels::forward_at(level, act, z, &mut plain[offset..offset + len], false);
+                    kernels::forward_at(level, act, z, &mut streamed[offset..offset + len], true);
+                    let differs = |a: &[f32], b: &[f32]| a.iter().zip(b).position(|(&a, &b)| !same(a, b));
+                    assert_eq!(
+                        differs(&plain, &streamed),
+                        None,
+                        "{level:?} {act} forward, offset {offset}"
+                    );
+                    kernels::backward_at(level, act, z, y, gy, &mut plain[offset..offset + len], false);
+                    kernels::backward_at(level, act, z, y, gy, &mut streamed[offset..offset + len], true);
+                    assert_eq!(
+                        differs(&plain, &streamed),
+                        None,
+                        "{level:?} {act} backward, offset {offset}"
                     );
                 }
             }
@@ -1778,7 +1817,7 @@ mod tests {
             for act in monotonic {
                 for &start in &MONOTONIC_WALK_STARTS {
                     let xs = neighbours_from(start, out.len());
-                    kernels::forward_at(level, act, &xs, &mut out);
+                    kernels::forward_at(level, act, &xs, &mut out, false);
                     if let Some(i) = (1..out.len()).find(|&i| out[i] < out[i - 1]) {
                         panic!(
                             "{level:?} {act} steps back at {:e}: {:e} → {:e}",
@@ -1859,7 +1898,7 @@ mod tests {
                 let results = levels
                     .iter()
                     .map(|&level| {
-                        kernels::forward_at(level, act, &xs, &mut out);
+                        kernels::forward_at(level, act, &xs, &mut out, false);
                         let (mut ulp, mut rel, mut back) = (0u32, 0.0f64, None);
                         for (j, ((&x, &got), &want)) in xs.iter().zip(&out).zip(&want).enumerate() {
                             ulp = ulp.max(ulp_distance(got, want as f32));
@@ -1895,7 +1934,7 @@ mod tests {
                     }
                 }
                 let mut nan_out = [0.0f32];
-                kernels::forward_at(level, act, &[f32::NAN], &mut nan_out);
+                kernels::forward_at(level, act, &[f32::NAN], &mut nan_out, false);
                 eprintln!(
                     "{level:?} {act:<14} max {ulp} ULP, max error {rel:.2e} (relative to max(1, |f|)){}",
                     back.map_or(String::new(), |(x, a, b)| format!(
