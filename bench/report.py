@@ -122,9 +122,15 @@ w("GB/s counts the bytes a kernel must move: forward reads x and writes y (8 byt
   "run with the same split over threads.\n")
 copy_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="copy")] or [float("nan")])
 copy_t = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("pytorch", "w3", function="copy")] or [float("nan")])
-w(f"Copy bandwidth: actlab {copy_a:.1f} GB/s, PyTorch `copy_` {copy_t:.1f} GB/s.\n")
-w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy (≥ 0.8) | actlab ÷ PyTorch (≥ 3) | PyTorch ÷ copy |")
-w("|---|---|---:|---:|---:|---:|---:|")
+stream_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="streaming_copy")]
+               or [float("nan")])
+w(f"Copy bandwidth: actlab (`copy_from_slice`, i.e. memcpy) {copy_a:.1f} GB/s, PyTorch `copy_` {copy_t:.1f} GB/s. "
+  "The target is measured against these. A copy with non-temporal stores, which write memory without first reading "
+  f"the lines into the caches, reaches **{stream_a:.1f} GB/s**: actlab's kernels write outputs of 4 Mi values and more "
+  "that way, so the last column gives each kernel against that higher bandwidth as well.\n")
+w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy (≥ 0.8) | actlab ÷ PyTorch (≥ 3) | PyTorch ÷ copy "
+  "| actlab ÷ streaming copy |")
+w("|---|---|---:|---:|---:|---:|---:|---:|")
 w3_fail, w3_copy_fail, w3_torch_fail = [], [], []
 for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]:
     for direction in ["forward", "backward"]:
@@ -140,7 +146,7 @@ for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "soft
             w3_torch_fail.append(f"{fn} {direction}")
         mark = lambda flag: "✅" if flag else "❌"
         w(f"| {fn} | {direction} | {ga:.1f} | {gt:.1f} | {ga / copy_a:.2f} {mark(ga / copy_a >= 0.8)} "
-          f"| {ga / gt:.2f} {mark(ga / gt >= 3)} | {gt / copy_t:.2f} |")
+          f"| {ga / gt:.2f} {mark(ga / gt >= 3)} | {gt / copy_t:.2f} | {ga / stream_a:.2f} |")
 targets.append(("W3 ≥ 0.8× copy bandwidth, each function", not w3_copy_fail,
                 "all met" if not w3_copy_fail else "missed: " + ", ".join(w3_copy_fail)))
 targets.append(("W3 ≥ 3× PyTorch, each function", not w3_torch_fail,
