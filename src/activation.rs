@@ -18,8 +18,8 @@
 //! `exp` and `log1p` and in forms built from monotonic roundings (sigmoid `2^m/(2^m + e^r)`,
 //! tanh `-u/(2 + u)`, `u = e^(-2|x|) - 1`): within 3 ULP of the f64 reference over every f32
 //! (GELU within 1.3e-7), and monotonic where the function is, both checked over every f32 at every
-//! instruction-set level by an ignored test. SiLU's derivative stays in f64 (its bracket
-//! cancels near its zero).
+//! instruction-set level by an ignored test. SiLU's derivative, whose bracket cancels near its
+//! zero, is written around that zero (within 4 ULP over every f32).
 //!
 //! The scalar definitions live in two tables, the private macros `with_forward!` and
 //! `with_derivative!`, with the same arms in the same order; the scalar methods and the batch
@@ -1949,6 +1949,71 @@ mod tests {
             eprintln!("  ({act}: {:.0} s)", start.elapsed().as_secs_f64());
         }
         assert!(failures.is_empty(), "failed: {failures:?}");
+    }
+
+    /// SiLU's derivative `σ(x)(1 + x(1 - σ(x))) = e K/(1 + e)²` (`x < 0`, `e = e^x`,
+    /// `K = 1 + x + e`) in f64, with `K` written `d + e^x₀ (e^d - 1)`, `d = x - x₀`, near the
+    /// zero `x₀`, where the textbook form cancels (`x₀` in two parts, 1e-32 apart).
+    fn silu_derivative_reference(x: f64) -> f64 {
+        const X0: (f64, f64) = (-1.278_464_542_761_073_7, -1.094_699_418_309_343_7e-16);
+        const E0: f64 = 0.278_464_542_761_073_8;
+        let x = x.clamp(-f64::from(GATE_CLAMP), f64::from(GATE_CLAMP));
+        let e = (-x.abs()).exp();
+        let k = if x >= 0.0 {
+            return (1.0 + e * (1.0 + x)) / ((1.0 + e) * (1.0 + e));
+        } else if (x - X0.0).abs() < 0.5 {
+            let d = (x - X0.0) - X0.1;
+            d + E0 * d.exp_m1()
+        } else {
+            1.0 + x + e
+        };
+        e * k / ((1.0 + e) * (1.0 + e))
+    }
+
+    /// Every f32 through SiLU's backward kernel (with `grad_y = 1`) at every level this
+    /// machine runs, against [`silu_derivative_reference`]: within 4 ULP (it is the one
+    /// derivative with its own approximation; the others come from the outputs or reuse the
+    /// forward's pieces, and the default tests compare them on a grid). Ignored (about two
+    /// minutes): `cargo test --release --lib exhaustive_silu -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn exhaustive_silu_derivative_over_every_f32() {
+        use rayon::prelude::*;
+        let levels = kernels::Level::available();
+        let per_block = |i: u32| {
+            let xs = every_f32_block(i);
+            let (ones, zeros) = (vec![1.0f32; xs.len()], vec![0.0f32; xs.len()]);
+            let mut out = vec![0.0f32; xs.len()];
+            levels
+                .iter()
+                .map(|&level| {
+                    kernels::backward_at(level, Silu, &xs, &zeros, &ones, &mut out, false);
+                    let mut worst = (0u32, 0.0f32);
+                    for (&x, &got) in xs.iter().zip(&out) {
+                        let ulp = ulp_distance(got, silu_derivative_reference(f64::from(x)) as f32);
+                        if ulp > worst.0 {
+                            worst = (ulp, x);
+                        }
+                    }
+                    worst
+                })
+                .collect::<Vec<_>>()
+        };
+        let blocks: Vec<_> = (0..EVERY_F32_BLOCKS).into_par_iter().map(per_block).collect();
+        let mut failures = Vec::new();
+        for (l, level) in levels.iter().enumerate() {
+            let (ulp, x) = blocks.iter().map(|b| b[l]).max_by_key(|w| w.0).unwrap();
+            eprintln!("{level:?} silu' max {ulp} ULP (at {x:e})");
+            if ulp > 4 {
+                failures.push(format!("{level:?}: {ulp} ULP at {x:e}"));
+            }
+        }
+        assert!(failures.is_empty(), "silu': {failures:?}");
+        for level in levels {
+            let mut nan_out = [0.0f32];
+            kernels::backward_at(level, Silu, &[f32::NAN], &[0.0], &[1.0], &mut nan_out, false);
+            assert!(nan_out[0].is_nan(), "{level:?}: silu'(NaN) = {}", nan_out[0]);
+        }
     }
 
     #[test]
