@@ -254,9 +254,16 @@ mod element {
 
     /// `(Φ(x), e^(-x²/2))`: the normal distribution and its density times `√(2π)`, with
     /// `Φ(-|x|) = erfc(|x|/√2)/2 = e^(-x²/2) erfcx(z)/2`, one `e^x` and no division.
+    ///
+    /// Beyond `x²/2 = 50` (`|x| > 10`) the density is taken as 0, so GELU and its derivative
+    /// are 0 there instead of below 1e-21 (GELU's bound is 1e-6 absolute there). Those tiny
+    /// values, times small upstream gradients, made subnormal numbers, which slow every
+    /// product they enter: `actlab compare` trained GELU in 0.86 s against SiLU's 0.41 s, and
+    /// in 0.44 s with this cut-off (with the same results to the last printed digit).
     #[inline(always)]
     fn normal_cdf_and_gauss<const F: bool>(x: f32) -> (f32, f32) {
-        let gauss = exp32_non_positive::<F>(-(0.5 * x) * x); // 0.5 x is exact: one rounding
+        let h = (0.5 * x) * x; // 0.5 x is exact: one rounding
+        let gauss = if h > 50.0 { 0.0 } else { exp32_non_positive::<F>(-h) }; // NaN stays NaN
         let z = (x.abs() * FRAC_1_SQRT_2).min(4.0); // NaN went into `gauss`
         let tail = gauss * horner32::<F>(z, &HALF_ERFCX_C);
         (if x > 0.0 { 1.0 - tail } else { tail }, gauss)
