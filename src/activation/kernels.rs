@@ -508,8 +508,11 @@ macro_rules! map1 {
     }};
 }
 
+/// The backward form of [`map1`]; `($reads_z, $reads_y)` say which of `z` and `y` the body
+/// reads, so that only those (and `gy`) are prefetched.
 macro_rules! map3 {
-    ($stream:expr, $z:expr, $y:expr, $gy:expr, $gz:expr, |$x:ident, $yv:ident, $g:ident| $body:expr) => {{
+    ($stream:expr, ($reads_z:expr, $reads_y:expr), $z:expr, $y:expr, $gy:expr, $gz:expr,
+     |$x:ident, $yv:ident, $g:ident| $body:expr) => {{
         let (z, y, gy, gz): (&[f32], &[f32], &[f32], &mut [f32]) = ($z, $y, $gy, $gz);
         let head = if $stream {
             gz.as_ptr().align_offset(64).min(gz.len())
@@ -524,7 +527,12 @@ macro_rules! map3 {
         let (mut zs, mut ys, mut gys) = (z.1.chunks_exact(16), y.1.chunks_exact(16), gy.1.chunks_exact(16));
         let mut outs = gz_rest.chunks_exact_mut(16);
         for (out16, ((z16, y16), gy16)) in (&mut outs).zip((&mut zs).zip(&mut ys).zip(&mut gys)) {
-            prefetch(z16.as_ptr().wrapping_add(PREFETCH_AHEAD));
+            if $reads_z {
+                prefetch(z16.as_ptr().wrapping_add(PREFETCH_AHEAD));
+            }
+            if $reads_y {
+                prefetch(y16.as_ptr().wrapping_add(PREFETCH_AHEAD));
+            }
             prefetch(gy16.as_ptr().wrapping_add(PREFETCH_AHEAD));
             let mut block = [0.0f32; 16];
             for (o, ((&$x, &$yv), &$g)) in block.iter_mut().zip(z16.iter().zip(y16).zip(gy16)) {
@@ -568,20 +576,26 @@ fn forward_generic<const F: bool>(act: Activation, z: &[f32], out: &mut [f32], s
 fn backward_generic<const F: bool>(act: Activation, z: &[f32], y: &[f32], gy: &[f32], gz: &mut [f32], stream: bool) {
     use element as e;
     match act {
-        Activation::Identity => map3!(stream, z, y, gy, gz, |x, _y, g| g * nan_or(x, 1.0)),
-        Activation::Relu => map3!(stream, z, y, gy, gz, |x, _y, g| e::relu_backward(x, g)),
+        Activation::Identity => map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| g * nan_or(x, 1.0)),
+        Activation::Relu => map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| e::relu_backward(x, g)),
         Activation::LeakyRelu { negative_slope: s } => {
-            map3!(stream, z, y, gy, gz, |x, _y, g| e::leaky_backward(x, g, s))
-        }
-        Activation::Sigmoid => map3!(stream, z, y, gy, gz, |_x, y, g| g * (y * (1.0 - y))),
-        Activation::Tanh => map3!(stream, z, y, gy, gz, |_x, y, g| g * ((1.0 - y) * (1.0 + y))),
-        Activation::Elu { alpha } => map3!(stream, z, y, gy, gz, |x, y, g| g * e::elu_slope(x, y, alpha)),
-        Activation::Gelu => map3!(stream, z, y, gy, gz, |x, _y, g| g * e::gelu_derivative::<F>(x)),
-        Activation::Silu => map3!(stream, z, y, gy, gz, |x, _y, g| g * e::silu_derivative::<F>(x)),
-        Activation::Softplus { beta, threshold } => {
-            map3!(stream, z, y, gy, gz, |x, _y, g| g * e::softplus_derivative::<F>(
-                x, beta, threshold
+            map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| e::leaky_backward(
+                x, g, s
             ))
+        }
+        Activation::Sigmoid => map3!(stream, (false, true), z, y, gy, gz, |_x, y, g| g * (y * (1.0 - y))),
+        Activation::Tanh => map3!(stream, (false, true), z, y, gy, gz, |_x, y, g| g
+            * ((1.0 - y) * (1.0 + y))),
+        Activation::Elu { alpha } => map3!(stream, (true, true), z, y, gy, gz, |x, y, g| g * e::elu_slope(
+            x, y, alpha
+        )),
+        Activation::Gelu => map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| g
+            * e::gelu_derivative::<F>(x)),
+        Activation::Silu => map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| g
+            * e::silu_derivative::<F>(x)),
+        Activation::Softplus { beta, threshold } => {
+            map3!(stream, (true, false), z, y, gy, gz, |x, _y, g| g
+                * e::softplus_derivative::<F>(x, beta, threshold))
         }
         _ => unreachable!("no kernel for {act}"),
     }
