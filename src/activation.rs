@@ -1953,15 +1953,17 @@ mod tests {
 
     /// SiLU's derivative `σ(x)(1 + x(1 - σ(x))) = e K/(1 + e)²` (`x < 0`, `e = e^x`,
     /// `K = 1 + x + e`) in f64, with `K` written `d + e^x₀ (e^d - 1)`, `d = x - x₀`, near the
-    /// zero `x₀`, where the textbook form cancels (`x₀` in two parts, 1e-32 apart).
+    /// zero `x₀`, where the textbook form cancels (`x₀` in two parts, to about 1e-32); for
+    /// `x ≥ 0`, with `e = e^-x`, `(1 + e(1 + x))/(1 + e)²`.
     fn silu_derivative_reference(x: f64) -> f64 {
         const X0: (f64, f64) = (-1.278_464_542_761_073_7, -1.094_699_418_309_343_7e-16);
         const E0: f64 = 0.278_464_542_761_073_8;
         let x = x.clamp(-f64::from(GATE_CLAMP), f64::from(GATE_CLAMP));
         let e = (-x.abs()).exp();
-        let k = if x >= 0.0 {
+        if x >= 0.0 {
             return (1.0 + e * (1.0 + x)) / ((1.0 + e) * (1.0 + e));
-        } else if (x - X0.0).abs() < 0.5 {
+        }
+        let k = if (x - X0.0).abs() < 0.5 {
             let d = (x - X0.0) - X0.1;
             d + E0 * d.exp_m1()
         } else {
