@@ -171,20 +171,19 @@ mod element {
     }
 
     /// `σ(x)` in f32 as `(q, s1, s2)` with `σ(x) = q s1 s2`, `q` normal and `s1 s2` a power of
-    /// two that may be subnormal (multiply by `s1` first, then `s2`, to round once), and
-    /// `1 - σ(x) = e^r q`. With `e^-x = 2^-m e^r`: `σ(x) = 2^m/(2^m + e^r)`, so
+    /// two that may be subnormal (multiply by `s1` first, then `s2`, to round once). With
+    /// `e^-x = 2^-m e^r`: `σ(x) = 2^m/(2^m + e^r)`, so
     /// `q = 1/(2^m + e^r)`: the sum and the quotient are the only roundings after `e^r`, and
     /// both are monotonic, so `σ` never steps back while `e^r` does not. Inputs are clamped to
     /// [-128, 80] (NaN stays NaN), beyond which σ and `x σ(x)` are at their f32 limits.
     #[inline(always)]
-    pub fn sigmoid_parts32<const F: bool>(x: f32) -> (f32, f32, f32, f32) {
+    pub fn sigmoid_parts32<const F: bool>(x: f32) -> (f32, f32, f32) {
         let (n, q) = exp32_parts::<F>(-x.clamp(-128.0, 80.0));
         let m = -n;
         let m1 = m >> 1;
         let (s1, s2) = (pow2(m1), pow2(m - m1));
-        let er = 1.0 + q;
-        let quotient = 1.0 / (s1 * s2 + er);
-        (quotient, s1, s2, er)
+        let quotient = 1.0 / (s1 * s2 + (1.0 + q));
+        (quotient, s1, s2)
     }
 
     /// `(ln(1 + g) - g)/g²` on `g ∈ [-1/4, 1/2]`, highest degree first: a near-minimax fit
@@ -299,7 +298,7 @@ mod element {
 
     #[inline(always)]
     pub fn sigmoid<const F: bool>(x: f32) -> f32 {
-        let (q, s1, s2, _) = sigmoid_parts32::<F>(x);
+        let (q, s1, s2) = sigmoid_parts32::<F>(x);
         q * s1 * s2
     }
 
@@ -336,7 +335,7 @@ mod element {
 
     #[inline(always)]
     pub fn silu<const F: bool>(x: f32) -> f32 {
-        let (q, s1, s2, _) = sigmoid_parts32::<F>(x);
+        let (q, s1, s2) = sigmoid_parts32::<F>(x);
         let x = x.clamp(-GATE_CLAMP, f32::INFINITY);
         x * q * s1 * s2
     }
@@ -555,7 +554,7 @@ macro_rules! map3 {
 fn forward_generic<const F: bool>(act: Activation, z: &[f32], out: &mut [f32], stream: bool) {
     use element as e;
     match act {
-        Activation::Identity => out.copy_from_slice(z),
+        Activation::Identity => map1!(stream, z, out, |x| x),
         Activation::Relu => map1!(stream, z, out, |x| e::relu(x)),
         Activation::LeakyRelu { negative_slope: s } => map1!(stream, z, out, |x| e::leaky(x, s)),
         Activation::Sigmoid => map1!(stream, z, out, |x| e::sigmoid::<F>(x)),
@@ -633,10 +632,11 @@ const BASELINE_FMA: bool = cfg!(target_arch = "aarch64");
 const CHUNK: usize = 1 << 15;
 /// Batches at least this long are split across the rayon pool.
 const PARALLEL_FROM: usize = 1 << 18;
-/// Outputs at least this long (16 MiB, four times this machine's L2 and beyond most L3
-/// shares) are written with non-temporal stores (x86-64 only): they would leave the caches
-/// anyway, and writing without reading first lifted a ReLU over 16 Mi values from 19-28 to
-/// 49-61 GB/s on two cores. Smaller outputs stay in the caches for the next layer.
+/// Outputs at least this long (16 MiB, four times the L2 of this machine's two cores and
+/// beyond most L3 shares) are written with non-temporal stores (x86-64 only): they would leave
+/// the caches anyway, and writing without reading first lifted a ReLU loop over 16 Mi values
+/// from 19-28 to 49-61 GB/s on two cores (W3's ReLU forward: 18-21 to 45-53). Smaller outputs
+/// stay in the caches for the next layer.
 const STREAM_FROM: usize = 1 << 22;
 
 /// Whether an output of `len` values is written with non-temporal stores.
