@@ -1831,6 +1831,38 @@ mod tests {
         }
     }
 
+    /// softplus' AVX-512 kernel reads a polynomial per interval of width 1/2 of `t = βx` on
+    /// [-15.25, 0.75], switches to `t + f(-t)` at 0.75 and to the element kernel below -15.25:
+    /// across each of those joins, 20 000 neighbouring floats stay within 4 ULP of the f64
+    /// reference and never step back, at every level, for β = 1 and 2.
+    #[test]
+    fn softplus_kernels_are_accurate_and_monotonic_across_their_joins() {
+        let mut out = vec![0.0; 20_000];
+        for level in kernels::Level::available() {
+            for beta in [1.0f32, 2.0] {
+                let act = Softplus { beta, threshold: 20.0 };
+                for join in (0..=32).map(|k| (-15.25 + 0.5 * k as f32) / beta).chain([15.25 / beta]) {
+                    // 10 000 floats below the join (none of the joins is 0)
+                    let start = f32::from_bits(if join > 0.0 {
+                        join.to_bits() - 10_000
+                    } else {
+                        join.to_bits() + 10_000
+                    });
+                    let xs = neighbours_from(start, out.len());
+                    kernels::forward_at(level, act, &xs, &mut out, false);
+                    for (i, (&x, &got)) in xs.iter().zip(&out).enumerate() {
+                        let want = reference(act, f64::from(x)) as f32;
+                        assert!(
+                            ulp_distance(got, want) <= 4,
+                            "{level:?} {act}({x:e}) = {got:e}, want {want:e}"
+                        );
+                        assert!(i == 0 || got >= out[i - 1], "{level:?} {act} steps back at {x:e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Every f32 from `-∞` to `+∞` in increasing order (NaNs left out), as blocks of
     /// consecutive values: `block(i)` for `i < EVERY_F32_BLOCKS`.
     const EVERY_F32_BLOCKS: u32 = 1 << 16;

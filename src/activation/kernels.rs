@@ -1,10 +1,11 @@
 //! Vectorised batch kernels for the common activation functions, with runtime CPU-feature
 //! dispatch.
 //!
-//! Each kernel is written once, as a branch-free loop over the batch, and compiled several
-//! times: for AVX-512 and for AVX2 + FMA on x86-64 (chosen at run time, so no
-//! `-C target-cpu` is needed) and for the baseline target (SSE2 on x86-64, NEON on AArch64,
-//! whatever else elsewhere). LLVM vectorises each copy for its instruction set.
+//! Each kernel (but softplus' forward at the AVX-512 level, below) is written once, as a
+//! branch-free loop over the batch, and compiled several times: for AVX-512 and for AVX2 + FMA
+//! on x86-64 (chosen at run time, so no `-C target-cpu` is needed) and for the baseline target
+//! (SSE2 on x86-64, NEON on AArch64, whatever else elsewhere). LLVM vectorises each copy for
+//! its instruction set.
 //!
 //! Outputs of 4 Mi values and more (beyond the caches) are written with non-temporal stores,
 //! 16 values at a time, with the inputs prefetched 4 KiB ahead; each value comes from the same
@@ -24,7 +25,11 @@
 //!   `g = u` or `(u - 1)/2` (both exact) and a degree-8 near-minimax polynomial for
 //!   `ln(1 + g)` on [-1/4, 1/2] (relative error 4.8e-9), except on `0 < x < 1`, where that sum
 //!   of a rising and a falling rounded term steps back and `ln 2 + x/2 + x² Q(x²)` (a degree-4
-//!   fit of `ln cosh(x/2)`) is used instead;
+//!   fit of `ln cosh(x/2)`) is used instead. At the AVX-512 level, softplus' forward kernel
+//!   instead reads a polynomial per interval of width 1/2 from a table held in registers
+//!   (`softplus_avx512`, the one kernel written with intrinsics: LLVM does not turn a table
+//!   lookup into the two-register permutation it needs), and takes the form above only
+//!   below `x = -15.25`;
 //! - GELU is `x Φ(x)` with `Φ(-|x|) = e^(-x²/2) erfcx(z)/2`, `z = |x|/√2`, and a degree-12
 //!   weighted fit of `erfcx` (no division); its derivative `Φ(x) + x φ(x)` reuses that
 //!   `e^(-x²/2)` for the density.
@@ -49,6 +54,9 @@
 //! test checks it).
 
 use super::{nan_or, Activation};
+
+#[cfg(target_arch = "x86_64")]
+mod softplus_avx512;
 
 /// An instruction-set level the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -603,7 +611,10 @@ fn backward_generic<const F: bool>(act: Activation, z: &[f32], y: &[f32], gy: &[
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn forward_avx512(act: Activation, z: &[f32], out: &mut [f32], stream: bool) {
-    forward_generic::<true>(act, z, out, stream)
+    match act {
+        Activation::Softplus { beta, threshold } => softplus_avx512::forward(z, out, beta, threshold, stream),
+        _ => forward_generic::<true>(act, z, out, stream),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
