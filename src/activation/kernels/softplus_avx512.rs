@@ -75,7 +75,6 @@ const SPLIT: f32 = 0.75;
 const SHIFTER: f32 = 12_582_942.0;
 
 /// The table in registers: coefficient `k` for intervals 0-15 and 16-31.
-#[derive(Clone, Copy)]
 struct Table([(__m512, __m512); 7]);
 
 impl Table {
@@ -91,14 +90,11 @@ impl Table {
     }
 }
 
-/// The parameters of `softplus:β:threshold`.
-#[derive(Clone, Copy)]
+/// The parameters of `softplus:β:threshold`, and `1/β`.
 struct Params {
-    beta: __m512,
-    inv_beta: __m512,
-    threshold: __m512,
-    /// `(β, 1/β, threshold)` for the element kernel.
-    scalars: (f32, f32, f32),
+    beta: f32,
+    inv_beta: f32,
+    threshold: f32,
 }
 
 /// softplus of the 16 values in `x`: `x` beyond the threshold, else `f(βx)/β` as above.
@@ -109,7 +105,7 @@ struct Params {
 unsafe fn block(table: &Table, p: &Params, x: __m512) -> __m512 {
     // SAFETY (each intrinsic): the caller's CPU runs AVX-512F.
     unsafe {
-        let t = _mm512_mul_ps(x, p.beta);
+        let t = _mm512_mul_ps(x, _mm512_set1_ps(p.beta));
         let high = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(t, _mm512_set1_ps(SPLIT));
         // `v = -t` from the split on, `t` below it, and no lower than the table (NaN stays
         // NaN: `max` returns its second operand when one is NaN).
@@ -130,8 +126,8 @@ unsafe fn block(table: &Table, p: &Params, x: __m512) -> __m512 {
         }
         let rise = _mm512_fmadd_ps(d, coefficient(1), _mm512_mul_ps(_mm512_mul_ps(d, d), q));
         let f = _mm512_add_ps(coefficient(0), rise);
-        let y = _mm512_mul_ps(_mm512_mask_add_ps(f, high, f, t), p.inv_beta);
-        let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(t, p.threshold);
+        let y = _mm512_mul_ps(_mm512_mask_add_ps(f, high, f, t), _mm512_set1_ps(p.inv_beta));
+        let over = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(t, _mm512_set1_ps(p.threshold));
         let y = _mm512_mask_blend_ps(over, y, x);
         let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(t, _mm512_set1_ps(LOW)) & !over;
         if below == 0 {
@@ -154,7 +150,7 @@ fn below_table(p: &Params, x: __m512, y: __m512, below: __mmask16) -> __m512 {
     }
     for (lane, (o, &x)) in ys.iter_mut().zip(&xs).enumerate() {
         if below & (1 << lane) != 0 {
-            *o = super::element::softplus::<true>(x, p.scalars.0, p.scalars.1, p.scalars.2);
+            *o = super::element::softplus::<true>(x, p.beta, p.inv_beta, p.threshold);
         }
     }
     // SAFETY: as above.
@@ -166,13 +162,11 @@ fn below_table(p: &Params, x: __m512, y: __m512, below: __mmask16) -> __m512 {
 /// the head and tail padded to 16, so its bits do not depend on where it lies.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(super) fn forward(z: &[f32], out: &mut [f32], beta: f32, threshold: f32, stream: bool) {
-    let inv_beta = 1.0 / beta;
     let table = Table::load();
     let p = Params {
-        beta: _mm512_set1_ps(beta),
-        inv_beta: _mm512_set1_ps(inv_beta),
-        threshold: _mm512_set1_ps(threshold),
-        scalars: (beta, inv_beta, threshold),
+        beta,
+        inv_beta: 1.0 / beta,
+        threshold,
     };
     // SAFETY (each `block`): this function runs with AVX-512F and FMA.
     let partial = |z: &[f32], out: &mut [f32]| {
