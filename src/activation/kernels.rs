@@ -60,8 +60,10 @@ mod softplus_avx512;
 
 /// An instruction-set level the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum Level {
-    /// The target's baseline (SSE2 on x86-64, NEON on AArch64), without fused multiply-add.
+    /// The target's baseline: SSE2 without fused multiply-add on x86-64, NEON with it on
+    /// AArch64.
     Baseline,
     /// AVX2 with FMA (x86-64).
     Avx2,
@@ -455,6 +457,7 @@ fn stream16(dst: &mut [f32], values: &[f32; 16]) {
 }
 
 /// Asks for the line at `p` to be brought into the caches.
+/// (x86-64 only: outputs are streamed only there, see [`STREAM_FROM`].)
 #[inline(always)]
 fn prefetch(p: *const f32) {
     #[cfg(target_arch = "x86_64")]
@@ -463,6 +466,8 @@ fn prefetch(p: *const f32) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch(p.cast::<i8>(), _MM_HINT_T0)
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// How far ahead (in values: 4 KiB) the streaming loops prefetch their inputs. With the
