@@ -62,6 +62,16 @@ pub enum Error {
         /// The learning rate in use.
         learning_rate: f32,
     },
+    /// An allocation would exceed the memory limit (see [`crate::memory`]).
+    #[error("{what} needs about {} but the memory limit is {} (three quarters of the available memory unless set with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
+    Memory {
+        /// What would be allocated.
+        what: String,
+        /// Estimated bytes.
+        needed: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A chart could not be drawn or encoded.
     #[error("cannot draw the chart: {0}")]
     Plot(String),

@@ -28,6 +28,7 @@ pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod matrix;
+pub mod memory;
 pub mod metrics;
 pub mod mlp;
 pub mod model;

@@ -169,8 +169,8 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     };
     let mut size = along.div_ceil(blocks).next_multiple_of(16);
     // A last block one row or column wide would take faer's matrix–vector path, which sums in
-    // another order.
-    while along % size == 1 {
+    // another order. (A product one row or column wide is a single block: nothing to move.)
+    while size < along && along % size == 1 {
         size += 16;
     }
     (size, by_rows)
