@@ -198,7 +198,10 @@ fn damaged_files_give_one_line_errors() {
         .success();
     fails_with(&["eval", "--model", &model, "--data", "digits"], "feature");
     let three = write(d, "three.csv", "a,b,c\n1,2,3\n");
-    fails_with(&["predict", "--model", &model, "--data", &three], "missing columns 'x0', 'x1'");
+    fails_with(
+        &["predict", "--model", &model, "--data", &three],
+        "missing columns 'x0', 'x1'",
+    );
 }
 
 #[test]

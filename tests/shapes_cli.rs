@@ -38,8 +38,14 @@ fn csv(kind: Kind, rows: usize, first: usize) -> String {
 fn run(args: &[&str]) -> Result<String, String> {
     let output = actlab().args(args).timeout(TIMEOUT).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.code().is_some(), "{args:?} did not end within {TIMEOUT:?}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{args:?}: {stderr}");
+    assert!(
+        output.status.code().is_some(),
+        "{args:?} did not end within {TIMEOUT:?}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{args:?}: {stderr}"
+    );
     if output.status.success() {
         return Ok(String::from_utf8(output.stdout).unwrap());
     }
@@ -54,7 +60,14 @@ fn assert_finite_scores(stdout: &str, kind: Kind, context: &str) {
     let report = last_json_line(stdout.as_bytes());
     let scores: &[&str] = match kind {
         Kind::Binary => &["train_loss", "test_loss", "train_accuracy", "test_accuracy"],
-        Kind::Regression => &["train_loss", "test_loss", "train_r2", "test_r2", "train_rmse", "test_rmse"],
+        Kind::Regression => &[
+            "train_loss",
+            "test_loss",
+            "train_r2",
+            "test_r2",
+            "train_rmse",
+            "test_rmse",
+        ],
     };
     for key in scores {
         let value = &report[key];
@@ -86,7 +99,17 @@ fn train_every_size(kind: Kind) {
         let data = write(dir.path(), &format!("{rows}.csv"), &csv(kind, rows, 0));
         for batch in ["1", "7", "32"] {
             let args = [
-                "train", "--data", &data, "--task", task(kind), "--hidden", "3", "--epochs", "2", "--batch-size", batch,
+                "train",
+                "--data",
+                &data,
+                "--task",
+                task(kind),
+                "--hidden",
+                "3",
+                "--epochs",
+                "2",
+                "--batch-size",
+                batch,
                 "--json",
             ];
             let context = format!("{kind:?}, {rows} rows, batch {batch}");
@@ -111,8 +134,24 @@ fn validate_test_and_predict_one_row(kind: Kind) {
     for rows in 1..=70 {
         let data = write(dir.path(), &format!("{rows}.csv"), &csv(kind, rows, 0));
         let args = [
-            "train", "--data", &data, "--task", task(kind), "--test", &test, "--validation", "0.01", "--hidden", "2",
-            "--epochs", "3", "--batch-size", "7", "--save", model, "--json",
+            "train",
+            "--data",
+            &data,
+            "--task",
+            task(kind),
+            "--test",
+            &test,
+            "--validation",
+            "0.01",
+            "--hidden",
+            "2",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "7",
+            "--save",
+            model,
+            "--json",
         ];
         let context = format!("{kind:?}, {rows} rows, one-row test and validation");
         match (run(&args), expected_error(kind, rows, true)) {
@@ -134,7 +173,13 @@ fn validate_test_and_predict_one_row(kind: Kind) {
             Kind::Binary => {
                 assert!(["0", "1"].contains(&lines[1]), "{context}: {predicted}");
                 let proba = run(&["predict", "--model", model, "--data", &one_row, "--proba"]).unwrap();
-                let p: Vec<f64> = proba.lines().nth(1).unwrap().split(',').map(|p| p.parse().unwrap()).collect();
+                let p: Vec<f64> = proba
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .map(|p| p.parse().unwrap())
+                    .collect();
                 assert!(p.len() == 2 && (p[0] + p[1] - 1.0).abs() < 1e-6, "{context}: {proba}");
             }
             Kind::Regression => {
