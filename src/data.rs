@@ -190,7 +190,7 @@ impl Dataset {
         let Target::Classes { labels, classes: own } = &mut self.target else {
             return Err(Error::config(format!(
                 "the data set has no class labels to align with the classes {}",
-                classes.join(", ")
+                name_list(classes)
             )));
         };
         let position: HashMap<&str, u32> = classes
@@ -209,8 +209,9 @@ impl Dataset {
                 Some(&new) => remap[old] = new,
                 None if used[old] => {
                     return Err(Error::config(format!(
-                        "class '{name}' of the data is not among the classes {}",
-                        classes.join(", ")
+                        "class {} of the data is not among the classes {}",
+                        quote(name),
+                        name_list(classes)
                     )))
                 }
                 None => {}
@@ -224,14 +225,19 @@ impl Dataset {
     }
 }
 
-/// Reads a CSV file with a header row. Every feature cell must be a finite number; the target
-/// column may hold numbers or strings. Classes are ordered numerically when all labels are
-/// numbers, else lexicographically.
+/// Reads a CSV file with a header row of distinct, non-empty names. Every feature cell must be
+/// a finite number; the target column may hold numbers or strings.
+///
+/// Class labels: when every label is a number, labels that are the same number are one class,
+/// named by the number's shortest decimal form (`0`, `0.0` and `-0` are class `0`; `1.50` is
+/// `1.5`), and classes are in numeric order; otherwise each distinct text is a class, in
+/// lexicographic order.
 ///
 /// # Errors
 /// [`crate::Error::Io`] if the file cannot be read; [`crate::Error::Data`] naming line and
-/// column for an empty file, a ragged row, a non-numeric, NaN or infinite cell, or a missing
-/// target column.
+/// column for an empty file, an empty or repeated column name, a ragged row, a non-numeric,
+/// NaN or infinite cell, a quoted cell left open or running over lines, or a missing target
+/// column; [`crate::Error::Memory`] when the data outgrow the memory limit.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     parse_csv(open(path)?, path, options)
 }
