@@ -63,7 +63,7 @@ pub enum Error {
         learning_rate: f32,
     },
     /// An allocation would exceed the memory limit (see [`crate::memory`]).
-    #[error("{what} needs about {} but the memory limit is {} (three quarters of the available memory unless set with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
+    #[error("{what} needs about {} but the memory limit is {} (set it with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
     Memory {
         /// What would be allocated.
         what: String,

@@ -10,7 +10,7 @@ use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// A CSV file (header row; target in the last column unless --target), a directory of IDX
     /// files (train-*/t10k-*), or a built-in set: iris, digits, mnist1d, fashion-mnist (needs the

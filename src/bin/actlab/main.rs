@@ -23,6 +23,10 @@ use serde_json::json;
 #[derive(Parser, Debug)]
 #[command(name = "actlab", version, about, long_about = None, after_help = EXAMPLES)]
 struct Cli {
+    /// Refuse work whose estimated memory is above SIZE (e.g. 512M, 4G) with an error that gives
+    /// the estimate. Default: three quarters of the memory available when actlab starts.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = |s: &str| actlab::memory::parse_size(s).map_err(|e| e.to_string()))]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +107,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(bytes) = cli.max_memory {
+        actlab::memory::set_limit(bytes);
+    }
     match cli.command {
         Command::Train(args) => train::train(*args),
         Command::Eval(args) => train::eval(args),

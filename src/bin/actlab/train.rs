@@ -95,7 +95,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let train_scores = fitted.model.evaluate(train_set)?;
-    let test_scores = fitted.model.evaluate(test_set)?;
+    // A data set too small to hold out a test sample (one sample per class) has no test scores.
+    let test_scores = (!test_set.is_empty())
+        .then(|| fitted.model.evaluate(test_set))
+        .transpose()?;
     if let Some(path) = &args.save {
         model_io::save(&fitted.model, path)?;
     }
@@ -120,13 +123,15 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "best_epoch": fitted.history.best_epoch,
             "steps": fitted.history.steps,
             "train_loss": train_scores.loss,
-            "test_loss": test_scores.loss,
             "seconds": seconds,
             "samples_per_second": samples_per_second,
             "history": fitted.history.epochs,
         });
         add_scores(&mut report, "train", &train_scores);
-        add_scores(&mut report, "test", &test_scores);
+        if let Some(test_scores) = &test_scores {
+            report["test_loss"] = json!(test_scores.loss);
+            add_scores(&mut report, "test", test_scores);
+        }
         if let Some(path) = &args.save {
             report["model"] = json!(path);
         }
@@ -136,7 +141,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
         println!(
             "result   train {}, test {}",
             describe(&train_scores),
-            describe(&test_scores)
+            test_scores
+                .as_ref()
+                .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
         );
         if let Some(path) = &args.save {
             println!("saved    {}", path.display());
@@ -251,17 +258,48 @@ fn refuse_to_overwrite_input(out: &Path, data: &str, test: Option<&Path>) -> Res
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = model_io::load(&args.model)?;
-    let Source { split, name, .. } = load_data(&args.data, Some(model.task), 0)?;
-    let data = split.test.unwrap_or(split.train);
+    let builtin = !Path::new(&args.data.data).exists();
+    let mut data_args = args.data.clone();
+    if !builtin && data_args.target.is_none() && !model.target_name.is_empty() {
+        // The target column is the one the model was trained to predict, wherever it is.
+        data_args.target = Some(model.target_name.clone());
+    }
+    let Source { split, name, .. } = load_data(&data_args, Some(model.task), args.seed)?;
+    // A file given by the user is scored whole; a built-in set by the test part that
+    // `actlab train` held out (its own test split, or the seeded 80/20 split).
+    let (data, part) = match split.test {
+        Some(test) => (test, "its test split".to_string()),
+        None if builtin => (
+            data::stratified_split(&split.train, 0.2, args.seed).1,
+            format!("the test part of train's 80/20 split with seed {}", args.seed),
+        ),
+        None => (split.train, "every row".to_string()),
+    };
+    let (data, unused) = model.select_features(&data)?;
     let scores = model.evaluate(&data)?;
+    note_unused(&unused);
     if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "n_test": data.len(), "test_loss": scores.loss});
+        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
         add_scores(&mut report, "test", &scores);
         println!("{report}");
     } else {
-        println!("{name}: {} samples, {}", data.len(), describe(&scores));
+        println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
     }
     Ok(())
+}
+
+/// One note on stderr for the columns of a file that the model does not use.
+fn note_unused(unused: &[String]) {
+    if !unused.is_empty() {
+        let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
+        eprintln!(
+            "note: ignoring {} column{} the model does not use: {}{}",
+            unused.len(),
+            if unused.len() == 1 { "" } else { "s" },
+            shown.join(", "),
+            if unused.len() > shown.len() { ", …" } else { "" }
+        );
+    }
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
@@ -318,6 +356,10 @@ pub struct EvalArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// For a built-in data set: the --seed the model was trained with, which chose (and for
+    /// generated sets, drew) the test part that is scored.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
