@@ -147,7 +147,10 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
         })
     };
     if path.is_dir() {
-        return idx(path, &args.data);
+        if args.target.is_some() {
+            bail!("--target cannot be used with the IDX directory '{}'", args.data);
+        }
+        return with_task(idx(path, &args.data)?, task);
     }
     if path.exists() {
         let split = Split {
@@ -164,7 +167,7 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
         if !Path::new(FASHION_MNIST).is_dir() {
             bail!("--data fashion-mnist: {FASHION_MNIST} not found; install it with `apt-get install dataset-fashion-mnist`");
         }
-        return idx(Path::new(FASHION_MNIST), "fashion-mnist");
+        return with_task(idx(Path::new(FASHION_MNIST), "fashion-mnist")?, task);
     }
     let synthetic = SyntheticOptions {
         samples: args.samples.map(|n| n as usize),
@@ -177,11 +180,12 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
             if args.target.is_some() {
                 bail!("--target cannot be used with the built-in data set '{}'", args.data);
             }
-            Ok(Source {
+            let source = Source {
                 split,
                 name,
                 images: false,
-            })
+            };
+            with_task(source, task)
         }
         None => bail!(
             "--data '{}': no such file, and not a built-in data set ({}, fashion-mnist)",
@@ -189,6 +193,31 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
             data::BUILTIN_NAMES.join(", ")
         ),
     }
+}
+
+/// Reads the target of a built-in set or IDX directory for `task` (`None`: as it comes).
+fn with_task(source: Source, task: Option<Task>) -> Result<Source> {
+    let Some(task) = task else {
+        return Ok(source);
+    };
+    let context = || {
+        format!(
+            "--task {} with the data set '{}'",
+            format!("{task:?}").to_lowercase(),
+            source.name
+        )
+    };
+    let train = source.split.train.with_task(task).with_context(context)?;
+    let test = source
+        .split
+        .test
+        .map(|t| t.with_task(task))
+        .transpose()
+        .with_context(context)?;
+    Ok(Source {
+        split: Split { train, test },
+        ..source
+    })
 }
 
 /// Default epochs: enough to see about 40,000 samples, at least 10 and at most 300.
@@ -296,19 +325,40 @@ impl SplitArgs {
         let Source { split, name, images } = load_data(&self.data, self.task.task(), seed)?;
         let (train, test) = match (split.test, &self.test) {
             (_, Some(path)) => {
-                let target = self
-                    .data
-                    .target
-                    .clone()
-                    .or_else(|| Some(split.train.target_name.clone()));
-                let options = CsvOptions {
-                    target: target.filter(|t| !t.is_empty()),
+                // The training set's columns, by name, in whatever order the test file has them.
+                let columns = data::Columns {
+                    features: &split.train.feature_names,
+                    target: &split.train.target_name,
                     task: split.train.task(),
+                    header: true,
                 };
-                (split.train, data::read_csv(path, &options)?)
+                let matched = data::read_csv_columns(path, &columns)?;
+                if !matched.ignored.is_empty() {
+                    eprintln!(
+                        "note: {} has columns the training data lacks, ignored: {}",
+                        path.display(),
+                        matched
+                            .ignored
+                            .iter()
+                            .map(|n| data::quote(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                (split.train, matched.data)
             }
             (Some(test), None) => (split.train, test),
-            (None, None) => data::stratified_split(&split.train, 0.2, seed),
+            (None, None) => {
+                let (train, test) = data::stratified_split(&split.train, 0.2, seed);
+                if test.is_empty() {
+                    bail!(
+                        "{name}: {} rows leave no test samples in the 80/20 split (it keeps one of each class for \
+                         training); give more rows, or test data with --test",
+                        train.len()
+                    );
+                }
+                (train, test)
+            }
         };
         Ok(Prepared {
             train,

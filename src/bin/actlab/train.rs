@@ -307,7 +307,13 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     if let Some(out) = &args.out {
         refuse_to_overwrite_input(out, &args.data.to_string_lossy(), None)?;
     }
-    let data = data::read_csv_features(&args.data, &model.feature_names)?;
+    let columns = data::Columns {
+        features: &model.feature_names,
+        target: &model.target_name,
+        task: None,
+        header: true,
+    };
+    let data = data::read_csv_columns(&args.data, &columns)?.data;
     let predictions = model.predict(&data)?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let name = if model.target_name.is_empty() {
