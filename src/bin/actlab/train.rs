@@ -258,24 +258,37 @@ fn refuse_to_overwrite_input(out: &Path, data: &str, test: Option<&Path>) -> Res
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = model_io::load(&args.model)?;
-    let builtin = !Path::new(&args.data.data).exists();
-    let mut data_args = args.data.clone();
-    if !builtin && data_args.target.is_none() && !model.target_name.is_empty() {
-        // The target column is the one the model was trained to predict, wherever it is.
-        data_args.target = Some(model.target_name.clone());
-    }
-    let Source { split, name, .. } = load_data(&data_args, Some(model.task), args.seed)?;
-    // A file given by the user is scored whole; a built-in set by the test part that
-    // `actlab train` held out (its own test split, or the seeded 80/20 split).
-    let (data, part) = match split.test {
-        Some(test) => (test, "its test split".to_string()),
-        None if builtin => (
-            data::stratified_split(&split.train, 0.2, args.seed).1,
-            format!("the test part of train's 80/20 split with seed {}", args.seed),
-        ),
-        None => (split.train, "every row".to_string()),
+    let path = Path::new(&args.data.data);
+    // A CSV file given by the user is scored whole, its columns matched by name (the target by
+    // the model's target name unless --target names another); a built-in set or an IDX
+    // directory by the test part that `actlab train` held out.
+    let (data, unused, name, part) = if path.is_file() {
+        let target = args.data.target.as_deref().unwrap_or(&model.target_name);
+        let columns = data::Columns {
+            features: &model.feature_names,
+            target,
+            task: Some(model.task),
+            header: !args.no_header,
+        };
+        let read = data::read_csv_columns(path, &columns)?;
+        (read.data, read.ignored, args.data.data.clone(), "every row".to_string())
+    } else {
+        if args.no_header {
+            bail!("--no-header applies to CSV files; {} is not one", args.data.data);
+        }
+        let builtin = !path.exists();
+        let Source { split, name, .. } = load_data(&args.data, Some(model.task), args.seed)?;
+        let (data, part) = match split.test {
+            Some(test) => (test, "its test split".to_string()),
+            None if builtin => (
+                data::stratified_split(&split.train, 0.2, args.seed).1,
+                format!("the test part of train's 80/20 split with seed {}", args.seed),
+            ),
+            None => (split.train, "every row".to_string()),
+        };
+        let (data, unused) = model.select_features(&data)?;
+        (data, unused, name, part)
     };
-    let (data, unused) = model.select_features(&data)?;
     let scores = model.evaluate(&data)?;
     note_unused(&unused);
     if args.json {
@@ -311,10 +324,11 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         features: &model.feature_names,
         target: &model.target_name,
         task: None,
-        header: true,
+        header: !args.no_header,
     };
-    let data = data::read_csv_columns(&args.data, &columns)?.data;
-    let predictions = model.predict(&data)?;
+    let read = data::read_csv_columns(&args.data, &columns)?;
+    let predictions = model.predict(&read.data)?;
+    note_unused(&read.ignored);
     let mut writer = csv::Writer::from_writer(Vec::new());
     let name = if model.target_name.is_empty() {
         "prediction"
@@ -366,6 +380,10 @@ pub struct EvalArgs {
     /// generated sets, drew) the test part that is scored.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+    /// The CSV file has no header row: its columns are the model's features in training order,
+    /// then the target.
+    #[arg(long)]
+    no_header: bool,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -376,7 +394,8 @@ pub struct PredictArgs {
     /// A model file written by `actlab train --save`.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// CSV file with the model's feature columns (a target column, if present, is ignored).
+    /// CSV file with the model's feature columns, matched by name (other columns, such as the
+    /// target, are ignored with a note).
     #[arg(long, value_name = "PATH")]
     data: PathBuf,
     /// One probability column per class (named by its label) instead of the predicted class.
@@ -385,4 +404,8 @@ pub struct PredictArgs {
     /// Write the CSV to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// The CSV file has no header row: its columns are the model's features in training order
+    /// (and nothing else).
+    #[arg(long)]
+    no_header: bool,
 }
