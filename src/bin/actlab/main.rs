@@ -68,6 +68,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Err(e) = actlab::fileio::remove_temp_files_on_signals() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -100,6 +104,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prefixes a library error with the flag whose value it concerns, e.g.
+/// `--save out: is a directory, not a regular file; refusing to replace it`.
+fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{name} {e}")
 }
 
 fn run(cli: Cli) -> Result<()> {
