@@ -20,7 +20,7 @@ pub struct TrainArgs {
     pub split: SplitArgs,
     /// Hidden activation: one name for all layers or one per layer, comma separated. Names take
     /// parameters after a colon: leaky_relu:0.2, elu:0.5, gelu:tanh, softplus:2. See `actlab activations`.
-    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "relu", value_parser = activation)]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', action = clap::ArgAction::Set, default_value = "relu", value_parser = activation)]
     pub activation: Vec<Activation>,
     #[command(flatten)]
     pub network: NetworkArgs,
