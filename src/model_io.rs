@@ -10,7 +10,6 @@
 //! Metadata key `actlab`: the configuration as JSON (see [`ModelMeta`]).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
@@ -20,7 +19,7 @@ use crate::data::Standardizer;
 use crate::layer::LayerSpec;
 use crate::loss::Loss;
 use crate::model::Model;
-use crate::{Error, Mlp, Result, Task};
+use crate::{fileio, Error, Mlp, Result, Task};
 
 /// Format version written into new files.
 pub const FORMAT_VERSION: u32 = 1;
@@ -297,44 +296,16 @@ fn first_duplicate(names: &[String]) -> Option<&str> {
     names.iter().find(|n| !seen.insert(n.as_str())).map(String::as_str)
 }
 
-/// Writes `model` to `path` atomically: into a temporary file beside it, then renamed over.
+/// Writes `model` to `path` atomically with [`fileio::write_atomically`], which refuses to
+/// replace anything but a regular file. A program that reads files should call
+/// `fileio::write_atomically` with them and [`to_safetensors`]'s bytes instead, so that it
+/// never overwrites one.
 ///
 /// # Errors
-/// [`Error::Io`] when the directory is not writable.
+/// [`Error::Output`] for a path that is refused, [`Error::Io`] when writing fails.
 pub fn save(model: &Model, path: &Path) -> Result<()> {
     let bytes = to_safetensors(model)?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// crash never leaves a half-written file under `path`.
-///
-/// # Errors
-/// [`Error::Io`] naming `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    // The temporary file is private (0600); give the result the permissions of the file it
-    // replaces, or the usual 0644 for a new one.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io)?;
-    }
-    file.write_all(bytes).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    fileio::write_atomically(path, &bytes, &[])
 }
 
 /// Reads a model file.
@@ -342,9 +313,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] if it cannot be read, [`Error::Model`] if it is not a valid actlab model.
 pub fn load(path: &Path) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        });
+    }
+    // The bytes, and the model's copy of its tensors.
+    crate::memory::check(&format!("reading {}", path.display()), metadata.len().saturating_mul(2))?;
+    let bytes = std::fs::read(path).map_err(io)?;
     from_safetensors(&bytes, path)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use actlab::data;
 use actlab::model::{fit, output_layer, Fitted, Scores};
 use actlab::train::EpochRecord;
-use actlab::{model_io, Activation, Dataset, Task};
+use actlab::{fileio, model_io, Activation, Dataset, Task};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -20,7 +20,7 @@ pub struct TrainArgs {
     pub split: SplitArgs,
     /// Hidden activation: one name for all layers or one per layer, comma separated. Names take
     /// parameters after a colon: leaky_relu:0.2, elu:0.5, gelu:tanh, softplus:2. See `actlab activations`.
-    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "relu", value_parser = activation)]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', action = clap::ArgAction::Set, default_value = "relu", value_parser = activation)]
     pub activation: Vec<Activation>,
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -39,11 +39,14 @@ pub struct TrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    let inputs: Vec<&Path> = std::iter::once(Path::new(&args.split.data.data))
+        .chain(args.split.test.as_deref())
+        .collect();
+    if let Some(path) = &args.save {
+        fileio::check_output(path, &inputs).map_err(crate::flag("--save"))?;
+    }
     args.optim.init_threads()?;
     let prepared = args.split.load(args.optim.seed)?;
-    if let Some(path) = &args.save {
-        refuse_to_overwrite_input(path, &args.split.data.data, args.split.test.as_deref())?;
-    }
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone(), &prepared);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let epochs = config.train.epochs;
@@ -100,7 +103,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
     if let Some(path) = &args.save {
-        model_io::save(&fitted.model, path)?;
+        let bytes = model_io::to_safetensors(&fitted.model)?;
+        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--save"))?;
     }
     let samples_per_second = (fitted.history.epochs.len() * fitted.n_train) as f64 / seconds.max(1e-9);
     if args.json {
@@ -243,19 +247,6 @@ fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, sampl
     );
 }
 
-/// Refuses to write a model or predictions over a data file the user gave.
-fn refuse_to_overwrite_input(out: &Path, data: &str, test: Option<&Path>) -> Result<()> {
-    let Ok(out_canonical) = out.canonicalize() else {
-        return Ok(());
-    };
-    for input in std::iter::once(Path::new(data)).chain(test) {
-        if input.canonicalize().is_ok_and(|p| p == out_canonical) {
-            bail!("{} is an input data file; refusing to overwrite it", out.display());
-        }
-    }
-    Ok(())
-}
-
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = model_io::load(&args.model)?;
     let path = Path::new(&args.data.data);
@@ -316,10 +307,11 @@ fn note_unused(unused: &[String]) {
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let model = model_io::load(&args.model)?;
+    let inputs = [args.model.as_path(), args.data.as_path()];
     if let Some(out) = &args.out {
-        refuse_to_overwrite_input(out, &args.data.to_string_lossy(), None)?;
+        fileio::check_output(out, &inputs).map_err(crate::flag("--out"))?;
     }
+    let model = model_io::load(&args.model)?;
     let columns = data::Columns {
         features: &model.feature_names,
         target: &model.target_name,
@@ -360,7 +352,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = writer.into_inner().context("writing CSV")?;
     match &args.out {
-        Some(path) => model_io::write_atomically(path, &bytes)?,
+        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--out"))?,
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&bytes)?;
