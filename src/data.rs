@@ -1253,7 +1253,7 @@ mod tests {
             assert_eq!(labels.iter().filter(|&&l| l == c).count(), 50);
         }
         assert_eq!(iris.x.row(0), &[5.1, 3.5, 1.4, 0.2]);
-        assert_eq!(iris.target_name, "label");
+        assert_eq!(iris.target_name, "species");
     }
 
     #[test]

@@ -8,9 +8,9 @@ use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use actlab::train::TrainConfig;
 use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// A CSV file (header row; target in the last column unless --target), a directory of IDX
     /// files (train-*/t10k-*), or a built-in set: iris, digits, mnist1d, fashion-mnist (needs the
@@ -244,7 +244,7 @@ pub struct SplitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct NetworkArgs {
     /// Hidden layer sizes, comma separated (e.g. 256,128).
-    #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "100", value_parser = layer_size)]
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', action = ArgAction::Set, default_value = "100", value_parser = layer_size)]
     pub hidden: Vec<usize>,
     /// Output activation. auto: softmax for several classes, sigmoid for two, identity for regression.
     #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(activation))]
@@ -267,6 +267,10 @@ pub struct NetworkArgs {
     #[arg(long)]
     pub no_scale_target: bool,
 }
+
+/// The most worker threads --threads accepts: far more than any machine's cores, few enough
+/// that starting them takes no noticeable time.
+const MAX_THREADS: u64 = 1024;
 
 /// How the network is trained.
 #[derive(Args, Debug, Clone)]
@@ -302,10 +306,10 @@ pub struct OptimArgs {
     /// Seed of the initial weights, the shuffling and the splits.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores). Results are identical for any N at a given seed.
-    /// While an epoch has work to share out, the other threads wait for it by spinning, so
+    /// Worker threads, 1 to 1024 (default: all cores). Results are identical for any N at a given
+    /// seed. While an epoch has work to share out, the other threads wait for it by spinning, so
     /// they keep their cores busy until the epoch ends; --threads 1 leaves the other cores free.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
     pub threads: Option<u64>,
 }
 
