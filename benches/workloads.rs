@@ -168,7 +168,9 @@ fn w2() {
         previous = e.seconds;
     })
     .unwrap();
-    let accuracy = train::evaluate(&mlp, batchable(&test), Loss::CrossEntropy).score;
+    let accuracy = train::evaluate(&mlp, batchable(&test), Loss::CrossEntropy)
+        .score
+        .expect("accuracy of a non-empty set");
     emit(json!({"workload": "w2", "activation": name, "epochs": epochs,
         "seconds_per_epoch": median(seconds), "test_accuracy": accuracy}));
 }

@@ -360,7 +360,10 @@ pub fn read_csv_columns(path: &Path, columns: &Columns) -> Result<Matched> {
 pub fn read_idx(images: &Path, labels: &Path) -> Result<Dataset> {
     let image_file = read_idx_file(images, 3)?;
     let label_file = read_idx_file(labels, 1)?;
-    let (n, pixels) = (image_file.dims[0], image_file.dims[1] * image_file.dims[2]);
+    let (n, pixels) = (
+        image_file.dims[0],
+        image_file.dims[1].saturating_mul(image_file.dims[2]),
+    );
     if n == 0 || pixels == 0 {
         let what = if n == 0 { "no images" } else { "images of no pixels" };
         let shape = format!("{n}×{}×{}", image_file.dims[1], image_file.dims[2]);
@@ -383,6 +386,11 @@ pub fn read_idx(images: &Path, labels: &Path) -> Result<Dataset> {
             ),
         ));
     }
+    // A name per pixel: a String and its few bytes of text.
+    crate::memory::check(
+        &format!("naming the {pixels} pixels of {}", images.display()),
+        crate::memory::bytes([pixels], 40),
+    )?;
     let x = Matrix::from_vec(n, pixels, image_file.data.iter().map(|&p| f32::from(p)).collect());
     let values: BTreeSet<u8> = label_file.data.iter().copied().collect();
     let mut index = [0u32; 256];

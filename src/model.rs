@@ -170,6 +170,15 @@ pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::Epoc
     }
     let (fit_part, validation) = if config.validation_fraction > 0.0 {
         let (t, v) = stratified_split(data, config.validation_fraction, config.train.seed ^ 0x5eed);
+        if v.is_empty() || t.is_empty() {
+            return Err(Error::config(format!(
+                "a validation fraction of {} leaves {} of {} samples for validation and {} for training; each needs at least one",
+                config.validation_fraction,
+                v.len(),
+                data.len(),
+                t.len()
+            )));
+        }
         (t, Some(v))
     } else {
         (data.clone(), None)
@@ -371,7 +380,7 @@ impl Model {
                     .map(|c| {
                         self.classes
                             .iter()
-                            .position(|m| m == c)
+                            .position(|m| same_label(m, c))
                             .map(|i| i as u32)
                             .ok_or_else(|| {
                                 Error::config(format!(
@@ -492,7 +501,7 @@ impl Model {
         Ok(match self.task {
             Task::Classification => Scores {
                 loss: e.loss,
-                accuracy: Some(e.score),
+                accuracy: e.score,
                 r2: None,
                 rmse: None,
             },
@@ -504,12 +513,22 @@ impl Model {
                 Scores {
                     loss: e.loss,
                     accuracy: None,
-                    r2: Some(metrics::r2(predicted.as_slice(), values)),
+                    r2: metrics::r2(predicted.as_slice(), values),
                     rmse: Some(metrics::rmse(predicted.as_slice(), values)),
                 }
             }
         })
     }
+}
+
+/// Whether two class labels name the same class: equal text, or the same number (a model
+/// saved with the label `1.0` scores data whose label reads `1`).
+fn same_label(a: &str, b: &str) -> bool {
+    a == b
+        || match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
 }
 
 fn preview(names: &[String]) -> String {

@@ -166,7 +166,7 @@ pub fn train(
         let (val_loss, val_score) = match validation {
             Some(v) => {
                 let e = evaluate(mlp, v, loss);
-                (Some(e.loss), Some(e.score))
+                (Some(e.loss), e.score)
             }
             None => (None, None),
         };
@@ -422,8 +422,9 @@ fn diverged(mlp: &Mlp, ws: &Workspace, epoch: usize, step: usize, loss: f64, lr:
 pub struct Evaluation {
     /// Mean loss.
     pub loss: f64,
-    /// Accuracy for classification, R² for regression.
-    pub score: f64,
+    /// Accuracy for classification, R² for regression (`None` where R² is undefined: fewer
+    /// than two samples, or a constant target).
+    pub score: Option<f64>,
 }
 
 /// Mean loss and score (accuracy with labels, else R² over all outputs) of `data`.
@@ -461,7 +462,7 @@ pub fn evaluate(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> Evaluation {
     });
     let n = data.x.rows().max(1) as f64;
     let score = match data.labels {
-        Some(_) => correct as f64 / n,
+        Some(_) => Some(correct as f64 / n),
         None => metrics::r2(&predictions, data.targets.as_slice()),
     };
     Evaluation {

@@ -186,6 +186,7 @@ pub fn describe(s: &Scores) -> String {
     match (s.accuracy, s.r2, s.rmse) {
         (Some(a), _, _) => format!("accuracy {a:.4} (loss {:.4})", s.loss),
         (_, Some(r2), Some(rmse)) => format!("R² {r2:.4}, RMSE {rmse:.4}"),
+        (_, None, Some(rmse)) => format!("R² undefined (constant target), RMSE {rmse:.4}"),
         _ => format!("loss {:.4}", s.loss),
     }
 }
