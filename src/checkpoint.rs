@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::layer::LayerSpec;
 use crate::model::{self, FitConfig, Fitted};
 use crate::optim::{OptimizerState, SchedulePosition};
-use crate::train::{Best, Continuation, EpochRecord, History, State, TrainConfig};
+use crate::train::{Best, Continuation, EpochRecord, History, SaveState, State, TrainConfig};
 use crate::{memory, model_io, Dataset, Error, Mlp, Result, Target};
 
 /// Format version written into new checkpoints.
@@ -410,9 +410,7 @@ pub fn fit(
     });
     let continuation = Continuation {
         resume,
-        checkpoint: write_to
-            .as_mut()
-            .map(|(every, write)| (*every, write as &mut dyn FnMut(&State) -> Result<()>)),
+        checkpoint: write_to.as_mut().map(|(every, write)| (*every, write as SaveState<'_>)),
     };
     model::fit_with(data, config, continuation, on_epoch)
 }

@@ -135,6 +135,9 @@ pub fn train(
 /// about 2.5 times the untrained network's loss.
 pub const DIVERGENCE_FACTOR: f64 = 1e4;
 
+/// A function that receives a run's [`State`] (and writes a checkpoint of it, say).
+pub type SaveState<'a> = &'a mut dyn FnMut(&State) -> Result<()>;
+
 /// Where a run starts, and where it saves its state as it goes: see [`train_with`].
 #[derive(Default)]
 pub struct Continuation<'a> {
@@ -143,7 +146,7 @@ pub struct Continuation<'a> {
     pub resume: Option<State>,
     /// Every so many epochs (at least 1), and after the last epoch, the run's [`State`] is
     /// passed to this function (which writes a checkpoint, say); an error it returns ends training.
-    pub checkpoint: Option<(usize, &'a mut dyn FnMut(&State) -> Result<()>)>,
+    pub checkpoint: Option<(usize, SaveState<'a>)>,
 }
 
 /// The validation loss and the weights of the best epoch so far (early stopping).
