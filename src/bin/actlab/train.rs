@@ -44,9 +44,10 @@ pub struct TrainArgs {
     pub checkpoint_every: u64,
     /// Continue the run that wrote this checkpoint: it ends with the same weights, bit for bit,
     /// as if it had never stopped. Give the same data and flags as that run, --epochs included
-    /// (a run cannot be extended: its learning-rate schedule was made for its epochs); only
-    /// --threads, --diagnostics, --json, --save and the checkpoint flags may differ. Add
-    /// --checkpoint to go on writing checkpoints (the same file is fine).
+    /// (a run cannot be extended: its learning-rate schedule was made for its epochs); a
+    /// difference is refused, naming the setting. --threads, --diagnostics, --json, --save and
+    /// the checkpoint flags may differ. Add --checkpoint to go on writing checkpoints (the same
+    /// file is fine).
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
     /// Print one JSON object on the last line of stdout instead of the summary.
