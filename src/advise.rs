@@ -99,7 +99,8 @@ pub const OUTLIER_Z: f64 = 5.0;
 /// `planned_output` is checked against the target.
 ///
 /// # Errors
-/// [`Error::Config`] when the data has no target or no samples.
+/// [`Error::Config`] when the data has no target or no samples, or its classes are fewer
+/// than two.
 pub fn advise(data: &Dataset, planned_output: Option<Activation>) -> Result<Advice> {
     let target = summarize(data)?;
     let choice = |name: &str, reason: String| Choice {
@@ -222,8 +223,15 @@ fn summarize(data: &Dataset) -> Result<TargetSummary> {
     };
     match &data.target {
         Target::None => return Err(Error::config("the data has no target column")),
+        Target::Classes { classes, .. } if classes.len() < 2 => {
+            return Err(Error::config(format!(
+                "the target '{}' holds one class ({}): classification needs at least two",
+                data.target_name,
+                classes.first().map_or("none", String::as_str)
+            )))
+        }
         Target::Classes { classes, .. } => {
-            summary.kind = if classes.len() <= 2 {
+            summary.kind = if classes.len() == 2 {
                 TargetKind::Binary
             } else {
                 TargetKind::MultiClass
@@ -432,5 +440,14 @@ mod tests {
         d.target = Target::None;
         assert!(advise(&d, None).unwrap_err().to_string().contains("no target"));
         assert!(advise(&values(&[]), None).is_err());
+    }
+
+    #[test]
+    fn one_class_is_an_error() {
+        let err = advise(&classes(1), None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the target 'label' holds one class (c0): classification needs at least two"
+        );
     }
 }

@@ -27,7 +27,7 @@ use crate::layer::LayerSpec;
 use crate::model::{self, FitConfig, Fitted};
 use crate::optim::{OptimizerState, SchedulePosition};
 use crate::train::{Best, Continuation, EpochRecord, History, SaveState, State, TrainConfig};
-use crate::{memory, model_io, Dataset, Error, Mlp, Result, Target};
+use crate::{fileio, memory, Dataset, Error, Mlp, Result, Target};
 
 /// Format version written into new checkpoints.
 pub const FORMAT_VERSION: u32 = 1;
@@ -355,27 +355,34 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     })
 }
 
-/// Writes a checkpoint of `state` to `path` atomically (see [`model_io::write_atomically`]).
+/// Writes a checkpoint of `state` to `path` atomically (see [`fileio::write_atomically`]).
 ///
 /// # Errors
 /// [`Error::Io`] when the directory is not writable.
 pub fn save(path: &Path, config: &FitConfig, data: &DataFingerprint, state: &State) -> Result<()> {
-    model_io::write_atomically(path, &to_safetensors(config, data, state)?)
+    fileio::write_atomically(path, &to_safetensors(config, data, state)?, &[])
 }
 
 /// Reads and checks a checkpoint file.
 ///
 /// # Errors
 /// [`Error::Io`] if it cannot be read, [`Error::Memory`] if it is larger than the memory limit
-/// allows, [`Error::Model`] if it is not a sound checkpoint (see [`from_safetensors`]).
+/// allows, [`Error::Model`] if it is not a regular file or not a sound checkpoint (see
+/// [`from_safetensors`]).
 pub fn load(path: &Path) -> Result<Checkpoint> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(io)?.len();
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        });
+    }
     // The file's bytes and the state decoded from them.
-    memory::check(&format!("the checkpoint {}", path.display()), size.saturating_mul(2))?;
+    memory::check(&format!("reading {}", path.display()), metadata.len().saturating_mul(2))?;
     from_safetensors(&std::fs::read(path).map_err(io)?, path)
 }
 
@@ -528,7 +535,7 @@ mod tests {
         assert!(damaged(&|s| s.history.epochs.truncate(1)).contains("history"));
 
         let model = crate::model::fit(&data, &config, |_| {}).unwrap().model;
-        let e = from_safetensors(&model_io::to_safetensors(&model).unwrap(), path).unwrap_err();
+        let e = from_safetensors(&crate::model_io::to_safetensors(&model).unwrap(), path).unwrap_err();
         assert!(
             e.to_string().contains("not written by actlab train --checkpoint"),
             "{e}"

@@ -4,8 +4,8 @@
 //! `mnist1d` sets) go through one reader, `read_table`; errors name the file, the 1-based
 //! line (the header is line 1) and the 1-based column at fault.
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Matrix, Result};
+use crate::{memory, Error, Matrix, Result};
 
 /// Whether a target holds classes or real values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +152,36 @@ impl Dataset {
         }
     }
 
+    /// The data with its target read for `task`: for regression, class labels that are
+    /// numbers become their values; for classification, values become classes named as
+    /// [`read_csv`] names numeric labels. A data set without a target is returned as it is.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first class label that is not a number, for regression.
+    pub fn with_task(self, task: Task) -> Result<Dataset> {
+        let target = match (self.target, task) {
+            (Target::Classes { labels, classes }, Task::Regression) => {
+                let values = classes
+                    .iter()
+                    .map(|c| match c.parse::<f32>() {
+                        Ok(v) if v.is_finite() => Ok(v),
+                        _ => Err(Error::config(format!(
+                            "regression needs numbers, but the target {} holds the class {}",
+                            quote(&self.target_name),
+                            quote(c)
+                        ))),
+                    })
+                    .collect::<Result<Vec<f32>>>()?;
+                Target::Values(labels.iter().map(|&l| values[l as usize]).collect())
+            }
+            (Target::Values(values), Task::Classification) => {
+                classes_from_labels(&values.iter().map(f32::to_string).collect::<Vec<_>>())
+            }
+            (target, _) => target,
+        };
+        Ok(Dataset { target, ..self })
+    }
+
     /// Re-indexes class labels to follow `classes` (a model's output order).
     ///
     /// # Errors
@@ -206,39 +236,113 @@ pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
     parse_csv(open(path)?, path, options)
 }
 
-/// Reads the feature columns of a CSV file for prediction: the columns named `feature_names`
-/// when the header has them all, else all columns when there are exactly that many, else all
-/// but the last (a target column) when there is one more. The target column is not needed.
+/// Which columns a file must provide, for [`read_csv_columns`].
+#[derive(Clone, Copy, Debug)]
+pub struct Columns<'a> {
+    /// The feature columns' names, in the order the data set gets them (a model's order).
+    pub features: &'a [String],
+    /// The target column's name (empty when not known). Read only when `task` is given;
+    /// otherwise a column of this name is skipped without being reported as ignored.
+    pub target: &'a str,
+    /// Read the target as classes or values; `None` for data to predict on (no target read).
+    pub task: Option<Task>,
+    /// Whether the first row names the columns. Without a header the columns are taken by
+    /// position: the features in order, then the target last when `task` is given.
+    pub header: bool,
+}
+
+/// A data set read by [`read_csv_columns`].
+#[derive(Clone, Debug)]
+pub struct Matched {
+    /// The features in the order asked for, and the target when one was asked for.
+    pub data: Dataset,
+    /// Columns of the file that were neither a feature nor the target, in file order.
+    pub ignored: Vec<String>,
+}
+
+/// Reads a CSV file whose columns must fit known ones (a model's, or a training set's): data
+/// to evaluate or test on (`columns.task` given: the target is required) or to predict on.
+///
+/// With a header, every feature and the target are matched by name, whatever their order;
+/// other columns are ignored and listed in [`Matched::ignored`]. Without one, the file must
+/// have exactly as many columns as there are features, plus one (the target, last) when a
+/// target is read. Class labels are read as by [`read_csv`].
 ///
 /// # Errors
-/// As [`read_csv`], and [`crate::Error::Data`] when the columns do not fit `feature_names`.
-pub fn read_csv_features(path: &Path, feature_names: &[String]) -> Result<Dataset> {
-    let table = read_table(open(path)?, path, |header| {
-        let by_name: Option<Vec<usize>> = feature_names
-            .iter()
-            .map(|name| header.iter().position(|h| h == name))
-            .collect();
-        let features = match by_name {
-            Some(columns) => columns,
-            None if header.len() == feature_names.len() => (0..header.len()).collect(),
-            None if header.len() == feature_names.len() + 1 => (0..header.len() - 1).collect(),
-            None => {
+/// As [`read_csv`]; [`crate::Error::Data`] at line 1 naming every missing column (and the
+/// columns the file has), or giving both counts when a file without header has too few or
+/// too many columns.
+pub fn read_csv_columns(path: &Path, columns: &Columns) -> Result<Matched> {
+    let wanted = columns.features.len() + usize::from(columns.task.is_some());
+    let mut ignored = Vec::new();
+    let table = read_table(open(path)?, path, columns.header, |header| {
+        let features: Vec<(usize, String)>;
+        let target;
+        if columns.header {
+            let find = |name: &str| header.iter().position(|h| h == name);
+            let mut missing: Vec<&str> = Vec::new();
+            features = columns
+                .features
+                .iter()
+                .filter_map(|name| {
+                    find(name).map(|c| (c, name.clone())).or_else(|| {
+                        missing.push(name);
+                        None
+                    })
+                })
+                .collect();
+            target = match columns.task {
+                Some(_) => find(columns.target)
+                    .map(|c| (c, columns.target.to_string()))
+                    .or_else(|| {
+                        missing.push(columns.target);
+                        None
+                    }),
+                None => None,
+            };
+            if !missing.is_empty() {
+                let plural = if missing.len() == 1 { "" } else { "s" };
                 return Err(format!(
-                    "expected {} feature columns ({}), found {} columns ({})",
-                    feature_names.len(),
-                    feature_names.join(", "),
-                    header.len(),
-                    header.join(", ")
-                ))
+                    "missing column{plural} {}; the file has {}",
+                    name_list(&missing),
+                    name_list(header)
+                ));
             }
-        };
-        Ok(Columns { features, target: None })
+            ignored = header
+                .iter()
+                .filter(|h| *h != columns.target && !columns.features.contains(h))
+                .cloned()
+                .collect();
+        } else {
+            if header.len() != wanted {
+                let target = if columns.task.is_some() {
+                    " and the target last"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "expected {wanted} columns ({} features{target}), found {} (the file has no header row)",
+                    columns.features.len(),
+                    header.len()
+                ));
+            }
+            features = columns.features.iter().cloned().enumerate().collect();
+            target = columns.task.map(|_| (wanted - 1, columns.target.to_string()));
+        }
+        Ok(Chosen { features, target })
     })?;
-    Ok(Dataset {
-        x: table.x,
-        feature_names: table.feature_names,
-        target_name: String::new(),
-        target: Target::None,
+    let target = match (&table.target, columns.task) {
+        (Some(column), Some(task)) => build_target(column, Some(task), path)?,
+        _ => Target::None,
+    };
+    Ok(Matched {
+        data: Dataset {
+            x: table.x,
+            feature_names: table.feature_names,
+            target_name: table.target.map(|t| t.name).unwrap_or_default(),
+            target,
+        },
+        ignored,
     })
 }
 
@@ -251,6 +355,16 @@ pub fn read_idx(images: &Path, labels: &Path) -> Result<Dataset> {
     let image_file = read_idx_file(images, 3)?;
     let label_file = read_idx_file(labels, 1)?;
     let (n, pixels) = (image_file.dims[0], image_file.dims[1] * image_file.dims[2]);
+    if n == 0 || pixels == 0 {
+        let what = if n == 0 { "no images" } else { "images of no pixels" };
+        let shape = format!("{n}×{}×{}", image_file.dims[1], image_file.dims[2]);
+        return Err(data_error(
+            images,
+            0,
+            0,
+            format!("the IDX header promises {what} ({shape})"),
+        ));
+    }
     if label_file.dims[0] != n {
         return Err(data_error(
             labels,
@@ -492,10 +606,46 @@ impl Standardizer {
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-/// The columns a caller wants, as 0-based indices into the header.
-struct Columns {
-    features: Vec<usize>,
-    target: Option<usize>,
+/// Cells longer than this many characters are cut short when an error message quotes them.
+const QUOTED_CHARS: usize = 80;
+
+/// Rows read between two checks of the memory the data takes (see [`memory::check`]).
+const ROWS_PER_MEMORY_CHECK: usize = 4096;
+
+/// `text` in single quotes for a message: whole up to 80 characters, else its first 79
+/// characters, an ellipsis and the full length, so that a huge cell cannot flood the error line.
+/// Every message that quotes a cell, a column name or a class label of a file goes through it.
+pub fn quote(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= QUOTED_CHARS {
+        format!("'{text}'")
+    } else {
+        let head: String = text.chars().take(QUOTED_CHARS - 1).collect();
+        format!("'{head}…' ({count} characters)")
+    }
+}
+
+/// Column names for a message: each quoted, at most ten, then how many there are in all.
+fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<String> = names.iter().take(10).map(|n| quote(n.as_ref())).collect();
+    match names.len() {
+        0..=10 => shown.join(", "),
+        n => format!("{}, … ({n} in all)", shown.join(", ")),
+    }
+}
+
+/// The canonical text of a numeric class label: the shortest decimal that reads back as the
+/// same `f64`, without exponent or trailing zeros (`0.0`, `-0` and `0e3` are all `0`, `1.50` is
+/// `1.5`); `None` for a label that is not a finite number.
+fn canonical_number(label: &str) -> Option<String> {
+    let value = label.parse::<f64>().ok().filter(|v| v.is_finite())?;
+    Some((value + 0.0).to_string())
+}
+
+/// The columns chosen from a file, as 0-based indices with the name each is reported under.
+struct Chosen {
+    features: Vec<(usize, String)>,
+    target: Option<(usize, String)>,
 }
 
 /// The cells of a target column, kept as text until the task is known.
@@ -531,8 +681,8 @@ fn open(path: &Path) -> Result<std::fs::File> {
     })
 }
 
-fn csv_error(path: &Path, error: csv::Error) -> Error {
-    let line = error.position().map_or(0, |p| p.line() as usize);
+fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<LineCounter<R>>) -> Error {
+    let line = error.position().map_or(0, |p| reader.get_mut().line_at(p.byte()));
     let message = error.to_string();
     match error.into_kind() {
         csv::ErrorKind::Io(source) => Error::Io {
@@ -544,65 +694,153 @@ fn csv_error(path: &Path, error: csv::Error) -> Error {
     }
 }
 
-/// The CSV reader behind every CSV source. `choose` picks the columns from the header (its
-/// error message is reported at line 1); every chosen feature cell must be a finite number.
+/// A reader that notes where its lines end, so that a record's byte offset gives its line:
+/// the csv crate's own count is one too low in files with CRLF line ends.
+struct LineCounter<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// Offsets of the line feeds read but not yet passed by [`LineCounter::line_at`].
+    ahead: VecDeque<u64>,
+    /// Line feeds passed.
+    passed: usize,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, &b)| b == b'\n') {
+            self.ahead.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineCounter<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            ahead: VecDeque::new(),
+            passed: 0,
+        }
+    }
+
+    /// The 1-based line of a record the csv crate places at byte `offset`; offsets must not
+    /// decrease from call to call. (After a CRLF the crate places the next record on the line
+    /// feed, which therefore counts as passed.)
+    fn line_at(&mut self, offset: u64) -> usize {
+        while self.ahead.front().is_some_and(|&newline| newline <= offset) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// Refuses a header with an empty or repeated column name, naming the columns (1-based).
+fn check_header(header: &[String]) -> std::result::Result<(), (usize, String)> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (c, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            return Err((c + 1, format!("column {} has no name in the header", c + 1)));
+        }
+        if let Some(first) = seen.insert(name, c) {
+            return Err((
+                c + 1,
+                format!("columns {} and {} are both named {}", first + 1, c + 1, quote(name)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The CSV reader behind every CSV source. `choose` picks the columns from the header (the
+/// first row when `has_header` is false, which is then read as data); its error message is
+/// reported at line 1. Every chosen feature cell must be a finite number.
 fn read_table<R: Read>(
     source: R,
     path: &Path,
-    choose: impl FnOnce(&[String]) -> std::result::Result<Columns, String>,
+    has_header: bool,
+    choose: impl FnOnce(&[String]) -> std::result::Result<Chosen, String>,
 ) -> Result<Table> {
     let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
+        .has_headers(has_header)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(source);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| csv_error(path, e))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+        .from_reader(LineCounter::new(source));
+    let header: Vec<String> = match reader.headers() {
+        Ok(header) => header.iter().map(str::to_string).collect(),
+        Err(e) => return Err(csv_error(path, e, &mut reader)),
+    };
     if header.is_empty() {
-        return Err(data_error(path, 1, 0, "empty file: expected a header row"));
+        let expected = if has_header { "a header row" } else { "data rows" };
+        return Err(data_error(path, 1, 0, format!("empty file: expected {expected}")));
     }
-    let columns = choose(&header).map_err(|message| data_error(path, 1, 0, message))?;
-    let mut target = columns.target.map(|c| TargetColumn {
-        name: header[c].clone(),
+    if has_header {
+        check_header(&header).map_err(|(column, message)| data_error(path, 1, column, message))?;
+    }
+    let chosen = choose(&header).map_err(|message| data_error(path, 1, 0, message))?;
+    let mut target = chosen.target.map(|(c, name)| TargetColumn {
+        name,
         column: c + 1,
         cells: Vec::new(),
         lines: Vec::new(),
     });
+    let what = format!("the data of {}", path.display());
     let mut values = Vec::new();
+    let mut target_bytes = 0u64;
     let mut rows = 0;
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(|e| csv_error(path, e))? {
-        let line = record.position().map_or(0, |p| p.line() as usize);
+    let next = |reader: &mut csv::Reader<LineCounter<R>>, record: &mut csv::StringRecord| {
+        reader.read_record(record).map_err(|e| csv_error(path, e, reader))
+    };
+    while next(&mut reader, &mut record)? {
+        let line = record.position().map_or(0, |p| reader.get_mut().line_at(p.byte()));
+        // A quote left open swallows the rest of the file into one cell (which starts on the
+        // record's line: the cells before it hold no line break).
+        if let Some(c) = record.iter().position(|cell| cell.contains(['\n', '\r'])) {
+            let message = if next(&mut reader, &mut record)? {
+                "quoted cell runs over several lines; a cell must fit on one line"
+            } else {
+                "unterminated quoted field: the quote opened here is not closed before the end of the file"
+            };
+            return Err(data_error(path, line, c + 1, message));
+        }
         if record.len() != header.len() {
             let plural = if record.len() == 1 { "" } else { "s" };
+            let first = if has_header { "header" } else { "first row" };
             return Err(data_error(
                 path,
                 line,
                 0,
-                format!("row has {} field{plural}, header has {}", record.len(), header.len()),
+                format!("row has {} field{plural}, {first} has {}", record.len(), header.len()),
             ));
         }
-        for &c in &columns.features {
-            let value = parse_number(&record[c])
-                .map_err(|why| data_error(path, line, c + 1, format!("column '{}': {why}", header[c])))?;
+        for (c, name) in &chosen.features {
+            let value = parse_number(&record[*c])
+                .map_err(|why| data_error(path, line, c + 1, format!("column {}: {why}", quote(name))))?;
             values.push(value);
         }
         if let Some(target) = target.as_mut() {
-            target.cells.push(record[target.column - 1].to_string());
+            let cell = &record[target.column - 1];
+            target_bytes += (cell.len() + std::mem::size_of::<String>() + std::mem::size_of::<usize>()) as u64;
+            target.cells.push(cell.to_string());
             target.lines.push(line);
         }
         rows += 1;
+        if rows % ROWS_PER_MEMORY_CHECK == 0 {
+            // what is held now, and as much again when the values grow next
+            memory::check(&what, 2 * memory::bytes([values.len()], 4) + target_bytes)?;
+        }
     }
     if rows == 0 {
         return Err(data_error(path, 1, 0, "header but no data rows"));
     }
     Ok(Table {
-        feature_names: columns.features.iter().map(|&c| header[c].clone()).collect(),
-        x: Matrix::from_vec(rows, columns.features.len(), values),
+        feature_names: chosen.features.into_iter().map(|(_, name)| name).collect(),
+        x: Matrix::from_vec(rows, values.len() / rows, values),
         target,
     })
 }
@@ -614,30 +852,36 @@ fn parse_number(cell: &str) -> std::result::Result<f32, String> {
     }
     match cell.parse::<f32>() {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!("'{cell}' is not a finite number")),
-        Err(_) => Err(format!("'{cell}' is not a number")),
+        Ok(_) => Err(format!("{} is not a finite number", quote(cell))),
+        Err(_) => Err(format!("{} is not a number", quote(cell))),
     }
 }
 
 /// Reads a labelled CSV (file or built-in): features and a target column.
 fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -> Result<Dataset> {
-    let table = read_table(source, path, |header| {
+    let table = read_table(source, path, true, |header| {
         let target = match &options.target {
-            Some(name) => header
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| format!("no target column '{name}'; the columns are {}", header.join(", ")))?,
+            Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {
+                format!(
+                    "no target column {}; the columns are {}",
+                    quote(name),
+                    name_list(header)
+                )
+            })?,
             None => header.len() - 1,
         };
         if header.len() < 2 {
             return Err(format!(
-                "only one column ('{}'): need at least one feature column besides the target",
-                header[target]
+                "only one column ({}): need at least one feature column besides the target",
+                quote(&header[target])
             ));
         }
-        Ok(Columns {
-            features: (0..header.len()).filter(|&c| c != target).collect(),
-            target: Some(target),
+        Ok(Chosen {
+            features: (0..header.len())
+                .filter(|&c| c != target)
+                .map(|c| (c, header[c].clone()))
+                .collect(),
+            target: Some((target, header[target].clone())),
         })
     })?;
     let column = table.target.expect("a target column was chosen");
@@ -658,7 +902,7 @@ fn build_target(column: &TargetColumn, task: Option<Task>, path: &Path) -> Resul
             path,
             column.lines[i],
             column.column,
-            format!("column '{}': {why}", column.name),
+            format!("column {}: {why}", quote(&column.name)),
         )
     };
     if let Some(i) = column.cells.iter().position(|c| c.is_empty()) {
@@ -672,10 +916,10 @@ fn build_target(column: &TargetColumn, task: Option<Task>, path: &Path) -> Resul
                 None => Task::Classification,
                 Some(numbers) => {
                     if let Some(i) = numbers.iter().position(|v| !v.is_finite()) {
-                        let why = format!("'{}' is not a finite number", column.cells[i]);
+                        let why = format!("{} is not a finite number", quote(&column.cells[i]));
                         return Err(error(i, why));
                     }
-                    let distinct: BTreeSet<&str> = column.cells.iter().map(String::as_str).collect();
+                    let distinct: BTreeSet<u64> = numbers.iter().map(|v| (v + 0.0).to_bits()).collect();
                     if numbers.iter().all(|v| v.fract() == 0.0) && distinct.len() <= MAX_INFERRED_CLASSES {
                         Task::Classification
                     } else {
@@ -693,17 +937,23 @@ fn build_target(column: &TargetColumn, task: Option<Task>, path: &Path) -> Resul
             .map(|(i, cell)| parse_number(cell).map_err(|why| error(i, format!("{why} (the task is regression)"))))
             .collect::<Result<Vec<f32>>>()
             .map(Target::Values),
-        Task::Classification => {
-            let classes = order_classes(column.cells.iter().cloned().collect());
-            let index: HashMap<&str, u32> = classes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.as_str(), i as u32))
-                .collect();
-            let labels = column.cells.iter().map(|c| index[c.as_str()]).collect();
-            Ok(Target::Classes { labels, classes })
-        }
+        Task::Classification => Ok(classes_from_labels(&column.cells)),
     }
+}
+
+/// Classes from label texts. When every label is a finite number, labels that are the same
+/// number are one class, named by [`canonical_number`]; otherwise each distinct text is a class.
+fn classes_from_labels(cells: &[String]) -> Target {
+    let canonical: Option<Vec<String>> = cells.iter().map(|c| canonical_number(c)).collect();
+    let cells = canonical.as_deref().unwrap_or(cells);
+    let classes = order_classes(cells.iter().cloned().collect());
+    let index: HashMap<&str, u32> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as u32))
+        .collect();
+    let labels = cells.iter().map(|c| index[c.as_str()]).collect();
+    Target::Classes { labels, classes }
 }
 
 /// Class labels in output order: numerically ascending when all are numbers (ties by text),
@@ -753,35 +1003,49 @@ struct IdxFile {
 }
 
 /// Reads an IDX file of unsigned bytes with `n_dims` dimensions, gunzipping it if needed.
+///
+/// The header is read first and the size it promises checked against the memory limit (one
+/// byte per element and the `f32` or `u32` each becomes) before the elements are read; a file
+/// holding fewer or more elements than promised is refused. Every error names the file.
 fn read_idx_file(path: &Path, n_dims: usize) -> Result<IdxFile> {
     let error = |message: String| data_error(path, 0, 0, message);
-    let raw = std::fs::read(path).map_err(|source| Error::Io {
+    let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| error(format!("corrupt gzip data: {e}")))?;
-        out
-    } else {
-        raw
     };
-    if bytes.len() < 4 {
+    let file = open(path)?;
+    let file_len = file.metadata().map_err(io_error)?.len();
+    let mut buffered = std::io::BufReader::new(file);
+    let gzipped = buffered.fill_buf().map_err(io_error)?.starts_with(&[0x1f, 0x8b]);
+    let mut source: Box<dyn Read> = if gzipped {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    // Up to `n` bytes (fewer at the end of the file).
+    let mut read = |n: u64| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        match source.by_ref().take(n).read_to_end(&mut bytes) {
+            Ok(_) => Ok(bytes),
+            Err(e) if gzipped => Err(error(format!("corrupt gzip data: {e}"))),
+            Err(e) => Err(io_error(e)),
+        }
+    };
+    let magic_bytes = read(4)?;
+    let [b0, b1, type_code, dims_count] = magic_bytes[..] else {
         return Err(error(format!(
             "truncated IDX file: {} bytes, too short for the 4-byte magic number",
-            bytes.len()
+            magic_bytes.len()
         )));
-    }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    if bytes[0] != 0 || bytes[1] != 0 {
+    };
+    let magic = u32::from_be_bytes([b0, b1, type_code, dims_count]);
+    if b0 != 0 || b1 != 0 {
         return Err(error(format!(
             "not an IDX file: bad magic number 0x{magic:08x} (expected 0x{:08x})",
             0x800 + n_dims
         )));
     }
-    let type_name = match bytes[2] {
+    let type_name = match type_code {
         0x08 => None,
         0x09 => Some("signed bytes"),
         0x0b => Some("16-bit integers"),
@@ -796,43 +1060,58 @@ fn read_idx_file(path: &Path, n_dims: usize) -> Result<IdxFile> {
     };
     if let Some(type_name) = type_name {
         return Err(error(format!(
-            "unsupported IDX element type 0x{:02x} ({type_name}): only unsigned bytes (0x08) are supported",
-            bytes[2]
+            "unsupported IDX element type 0x{type_code:02x} ({type_name}): only unsigned bytes (0x08) are supported"
         )));
     }
-    if usize::from(bytes[3]) != n_dims {
+    if usize::from(dims_count) != n_dims {
         let what = if n_dims == 3 { "image" } else { "label" };
         return Err(error(format!(
-            "expected an IDX {what} file with {n_dims} dimension(s) (magic 0x{:08x}), found {} (magic 0x{magic:08x})",
+            "expected an IDX {what} file with {n_dims} dimension(s) (magic 0x{:08x}), found {dims_count} (magic 0x{magic:08x})",
             0x800 + n_dims,
-            bytes[3]
         )));
     }
     let header_len = 4 + 4 * n_dims;
-    if bytes.len() < header_len {
+    let dim_bytes = read(4 * n_dims as u64)?;
+    if dim_bytes.len() < 4 * n_dims {
         return Err(error(format!(
             "truncated IDX file: the header needs {header_len} bytes, found {}",
-            bytes.len()
+            4 + dim_bytes.len()
         )));
     }
-    let dims: Vec<usize> = bytes[4..header_len]
+    let dims: Vec<usize> = dim_bytes
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
     let shape = dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
-    let size = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| error(format!("IDX header promises {shape} bytes, too many")))?;
-    let found = bytes.len() - header_len;
-    if found < size {
+    // Each byte becomes an f32 pixel or a u32 label: 5 bytes each while both are held.
+    memory::check(
+        &format!("{} ({shape} bytes)", path.display()),
+        memory::bytes(dims.iter().copied(), 5),
+    )?;
+    let size = memory::bytes(dims.iter().copied(), 1);
+    if !gzipped && file_len != header_len as u64 + size {
+        let found = file_len.saturating_sub(header_len as u64);
+        let problem = if found < size {
+            "truncated IDX file"
+        } else {
+            "IDX file longer than its header says"
+        };
         return Err(error(format!(
-            "truncated IDX file: header promises {shape} bytes, found {found}"
+            "{problem}: header promises {shape} bytes, found {found}"
         )));
     }
-    let mut data = bytes;
-    data.truncate(header_len + size);
-    data.drain(..header_len);
+    let data = read(size)?;
+    if (data.len() as u64) < size {
+        return Err(error(format!(
+            "truncated IDX file: header promises {shape} bytes, found {}",
+            data.len()
+        )));
+    }
+    if !read(1)?.is_empty() {
+        return Err(error(format!(
+            "IDX file longer than its header says: header promises {shape} bytes, found more"
+        )));
+    }
     Ok(IdxFile { dims, data })
 }
 
@@ -968,7 +1247,7 @@ mod tests {
             assert_eq!(labels.iter().filter(|&&l| l == c).count(), 50);
         }
         assert_eq!(iris.x.row(0), &[5.1, 3.5, 1.4, 0.2]);
-        assert_eq!(iris.target_name, "label");
+        assert_eq!(iris.target_name, "species");
     }
 
     #[test]
@@ -1082,7 +1361,7 @@ mod tests {
         };
         let data = csv("a,y\n1,0.5\n2,1.5\n3,0.5\n4,1.0\n", &classification).unwrap();
         let (labels, classes) = classes_of(&data);
-        assert_eq!(classes, ["0.5", "1.0", "1.5"]);
+        assert_eq!(classes, ["0.5", "1", "1.5"]);
         assert_eq!(labels, [0, 2, 0, 1]);
     }
 
@@ -1151,7 +1430,10 @@ mod tests {
         let (line, _, text) = csv_err("a,b,label\n1,2,3\n", &options);
         assert_eq!(line, 1);
         assert!(text.contains("data.csv:1:"), "{text}");
-        assert!(text.contains("'class'") && text.contains("a, b, label"), "{text}");
+        assert!(
+            text.contains("no target column 'class'; the columns are 'a', 'b', 'label'"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1169,36 +1451,193 @@ mod tests {
         assert!(matches!(result, Err(Error::Io { .. })));
     }
 
-    #[test]
-    fn features_for_prediction() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "p.csv", b"b,extra,a,label\n1,9,2,x\n3,9,4,y\n");
-        // By name, in the model's order, ignoring other columns.
-        let data = read_csv_features(&path, &strings(&["a", "b"])).unwrap();
-        assert_eq!(data.feature_names, ["a", "b"]);
-        assert_eq!(data.x.as_slice(), &[2.0, 1.0, 4.0, 3.0]);
-        assert_eq!(data.target, Target::None);
-        assert!(data.target_name.is_empty());
-        assert_eq!(data.task(), None);
+    fn columns<'a>(features: &'a [String], target: &'a str, task: Option<Task>) -> Columns<'a> {
+        Columns {
+            features,
+            target,
+            task,
+            header: true,
+        }
+    }
 
-        let path = write(dir.path(), "q.csv", b"u,v,w\n1,2,3\n4,5,6\n");
-        // All but the last.
-        let data = read_csv_features(&path, &strings(&["a", "b"])).unwrap();
-        assert_eq!(data.x.as_slice(), &[1.0, 2.0, 4.0, 5.0]);
-        // All columns.
-        let data = read_csv_features(&path, &strings(&["a", "b", "c"])).unwrap();
-        assert_eq!(data.x.as_slice(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        // Neither.
-        let err = read_csv_features(&path, &strings(&["a"])).unwrap_err().to_string();
-        assert!(err.contains("expected 1 feature columns (a), found 3"), "{err}");
+    /// Reads `content` as `data.csv` through [`read_csv_columns`].
+    fn matched(content: &str, columns: &Columns) -> Result<Matched> {
+        let dir = tempfile::tempdir().unwrap();
+        read_csv_columns(&write(dir.path(), "data.csv", content.as_bytes()), columns)
+    }
+
+    fn matched_err(content: &str, columns: &Columns) -> (usize, usize, String) {
+        match matched(content, columns) {
+            Err(e @ Error::Data { line, column, .. }) => (line, column, e.to_string()),
+            other => panic!("expected a data error, got {other:?}"),
+        }
     }
 
     #[test]
-    fn features_for_prediction_reject_bad_cells() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "p.csv", b"a,b\n1,2\n3,oops\n");
-        let err = read_csv_features(&path, &strings(&["a", "b"])).unwrap_err();
-        assert!(err.to_string().contains("p.csv:3:2: column 'b': 'oops'"), "{err}");
+    fn reordered_columns_give_the_same_data_set() {
+        let features = strings(&["a", "b", "c"]);
+        let want = columns(&features, "y", Some(Task::Regression));
+        let original = matched("a,b,c,y\n1,2,3,0.5\n4,5,6,1.5\n", &want).unwrap();
+        let reordered = matched("y,c,a,b\n0.5,3,1,2\n1.5,6,4,5\n", &want).unwrap();
+        assert_eq!(original.data, reordered.data);
+        assert_eq!(reordered.data.x.as_slice(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(reordered.data.target, Target::Values(vec![0.5, 1.5]));
+        assert_eq!(reordered.data.target_name, "y");
+        assert!(reordered.ignored.is_empty());
+        // The same for classes.
+        let want = columns(&features, "y", Some(Task::Classification));
+        let reordered = matched("c,y,b,a\n3,x,2,1\n6,w,5,4\n", &want).unwrap();
+        assert_eq!(reordered.data.x.as_slice(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(classes_of(&reordered.data), (&[1, 0][..], vec!["w", "x"]));
+    }
+
+    #[test]
+    fn missing_columns_are_each_named() {
+        let features = strings(&["a", "b", "c"]);
+        let want = columns(&features, "y", Some(Task::Regression));
+        let (line, _, text) = matched_err("a,c,y\n1,2,3\n", &want);
+        assert_eq!(line, 1);
+        assert!(
+            text.contains("missing column 'b'; the file has 'a', 'c', 'y'"),
+            "{text}"
+        );
+        let (_, _, text) = matched_err("c,x,b\n1,2,3\n", &want);
+        assert!(
+            text.contains("missing columns 'a', 'y'; the file has 'c', 'x', 'b'"),
+            "{text}"
+        );
+        // Data to predict on needs no target.
+        let predict = columns(&features, "y", None);
+        let data = matched("c,b,a\n3,2,1\n", &predict).unwrap().data;
+        assert_eq!(data.x.as_slice(), &[1.0, 2.0, 3.0]);
+        assert_eq!((data.target, data.target_name.as_str()), (Target::None, ""));
+    }
+
+    #[test]
+    fn extra_columns_are_reported_and_the_target_is_not_a_feature() {
+        let features = strings(&["a", "b"]);
+        let content = "id,b,y,a,note\n7,2,1.5,1,x\n8,4,2.5,3,z\n";
+        let read = matched(content, &columns(&features, "y", Some(Task::Regression))).unwrap();
+        assert_eq!(read.ignored, ["id", "note"]);
+        assert_eq!(read.data.x.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+        // Predicting: the target column is skipped, not reported.
+        let read = matched(content, &columns(&features, "y", None)).unwrap();
+        assert_eq!(read.ignored, ["id", "note"]);
+        assert_eq!(read.data.feature_names, ["a", "b"]);
+        assert_eq!(read.data.target, Target::None);
+    }
+
+    #[test]
+    fn without_header_columns_go_by_position_and_their_count_is_checked() {
+        let features = strings(&["a", "b"]);
+        let no_header = |task| Columns {
+            header: false,
+            ..columns(&features, "y", task)
+        };
+        let read = matched("1,2,0\n3,4,1\n", &no_header(Some(Task::Classification))).unwrap();
+        assert_eq!(read.data.x.as_slice(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(classes_of(&read.data), (&[0, 1][..], vec!["0", "1"]));
+        assert_eq!(read.data.feature_names, ["a", "b"]);
+        let read = matched("1,2\n3,4\n", &no_header(None)).unwrap();
+        assert_eq!((read.data.len(), read.data.n_features()), (2, 2));
+        let (line, _, text) = matched_err("1,2\n3,4\n", &no_header(Some(Task::Regression)));
+        assert_eq!(line, 1);
+        assert!(
+            text.contains("expected 3 columns (2 features and the target last), found 2"),
+            "{text}"
+        );
+        let (_, _, text) = matched_err("1,2,3\n", &no_header(None));
+        assert!(text.contains("expected 2 columns (2 features), found 3"), "{text}");
+        // A bad cell is named by the feature it should be.
+        let (line, column, text) = matched_err("1,2\n3,x\n", &no_header(None));
+        assert_eq!((line, column), (2, 2));
+        assert!(text.contains("column 'b': 'x' is not a number"), "{text}");
+    }
+
+    #[test]
+    fn crlf_files_report_the_right_lines() {
+        let (line, column, text) = csv_err("a,b\r\n1,x\r\n2,y\r\nz,w\r\n", &CsvOptions::default());
+        assert_eq!((line, column), (4, 1), "{text}");
+        let (line, column, _) = csv_err("a,b\r\n1,x\r\n\r\n2,y\r\n3\r\n", &CsvOptions::default());
+        assert_eq!((line, column), (5, 0));
+    }
+
+    #[test]
+    fn duplicate_and_empty_header_names_are_refused() {
+        let options = CsvOptions {
+            target: Some("a".to_string()),
+            task: None,
+        };
+        let (line, column, text) = csv_err("a,b,a\n1,2,3\n", &options);
+        assert_eq!((line, column), (1, 3));
+        assert!(text.contains("columns 1 and 3 are both named 'a'"), "{text}");
+        let (line, column, text) = csv_err("x,,y\n1,2,3\n", &CsvOptions::default());
+        assert_eq!((line, column), (1, 2));
+        assert!(text.contains("column 2 has no name"), "{text}");
+        let features = strings(&["x"]);
+        let (_, _, text) = matched_err("x,y,x\n1,2,3\n", &columns(&features, "y", None));
+        assert!(text.contains("columns 1 and 3 are both named 'x'"), "{text}");
+    }
+
+    #[test]
+    fn numeric_labels_of_the_same_number_are_one_class() {
+        let data = csv("a,y\n1,0\n2,0.0\n3,1\n4,1.00\n5,-0\n6,1e0\n", &CsvOptions::default()).unwrap();
+        assert_eq!(classes_of(&data), (&[0, 0, 1, 1, 0, 1][..], vec!["0", "1"]));
+        // Labels that are not all numbers keep their text.
+        let data = csv("a,y\n1,0\n2,0.0\n3,cat\n", &CsvOptions::default()).unwrap();
+        assert_eq!(classes_of(&data).1, ["0", "0.0", "cat"]);
+    }
+
+    #[test]
+    fn long_cells_are_cut_short_in_messages() {
+        let cell = "9".repeat(100) + &"x".repeat(10_000_000);
+        let (line, column, text) = csv_err(&format!("a,y\n1,0\n{cell},1\n"), &CsvOptions::default());
+        assert_eq!((line, column), (3, 1));
+        assert!(text.len() < 200, "{} characters", text.len());
+        assert!(text.ends_with("is not a number"), "{}", &text[..300.min(text.len())]);
+        assert!(
+            text.contains(&format!("'{}…' (10000100 characters) is not a number", "9".repeat(79))),
+            "{text}"
+        );
+        let options = CsvOptions {
+            target: Some("y".to_string()),
+            task: None,
+        };
+        let (_, _, text) = csv_err(&format!("a,{cell}\n1,0\n"), &options);
+        assert!(text.len() < 300, "{} characters", text.len());
+        assert!(
+            text.contains("(10000100 characters)"),
+            "{}",
+            &text[..300.min(text.len())]
+        );
+        assert_eq!(quote("short"), "'short'");
+        assert_eq!(quote(&"é".repeat(80)), format!("'{}'", "é".repeat(80)));
+    }
+
+    #[test]
+    fn unterminated_quote_is_named_where_it_opens() {
+        let (line, column, text) = csv_err("a,b,y\n1,2,x\n3,\"4,z\n5,6,w\n7,8,v\n", &CsvOptions::default());
+        assert_eq!((line, column), (3, 2), "{text}");
+        assert!(text.contains("data.csv:3:2: unterminated quoted field"), "{text}");
+        // A closed quote over two lines is not a number either, but says so.
+        let (line, column, text) = csv_err("a,b,y\n1,2,\"x\ny\"\n3,4,z\n", &CsvOptions::default());
+        assert_eq!((line, column), (2, 3));
+        assert!(text.contains("runs over several lines"), "{text}");
+    }
+
+    #[test]
+    fn built_in_labels_are_read_for_the_task_asked() {
+        let iris = builtin("iris", &SyntheticOptions::default_for_tests()).unwrap().train;
+        let regression = iris.clone().with_task(Task::Regression).unwrap();
+        let Target::Values(values) = &regression.target else {
+            panic!()
+        };
+        assert_eq!((values[0], values[60], values[149]), (0.0, 1.0, 2.0));
+        let back = regression.with_task(Task::Classification).unwrap();
+        assert_eq!(back.target, iris.target);
+        let words = csv("a,y\n1,cat\n2,dog\n", &CsvOptions::default()).unwrap();
+        let err = words.with_task(Task::Regression).unwrap_err().to_string();
+        assert!(err.contains("the target 'y' holds the class 'cat'"), "{err}");
     }
 
     // ---- IDX -----------------------------------------------------------------------------
@@ -1272,6 +1711,57 @@ mod tests {
         assert!(err.contains("truncated"), "{err}");
         let err = idx_err(&tiny_images(), &gzip(&tiny_labels(&[1, 2, 3]))[..1]);
         assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn idx_header_promising_too_much_is_refused_before_reading() {
+        // 2^14 × 2^13 × 2^13 = 2^40 pixels, promised by a gzip file of a few dozen bytes
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = gzip(&idx_bytes(0x08, &[1 << 14, 1 << 13, 1 << 13], &[0; 4096]));
+        assert!(bomb.len() < 200);
+        let images = write(dir.path(), "bomb.gz", &bomb);
+        let labels = write(dir.path(), "labels", &tiny_labels(&[1]));
+        let err = read_idx(&images, &labels).unwrap_err();
+        assert!(matches!(err, Error::Memory { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("bomb.gz (16384×8192×8192 bytes) needs about 5.0 TiB"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn idx_files_must_hold_exactly_what_the_header_promises() {
+        let mut longer = tiny_images();
+        longer.extend([7, 7]);
+        for (wrap, found) in [(false, "found 14"), (true, "found more")] {
+            let bytes = if wrap { gzip(&longer) } else { longer.clone() };
+            let err = idx_err(&bytes, &tiny_labels(&[1, 2, 3]));
+            assert!(err.contains("images: IDX file longer than its header says"), "{err}");
+            assert!(err.contains(&format!("header promises 3×2×2 bytes, {found}")), "{err}");
+        }
+        let mut shorter = tiny_images();
+        shorter.truncate(shorter.len() - 3);
+        let err = idx_err(&gzip(&shorter), &tiny_labels(&[1, 2, 3]));
+        assert!(
+            err.contains("images: truncated IDX file: header promises 3×2×2 bytes, found 9"),
+            "{err}"
+        );
+        // A gzip stream cut short.
+        let cut = gzip(&tiny_images());
+        let err = idx_err(&cut[..cut.len() - 6], &tiny_labels(&[1, 2, 3]));
+        assert!(err.contains("images: corrupt gzip data"), "{err}");
+    }
+
+    #[test]
+    fn idx_without_images_or_pixels_names_the_file() {
+        for dims in [[0, 2, 2], [3, 0, 5]] {
+            let err = idx_err(
+                &idx_bytes(0x08, &dims, &[]),
+                &tiny_labels(&[1, 2, 3][..dims[0] as usize]),
+            );
+            assert!(err.contains("images: the IDX header promises"), "{err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,15 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// An output path that actlab refuses to write (see [`crate::fileio`]): not a regular
+    /// file, an input of the same command, or in a missing directory.
+    #[error("{path}: {message}")]
+    Output {
+        /// The output path as given.
+        path: PathBuf,
+        /// Why it is refused.
+        message: String,
+    },
     /// A data file is malformed. `line` and `column` are 1-based; 0 means "not applicable".
     #[error("{}", format_location(path, *line, *column, message))]
     Data {
@@ -63,7 +72,7 @@ pub enum Error {
         learning_rate: f32,
     },
     /// An allocation would exceed the memory limit (see [`crate::memory`]).
-    #[error("{what} needs about {} but the memory limit is {} (three quarters of the available memory unless set with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
+    #[error("{what} needs about {} but the memory limit is {} (set it with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
     Memory {
         /// What would be allocated.
         what: String,

@@ -24,6 +24,7 @@ pub mod data;
 pub mod diagnostics;
 pub mod error;
 pub mod experiments;
+pub mod fileio;
 pub mod inference;
 pub mod init;
 pub mod layer;

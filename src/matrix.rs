@@ -398,6 +398,140 @@ mod tests {
         }
     }
 
+    /// `count` values of a fixed pattern, small multiples of 1/8 so that f32 holds them exactly.
+    fn pattern(count: usize, salt: usize) -> Vec<f32> {
+        (0..count)
+            .map(|i| ((i * 37 + salt * 11) % 23) as f32 / 8.0 - 1.375)
+            .collect()
+    }
+
+    /// Row-major `rows × cols` `logical`, stored as `op` says (transposed for `Op::T`).
+    fn store(logical: &[f32], rows: usize, cols: usize, op: Op) -> Vec<f32> {
+        match op {
+            Op::N => logical.to_vec(),
+            Op::T => (0..cols * rows)
+                .map(|i| logical[(i % rows) * cols + i / rows])
+                .collect(),
+        }
+    }
+
+    /// Checks `gemm` against an f64 reference for every transposition, with and without
+    /// accumulating, and returns the products it computed (for comparisons across thread counts).
+    fn check_shape(m: usize, n: usize, k: usize) -> Vec<Vec<f32>> {
+        let (a, b, start) = (pattern(m * k, 1), pattern(k * n, 2), pattern(m * n, 3));
+        let mut want = vec![0f64; m * n];
+        let mut bound = vec![0f64; m * n];
+        for i in 0..m {
+            for p in 0..k {
+                let x = f64::from(a[i * k + p]);
+                for j in 0..n {
+                    want[i * n + j] += x * f64::from(b[p * n + j]);
+                    bound[i * n + j] += (x * f64::from(b[p * n + j])).abs();
+                }
+            }
+        }
+        let mut products = Vec::new();
+        for op_a in [Op::N, Op::T] {
+            for op_b in [Op::N, Op::T] {
+                let (sa, sb) = (store(&a, m, k, op_a), store(&b, k, n, op_b));
+                for accumulate in [false, true] {
+                    let mut c = if accumulate {
+                        start.clone()
+                    } else {
+                        vec![f32::NAN; m * n]
+                    };
+                    gemm(m, n, k, &sa, op_a, &sb, op_b, &mut c, accumulate);
+                    for (i, &got) in c.iter().enumerate() {
+                        let expected = want[i] + if accumulate { f64::from(start[i]) } else { 0.0 };
+                        // f32 rounding of k products and their running sum
+                        let tolerance = (bound[i] + 2.0) * (k + 2) as f64 * f64::from(f32::EPSILON);
+                        assert!(
+                            (f64::from(got) - expected).abs() <= tolerance,
+                            "{m}×{n}×{k} {op_a:?}{op_b:?} accumulate {accumulate}: c[{i}] = {got}, expected {expected}"
+                        );
+                    }
+                    products.push(c);
+                }
+            }
+        }
+        products
+    }
+
+    #[test]
+    fn every_small_shape_matches_the_reference() {
+        for m in 1..=40 {
+            for n in 1..=40 {
+                for k in 1..=40 {
+                    check_shape(m, n, k);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_and_prime_shapes_match_the_reference_on_any_number_of_threads() {
+        let sides = [1, 2, 3, 17, 127, 128, 129, 257, 509, 1021];
+        let pools: Vec<rayon::ThreadPool> = (1..=3)
+            .map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())
+            .collect();
+        let mut split = 0;
+        for &m in &sides {
+            for &n in &sides {
+                for &k in &sides {
+                    // keep the f64 reference to a few seconds in all
+                    if m * n * k > 1 << 22 || (m.max(n).max(k) < 100) {
+                        continue;
+                    }
+                    split += usize::from(is_split(m, n, k));
+                    let one = pools[0].install(|| check_shape(m, n, k));
+                    for pool in &pools[1..] {
+                        let other = pool.install(|| check_shape(m, n, k));
+                        assert!(
+                            one == other,
+                            "{m}×{n}×{k}: results differ on {} threads",
+                            pool.current_num_threads()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(split >= 10, "only {split} of the shapes were cut into blocks");
+    }
+
+    /// `block_size` on a thread of its own, so that a loop that never ends fails the test
+    /// instead of hanging it.
+    fn block_size_within_a_second(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || send.send(block_size(m, n, k, threads)));
+        receive
+            .recv_timeout(std::time::Duration::from_secs(1))
+            .unwrap_or_else(|_| panic!("block_size({m}, {n}, {k}, {threads}) did not return"))
+    }
+
+    #[test]
+    fn block_size_terminates_and_covers_the_product() {
+        let alongs = [1, 2, 3, 15, 16, 17, 31, 32, 33, 127, 128, 129, 145, 257, 1021, 4097];
+        for along in alongs {
+            for other in [1, 2, 64, 1000] {
+                for k in [1, 64, 1 << 12] {
+                    for threads in 1..=5 {
+                        for (m, n) in [(along, other), (other, along)] {
+                            let (size, by_rows) = block_size_within_a_second(m, n, k, threads);
+                            let along = if by_rows { m } else { n };
+                            assert!(size >= 1, "{m}×{n}×{k}: blocks of {size}");
+                            // `gemm` runs blocks `0..along.div_ceil(size)`; cut ones start on multiples of 16
+                            if along.div_ceil(size) > 1 {
+                                assert!(along >= SPLIT_FROM, "{m}×{n}×{k}: cut though short");
+                                assert_eq!(size % 16, 0, "{m}×{n}×{k}");
+                                assert_ne!(along % size, 1, "{m}×{n}×{k}: a last block one wide");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn check_gemm(m: usize, n: usize, k: usize) {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
         let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();

@@ -208,10 +208,61 @@ impl Mlp {
     /// (zeros when `None`).
     ///
     /// # Errors
-    /// [`Error::Config`] when consecutive layers' sizes do not chain or `params` has the wrong length.
+    /// As [`Mlp::parameter_count`], and [`Error::Config`] when `params` has the wrong length.
     pub fn from_parts(layers: Vec<LayerSpec>, params: Option<Vec<f32>>, residual: bool) -> Result<Self> {
-        if layers.is_empty() {
+        let total = Self::parameter_count(&layers)?;
+        let params = match params {
+            Some(params) => params,
+            None => {
+                crate::memory::check("the network's parameters", crate::memory::bytes([total], 4))?;
+                vec![0.0; total]
+            }
+        };
+        if params.len() != total {
+            return Err(Error::config(format!(
+                "expected {total} parameters, got {}",
+                params.len()
+            )));
+        }
+        let mut offsets = vec![0];
+        for layer in &layers {
+            offsets.push(offsets.last().unwrap() + layer.param_len());
+        }
+        Ok(Self {
+            layers,
+            offsets,
+            params,
+            residual,
+        })
+    }
+
+    /// The number of parameters of a network with these layers, once they are checked to make
+    /// one.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when there is no layer, a layer has no inputs or outputs, consecutive
+    /// layers' sizes do not chain, a hidden layer has an output-only activation, softmax has a
+    /// single output, or the count overflows.
+    pub fn parameter_count(layers: &[LayerSpec]) -> Result<usize> {
+        let Some(last) = layers.last() else {
             return Err(Error::config("a network needs at least one layer"));
+        };
+        for (i, layer) in layers.iter().enumerate() {
+            if layer.inputs == 0 || layer.outputs == 0 {
+                return Err(Error::config(format!(
+                    "layer {i} has {} inputs and {} outputs; every layer needs at least one of each",
+                    layer.inputs, layer.outputs
+                )));
+            }
+            if i + 1 < layers.len() && layer.activation.is_output_only() {
+                return Err(Error::config(format!(
+                    "layer {i} is hidden but its activation {} can only be the output activation",
+                    layer.activation
+                )));
+            }
+        }
+        if last.activation == Activation::Softmax && last.outputs < 2 {
+            return Err(Error::config("softmax needs at least two outputs; use sigmoid for one"));
         }
         for (i, pair) in layers.windows(2).enumerate() {
             if pair[0].outputs != pair[1].inputs {
@@ -224,23 +275,13 @@ impl Mlp {
                 )));
             }
         }
-        let mut offsets = vec![0];
-        for layer in &layers {
-            offsets.push(offsets.last().unwrap() + layer.param_len());
-        }
-        let total = *offsets.last().unwrap();
-        let params = params.unwrap_or_else(|| vec![0.0; total]);
-        if params.len() != total {
-            return Err(Error::config(format!(
-                "expected {total} parameters, got {}",
-                params.len()
-            )));
-        }
-        Ok(Self {
-            layers,
-            offsets,
-            params,
-            residual,
+        layers.iter().try_fold(0usize, |total, layer| {
+            layer
+                .inputs
+                .checked_mul(layer.outputs)
+                .and_then(|w| w.checked_add(layer.outputs.checked_add(layer.slopes_len())?))
+                .and_then(|n| n.checked_add(total))
+                .ok_or_else(|| Error::config("the network has more parameters than memory can address"))
         })
     }
 
@@ -362,20 +403,71 @@ impl Mlp {
         }
     }
 
-    /// Outputs for every row of `x` (`[rows, outputs]`), computed in batches.
-    pub fn predict(&self, x: &Matrix) -> Matrix {
-        const BATCH: usize = 1024;
+    /// Outputs for every row of `x` (`[rows, outputs]`), computed in batches of at most 1024
+    /// rows, fewer when their [`Workspace`] would take more than a sixteenth of the memory
+    /// limit (see [`crate::memory`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the output layer's pre-activations or outputs of a row are not
+    /// finite (a softmax of infinite logits would otherwise pass for a uniform distribution),
+    /// naming the row and the first layer where values stopped being finite.
+    pub fn predict(&self, x: &Matrix) -> Result<Matrix> {
+        let batch = (crate::memory::limit() / 16 / self.workspace_bytes(1)).clamp(1, 1024) as usize;
+        let last = self.layers.len() - 1;
         let mut out = Vec::with_capacity(x.rows() * self.outputs());
         let mut ws = Workspace::default();
         // On a thread of the rayon pool, like training (see `train::train`).
         rayon::scope(|_| {
-            for chunk in x.as_slice().chunks(BATCH * x.cols().max(1)) {
+            for (c, chunk) in x.as_slice().chunks(batch * x.cols().max(1)).enumerate() {
                 let rows = chunk.len() / x.cols().max(1);
                 self.forward(chunk, rows, &mut ws);
+                let finite = |v: &[f32]| v.iter().all(|v| v.is_finite());
+                if !finite(ws.pre_activation(last)) || !finite(ws.output()) {
+                    let bad = (0..rows)
+                        .find(|&r| {
+                            let o = self.outputs();
+                            !finite(&ws.pre_activation(last)[r * o..][..o]) || !finite(&ws.output()[r * o..][..o])
+                        })
+                        .unwrap_or(0);
+                    return Err(self.non_finite(x.row(c * batch + bad), c * batch + bad));
+                }
                 out.extend_from_slice(ws.output());
             }
-        });
-        Matrix::from_vec(x.rows(), self.outputs(), out)
+            Ok(Matrix::from_vec(x.rows(), self.outputs(), out))
+        })
+    }
+
+    /// Why input row `row`, `x`, gives a non-finite output: the first layer whose
+    /// pre-activations or outputs stop being finite.
+    fn non_finite(&self, x: &[f32], row: usize) -> Error {
+        let mut ws = Workspace::default();
+        self.forward(x, 1, &mut ws);
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        let place = (0..self.layers.len())
+            .find_map(|i| {
+                let layer = self.layers[i];
+                let what = format!("layer {i} ({} → {}, {})", layer.inputs, layer.outputs, layer.activation);
+                if !finite(ws.pre_activation(i)) {
+                    Some(format!("the pre-activations of {what} overflow f32"))
+                } else if !finite(ws.activation(i)) {
+                    Some(format!("the outputs of {what} are not finite"))
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_else(|| "an output is not finite".to_string());
+        Error::config(format!(
+            "the prediction for row {} of the data is not finite: {place}",
+            row + 1
+        ))
+    }
+
+    /// Bytes of a [`Workspace`] for `rows` rows (saturating).
+    pub fn workspace_bytes(&self, rows: usize) -> u64 {
+        let per_row: u64 = (0..self.layers.len())
+            .map(|i| self.layers[i].outputs as u64 * if self.is_residual(i) { 5 } else { 4 })
+            .sum();
+        crate::memory::bytes([rows], 4).saturating_mul(per_row)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::data::{stratified_split, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
+use crate::optim::OptimizerKind;
 use crate::train::{self, Batchable, History, TrainConfig};
 use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
 
@@ -188,6 +189,7 @@ pub fn fit_with(
         (data.clone(), None)
     };
 
+    check_training_memory(config, data.n_features(), outputs, data.len())?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.train.seed);
     let mlp = Mlp::new(
         &MlpConfig {
@@ -250,6 +252,42 @@ pub fn fit_with(
     })
 }
 
+/// Refuses a training run whose parameters, gradients, optimizer state, best weights, batch
+/// buffers and prepared copy of the data would exceed the memory limit, before any of it is
+/// allocated.
+fn check_training_memory(config: &FitConfig, inputs: usize, outputs: usize, samples: usize) -> Result<()> {
+    let widths: Vec<usize> = config.hidden.iter().copied().chain([outputs]).collect();
+    let (mut params, mut fan_in) = (0u64, inputs as u64);
+    for &w in &widths {
+        params = params.saturating_add(fan_in.saturating_add(3).saturating_mul(w as u64));
+        fan_in = w as u64;
+    }
+    let optimizer_slots = match config.train.optimizer.kind {
+        OptimizerKind::Sgd => 0,
+        OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::RmsProp => 1,
+        OptimizerKind::Adam | OptimizerKind::AdamW => 2,
+    };
+    // parameters, gradients, the optimizer's slots and the best weights kept for early stopping;
+    // the buffers of a training batch or of a chunk of evaluated rows, whichever is larger
+    let state = params.saturating_mul(3 + optimizer_slots);
+    let batch = config.train.batch_size.min(samples).max(1) as u64;
+    let buffers = widths
+        .iter()
+        .map(|&w| (w as u64).saturating_mul(5))
+        .fold(0u64, u64::saturating_add)
+        .saturating_mul(batch.max(samples.min(1024) as u64));
+    let data = (samples as u64).saturating_mul((inputs + outputs) as u64);
+    let bytes = state.saturating_add(buffers).saturating_add(data).saturating_mul(4);
+    let shape: Vec<String> = std::iter::once(inputs).chain(widths).map(|w| w.to_string()).collect();
+    crate::memory::check(
+        &format!(
+            "training a {} network ({params} parameters) on {samples} samples",
+            shape.join("-")
+        ),
+        bytes,
+    )
+}
+
 fn mean_std(v: &[f32]) -> (f32, f32) {
     let n = v.len().max(1) as f64;
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
@@ -274,7 +312,66 @@ impl Model {
         }
         let mut x = data.x.clone();
         self.input.apply(&mut x);
+        if let Some(i) = x.as_slice().iter().position(|v| !v.is_finite()) {
+            let (row, column) = (i / x.cols(), i % x.cols());
+            return Err(Error::config(format!(
+                "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {:e} and std {:e}",
+                row + 1,
+                self.feature_names.get(column).map_or("?", String::as_str),
+                data.x.row(row)[column],
+                self.input.mean[column],
+                self.input.std[column]
+            )));
+        }
         Ok(x)
+    }
+
+    /// `data` with its feature columns in the model's order, matched by name, and the names
+    /// of the columns the model does not use (in the data's order).
+    ///
+    /// # Errors
+    /// Naming every feature of the model that `data` lacks.
+    pub fn select_features(&self, data: &Dataset) -> Result<(Dataset, Vec<String>)> {
+        if data.feature_names == self.feature_names {
+            return Ok((data.clone(), Vec::new()));
+        }
+        let position: std::collections::HashMap<&str, usize> = data
+            .feature_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let missing: Vec<&str> = self
+            .feature_names
+            .iter()
+            .filter(|n| !position.contains_key(n.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::config(format!(
+                "the data lacks {} of the model's feature columns: {}",
+                missing.len(),
+                missing.join(", ")
+            )));
+        }
+        let columns: Vec<usize> = self.feature_names.iter().map(|n| position[n.as_str()]).collect();
+        let mut x = Vec::with_capacity(data.len() * columns.len());
+        for row in data.x.iter_rows() {
+            x.extend(columns.iter().map(|&c| row[c]));
+        }
+        let unused = data
+            .feature_names
+            .iter()
+            .filter(|n| !self.feature_names.contains(n))
+            .cloned()
+            .collect();
+        let selected = Dataset {
+            x: Matrix::from_vec(data.len(), columns.len(), x),
+            feature_names: self.feature_names.clone(),
+            target_name: data.target_name.clone(),
+            target: data.target.clone(),
+        };
+        Ok((selected, unused))
     }
 
     /// Class index of each sample in the model's class order.
@@ -358,7 +455,14 @@ impl Model {
     /// # Errors
     /// When the data's feature count differs from the model's.
     pub fn predict(&self, data: &Dataset) -> Result<Matrix> {
-        let out = self.mlp.predict(&self.inputs(data)?);
+        let columns = self.mlp.outputs().max(2);
+        crate::memory::check(
+            &format!("predicting {} rows", data.len()),
+            crate::memory::bytes([data.len(), columns + data.n_features()], 4)
+                .saturating_add(self.mlp.workspace_bytes(1)),
+        )?;
+        let x = self.inputs(data)?;
+        let out = self.mlp.predict(&x)?;
         Ok(match (self.task, self.target_scale) {
             // A single sigmoid output is P(class 1); spell out both classes.
             (Task::Classification, _) if out.cols() == 1 => Matrix::from_vec(
@@ -378,6 +482,9 @@ impl Model {
     /// # Errors
     /// Feature count or target kind that does not fit the model.
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
+        if data.is_empty() {
+            return Err(Error::config("no samples to score"));
+        }
         let (x, targets, labels) = self.prepare(data)?;
         let e = train::evaluate(
             &self.mlp,
@@ -388,6 +495,15 @@ impl Model {
             },
             self.loss,
         );
+        if !e.loss.is_finite() {
+            // Either an output is not finite (the error names where it stopped being so) or
+            // the loss of finite outputs overflowed.
+            self.predict(data)?;
+            return Err(Error::config(format!(
+                "the {} loss of the model's predictions is {} (the outputs are finite but too far from the targets to score in f64)",
+                self.loss, e.loss
+            )));
+        }
         Ok(match self.task {
             Task::Classification => Scores {
                 loss: e.loss,

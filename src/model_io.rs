@@ -10,7 +10,6 @@
 //! Metadata key `actlab`: the configuration as JSON (see [`ModelMeta`]).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
@@ -20,7 +19,7 @@ use crate::data::Standardizer;
 use crate::layer::LayerSpec;
 use crate::loss::Loss;
 use crate::model::Model;
-use crate::{Error, Mlp, Result, Task};
+use crate::{fileio, Error, Mlp, Result, Task};
 
 /// Format version written into new files.
 pub const FORMAT_VERSION: u32 = 1;
@@ -103,9 +102,16 @@ pub fn to_safetensors(model: &Model) -> Result<Vec<u8>> {
 
 /// Rebuilds a model from the bytes of a `.safetensors` file; `path` is only used in messages.
 ///
+/// Every part is checked against the others before the model is returned, so that nothing
+/// downstream can index out of bounds or compute with values the file does not justify.
+///
 /// # Errors
-/// [`Error::Model`] for a truncated or corrupted file, missing or malformed metadata, and
-/// tensors that are missing or whose shapes do not fit the layers.
+/// [`Error::Model`] naming what disagrees: a truncated or corrupted file, missing or malformed
+/// metadata, an unknown format version, tensors that are missing, unexpected, of another type
+/// or shape, or not finite, layers that do not chain, class labels that do not fit the output
+/// layer, a task that does not fit the output activation or loss, feature names that are not
+/// one per input or not distinct, standard deviations that are not positive, and a target
+/// scale that is half present or present on a classifier.
 pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
     let bad = |message: String| Error::Model {
         path: path.to_path_buf(),
@@ -123,10 +129,23 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
         .and_then(|m| m.get("actlab"))
         .ok_or_else(|| bad("no 'actlab' metadata: this safetensors file was not written by actlab".into()))?;
     let meta: ModelMeta = serde_json::from_str(json).map_err(|e| bad(format!("malformed 'actlab' metadata: {e}")))?;
-    if meta.version > FORMAT_VERSION {
+    if meta.version == 0 || meta.version > FORMAT_VERSION {
         return Err(bad(format!(
-            "format version {} is newer than this actlab understands ({FORMAT_VERSION})",
+            "format version {} is not one this actlab understands (1 to {FORMAT_VERSION})",
             meta.version
+        )));
+    }
+    // The layers chain, with sizes that can be multiplied, before any tensor is read by them.
+    Mlp::parameter_count(&meta.layers).map_err(|e| bad(e.to_string()))?;
+    let n = meta.layers[0].inputs;
+    let expected = expected_tensors(&meta);
+    if let Some(name) = file
+        .names()
+        .into_iter()
+        .find(|name| !expected.iter().any(|(e, _)| e == name))
+    {
+        return Err(bad(format!(
+            "unexpected tensor '{name}': not part of this model's layers"
         )));
     }
     let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
@@ -140,41 +159,46 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
                 view.shape()
             )));
         }
-        Ok(view
+        let values: Vec<f32> = view
             .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+            .collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("tensor '{name}' holds {} at index {i}", values[i])));
+        }
+        Ok(values)
     };
     let mut params = Vec::new();
-    for (i, layer) in meta.layers.iter().enumerate() {
-        params.extend(tensor(&format!("layers.{i}.weight"), &[layer.outputs, layer.inputs])?);
-        params.extend(tensor(&format!("layers.{i}.bias"), &[layer.outputs])?);
-        if layer.slopes_len() > 0 {
-            params.extend(tensor(&format!("layers.{i}.prelu"), &[layer.outputs])?);
-        }
+    for (name, shape) in expected.iter().filter(|(name, _)| name.starts_with("layers.")) {
+        params.extend(tensor(name, shape)?);
     }
-    let mlp = Mlp::from_parts(meta.layers, Some(params), meta.residual).map_err(|e| bad(e.to_string()))?;
-    let n = mlp.inputs();
-    if meta.features.len() != n {
-        return Err(bad(format!(
-            "metadata names {} features but the first layer takes {n}",
-            meta.features.len()
-        )));
-    }
-    if meta.task == Task::Classification && meta.classes.len() < 2 {
-        return Err(bad(
-            "a classifier needs at least two class labels in its metadata".into()
-        ));
-    }
+    let mlp = Mlp::from_parts(meta.layers.clone(), Some(params), meta.residual).map_err(|e| bad(e.to_string()))?;
     let input = Standardizer {
         mean: tensor("input.mean", &[n])?,
         std: tensor("input.std", &[n])?,
     };
-    let target_scale = match (file.tensor("target.mean"), file.tensor("target.std")) {
-        (Ok(_), Ok(_)) => Some((tensor("target.mean", &[1])?[0], tensor("target.std", &[1])?[0])),
-        _ => None,
+    if let Some(i) = input.std.iter().position(|&s| s <= 0.0) {
+        return Err(bad(format!(
+            "tensor 'input.std' is {} for feature {i}; a standard deviation must be positive",
+            input.std[i]
+        )));
+    }
+    let target_scale = match (file.tensor("target.mean").is_ok(), file.tensor("target.std").is_ok()) {
+        (true, true) => {
+            let (mean, std) = (tensor("target.mean", &[1])?[0], tensor("target.std", &[1])?[0]);
+            if std <= 0.0 {
+                return Err(bad(format!(
+                    "tensor 'target.std' is {std}; a standard deviation must be positive"
+                )));
+            }
+            Some((mean, std))
+        }
+        (false, false) => None,
+        (true, false) => return Err(bad("tensor 'target.mean' without 'target.std'".into())),
+        (false, true) => return Err(bad("tensor 'target.std' without 'target.mean'".into())),
     };
+    check_metadata(&meta, target_scale.is_some()).map_err(bad)?;
     Ok(Model {
         mlp,
         task: meta.task,
@@ -187,44 +211,101 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
     })
 }
 
-/// Writes `model` to `path` atomically: into a temporary file beside it, then renamed over.
-///
-/// # Errors
-/// [`Error::Io`] when the directory is not writable.
-pub fn save(model: &Model, path: &Path) -> Result<()> {
-    let bytes = to_safetensors(model)?;
-    write_atomically(path, &bytes)
+/// The tensors a file with these layers may hold, with their shapes, layer tensors first in
+/// parameter order.
+fn expected_tensors(meta: &ModelMeta) -> Vec<(String, Vec<usize>)> {
+    let mut names = Vec::new();
+    for (i, layer) in meta.layers.iter().enumerate() {
+        names.push((format!("layers.{i}.weight"), vec![layer.outputs, layer.inputs]));
+        names.push((format!("layers.{i}.bias"), vec![layer.outputs]));
+        if layer.slopes_len() > 0 {
+            names.push((format!("layers.{i}.prelu"), vec![layer.outputs]));
+        }
+    }
+    let n = meta.layers.first().map_or(0, |l| l.inputs);
+    names.push(("input.mean".into(), vec![n]));
+    names.push(("input.std".into(), vec![n]));
+    names.push(("target.mean".into(), vec![1]));
+    names.push(("target.std".into(), vec![1]));
+    names
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// crash never leaves a half-written file under `path`.
+/// Checks the metadata's task, classes, loss and names against the layers (which chain).
+fn check_metadata(meta: &ModelMeta, target_scale: bool) -> std::result::Result<(), String> {
+    let last = meta.layers.last().expect("the layers were checked");
+    let (output, outputs) = (last.activation, last.outputs);
+    if meta.features.len() != meta.layers[0].inputs {
+        return Err(format!(
+            "metadata names {} features but the first layer takes {}",
+            meta.features.len(),
+            meta.layers[0].inputs
+        ));
+    }
+    if let Some(name) = first_duplicate(&meta.features) {
+        return Err(format!("metadata names the feature '{name}' twice"));
+    }
+    meta.loss
+        .check(output)
+        .map_err(|e| format!("the metadata's loss does not fit the output layer: {e}"))?;
+    match meta.task {
+        Task::Classification => {
+            if meta.classes.len() < 2 {
+                return Err(format!(
+                    "a classifier needs at least two class labels in its metadata, found {}",
+                    meta.classes.len()
+                ));
+            }
+            if let Some(name) = first_duplicate(&meta.classes) {
+                return Err(format!("metadata names the class '{name}' twice"));
+            }
+            let fits = if outputs == 1 {
+                meta.classes.len() == 2
+            } else {
+                outputs == meta.classes.len()
+            };
+            if !fits {
+                return Err(format!(
+                    "metadata names {} classes but the output layer has {outputs} output{} ({output})",
+                    meta.classes.len(),
+                    if outputs == 1 { "" } else { "s" }
+                ));
+            }
+            if target_scale {
+                return Err("a classifier cannot have a target scale ('target.mean', 'target.std')".into());
+            }
+        }
+        Task::Regression => {
+            if !meta.classes.is_empty() {
+                return Err(format!(
+                    "metadata says regression but names {} class labels",
+                    meta.classes.len()
+                ));
+            }
+            if outputs != 1 {
+                return Err(format!(
+                    "metadata says regression, which predicts one number, but the output layer has {outputs} outputs"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().find(|n| !seen.insert(n.as_str())).map(String::as_str)
+}
+
+/// Writes `model` to `path` atomically with [`fileio::write_atomically`], which refuses to
+/// replace anything but a regular file. A program that reads files should call
+/// `fileio::write_atomically` with them and [`to_safetensors`]'s bytes instead, so that it
+/// never overwrites one.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    // The temporary file is private (0600); give the result the permissions of the file it
-    // replaces, or the usual 0644 for a new one.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io)?;
-    }
-    file.write_all(bytes).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+/// [`Error::Output`] for a path that is refused, [`Error::Io`] when writing fails.
+pub fn save(model: &Model, path: &Path) -> Result<()> {
+    let bytes = to_safetensors(model)?;
+    fileio::write_atomically(path, &bytes, &[])
 }
 
 /// Reads a model file.
@@ -232,9 +313,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] if it cannot be read, [`Error::Model`] if it is not a valid actlab model.
 pub fn load(path: &Path) -> Result<Model> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        });
+    }
+    // The bytes, and the model's copy of its tensors.
+    crate::memory::check(&format!("reading {}", path.display()), metadata.len().saturating_mul(2))?;
+    let bytes = std::fs::read(path).map_err(io)?;
     from_safetensors(&bytes, path)
 }

@@ -274,7 +274,10 @@ fn damaged_or_foreign_checkpoints_and_other_flags_or_data_are_one_error_line() {
         &concat(&args, &["--resume", &checkpoint]),
         &["other training data", "96 samples of 2 features"],
     );
-    fails_with(&concat(&args, &["--checkpoint", &data]), &["input data file"]);
+    fails_with(
+        &concat(&args, &["--checkpoint", &data]),
+        &["--checkpoint", "is an input of this command"],
+    );
     fails_with(&concat(&args, &["--checkpoint-every", "2"]), &["--checkpoint"]);
 }
 

@@ -196,9 +196,15 @@ fn damaged_files_give_one_line_errors() {
         .args(["train", "--data", "iris", "--epochs", "2", "--save", &model])
         .assert()
         .success();
-    fails_with(&["eval", "--model", &model, "--data", "digits"], "feature");
+    fails_with(
+        &["eval", "--model", &model, "--data", "digits"],
+        "the data lacks 4 of the model's feature columns: sepal_length, sepal_width, petal_length, petal_width",
+    );
     let three = write(d, "three.csv", "a,b,c\n1,2,3\n");
-    fails_with(&["predict", "--model", &model, "--data", &three], "feature");
+    fails_with(
+        &["predict", "--model", &model, "--data", &three],
+        "missing columns 'sepal_length'",
+    );
 }
 
 #[test]

@@ -430,25 +430,6 @@ fn regression_targets_are_scaled_and_mapped_back() {
     assert!(scores.rmse.unwrap() < 1.0, "{scores:?}");
 }
 
-#[cfg(unix)]
-#[test]
-fn atomic_writes_are_readable_and_keep_existing_permissions() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let new = dir.path().join("new.csv");
-    model_io::write_atomically(&new, b"a\n").unwrap();
-    assert_eq!(std::fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o644);
-    let existing = dir.path().join("existing.csv");
-    std::fs::write(&existing, b"old").unwrap();
-    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).unwrap();
-    model_io::write_atomically(&existing, b"new").unwrap();
-    assert_eq!(std::fs::read(&existing).unwrap(), b"new");
-    assert_eq!(
-        std::fs::metadata(&existing).unwrap().permissions().mode() & 0o777,
-        0o640
-    );
-}
-
 #[test]
 fn single_sample_prediction_matches_the_batch_forward_pass() {
     let config = MlpConfig {

@@ -8,9 +8,9 @@ use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use actlab::train::TrainConfig;
 use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// A CSV file (header row; target in the last column unless --target), a directory of IDX
     /// files (train-*/t10k-*), or a built-in set: iris, digits, mnist1d, fashion-mnist (needs the
@@ -147,7 +147,10 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
         })
     };
     if path.is_dir() {
-        return idx(path, &args.data);
+        if args.target.is_some() {
+            bail!("--target cannot be used with the IDX directory '{}'", args.data);
+        }
+        return with_task(idx(path, &args.data)?, task);
     }
     if path.exists() {
         let split = Split {
@@ -164,7 +167,7 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
         if !Path::new(FASHION_MNIST).is_dir() {
             bail!("--data fashion-mnist: {FASHION_MNIST} not found; install it with `apt-get install dataset-fashion-mnist`");
         }
-        return idx(Path::new(FASHION_MNIST), "fashion-mnist");
+        return with_task(idx(Path::new(FASHION_MNIST), "fashion-mnist")?, task);
     }
     let synthetic = SyntheticOptions {
         samples: args.samples.map(|n| n as usize),
@@ -177,11 +180,12 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
             if args.target.is_some() {
                 bail!("--target cannot be used with the built-in data set '{}'", args.data);
             }
-            Ok(Source {
+            let source = Source {
                 split,
                 name,
                 images: false,
-            })
+            };
+            with_task(source, task)
         }
         None => bail!(
             "--data '{}': no such file, and not a built-in data set ({}, fashion-mnist)",
@@ -189,6 +193,31 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
             data::BUILTIN_NAMES.join(", ")
         ),
     }
+}
+
+/// Reads the target of a built-in set or IDX directory for `task` (`None`: as it comes).
+fn with_task(source: Source, task: Option<Task>) -> Result<Source> {
+    let Some(task) = task else {
+        return Ok(source);
+    };
+    let context = || {
+        format!(
+            "--task {} with the data set '{}'",
+            format!("{task:?}").to_lowercase(),
+            source.name
+        )
+    };
+    let train = source.split.train.with_task(task).with_context(context)?;
+    let test = source
+        .split
+        .test
+        .map(|t| t.with_task(task))
+        .transpose()
+        .with_context(context)?;
+    Ok(Source {
+        split: Split { train, test },
+        ..source
+    })
 }
 
 /// Default epochs: enough to see about 40,000 samples, at least 10 and at most 300.
@@ -215,7 +244,7 @@ pub struct SplitArgs {
 #[derive(Args, Debug, Clone)]
 pub struct NetworkArgs {
     /// Hidden layer sizes, comma separated (e.g. 256,128).
-    #[arg(long, value_name = "SIZES", value_delimiter = ',', default_value = "100", value_parser = layer_size)]
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', action = ArgAction::Set, default_value = "100", value_parser = layer_size)]
     pub hidden: Vec<usize>,
     /// Output activation. auto: softmax for several classes, sigmoid for two, identity for regression.
     #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(activation))]
@@ -238,6 +267,10 @@ pub struct NetworkArgs {
     #[arg(long)]
     pub no_scale_target: bool,
 }
+
+/// The most worker threads --threads accepts: far more than any machine's cores, few enough
+/// that starting them takes no noticeable time.
+const MAX_THREADS: u64 = 1024;
 
 /// How the network is trained.
 #[derive(Args, Debug, Clone)]
@@ -273,10 +306,10 @@ pub struct OptimArgs {
     /// Seed of the initial weights, the shuffling and the splits.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores). Results are identical for any N at a given seed.
-    /// While an epoch has work to share out, the other threads wait for it by spinning, so
+    /// Worker threads, 1 to 1024 (default: all cores). Results are identical for any N at a given
+    /// seed. While an epoch has work to share out, the other threads wait for it by spinning, so
     /// they keep their cores busy until the epoch ends; --threads 1 leaves the other cores free.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_THREADS))]
     pub threads: Option<u64>,
 }
 
@@ -296,19 +329,40 @@ impl SplitArgs {
         let Source { split, name, images } = load_data(&self.data, self.task.task(), seed)?;
         let (train, test) = match (split.test, &self.test) {
             (_, Some(path)) => {
-                let target = self
-                    .data
-                    .target
-                    .clone()
-                    .or_else(|| Some(split.train.target_name.clone()));
-                let options = CsvOptions {
-                    target: target.filter(|t| !t.is_empty()),
+                // The training set's columns, by name, in whatever order the test file has them.
+                let columns = data::Columns {
+                    features: &split.train.feature_names,
+                    target: &split.train.target_name,
                     task: split.train.task(),
+                    header: true,
                 };
-                (split.train, data::read_csv(path, &options)?)
+                let matched = data::read_csv_columns(path, &columns)?;
+                if !matched.ignored.is_empty() {
+                    eprintln!(
+                        "note: {} has columns the training data lacks, ignored: {}",
+                        path.display(),
+                        matched
+                            .ignored
+                            .iter()
+                            .map(|n| data::quote(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                (split.train, matched.data)
             }
             (Some(test), None) => (split.train, test),
-            (None, None) => data::stratified_split(&split.train, 0.2, seed),
+            (None, None) => {
+                let (train, test) = data::stratified_split(&split.train, 0.2, seed);
+                if test.is_empty() {
+                    bail!(
+                        "{name}: {} rows leave no test samples in the 80/20 split (it keeps one of each class for \
+                         training); give more rows, or test data with --test",
+                        train.len()
+                    );
+                }
+                (train, test)
+            }
         };
         Ok(Prepared {
             train,

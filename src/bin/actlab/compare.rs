@@ -44,6 +44,7 @@ pub struct CompareArgs {
         long,
         value_name = "NAMES",
         value_delimiter = ',',
+        action = clap::ArgAction::Set,
         default_value = "identity,sigmoid,tanh,relu,leaky_relu,gelu",
         value_parser = activation
     )]

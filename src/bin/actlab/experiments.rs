@@ -14,7 +14,7 @@ use crate::report;
 #[derive(Args, Debug)]
 pub struct ExperimentsArgs {
     /// Run only these experiments (1-9), comma separated, e.g. --only 2,6.
-    #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
+    #[arg(long, value_name = "IDS", value_delimiter = ',', action = clap::ArgAction::Set, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub only: Vec<u8>,
     /// Run small versions (fewer samples and epochs): a quick look, not the reported figures.
     #[arg(long)]

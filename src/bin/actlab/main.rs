@@ -23,6 +23,10 @@ use serde_json::json;
 #[derive(Parser, Debug)]
 #[command(name = "actlab", version, about, long_about = None, after_help = EXAMPLES)]
 struct Cli {
+    /// Refuse work whose estimated memory is above SIZE (e.g. 512M, 4G) with an error that gives
+    /// the estimate. Default: three quarters of the memory available when actlab starts.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = |s: &str| actlab::memory::parse_size(s).map_err(|e| e.to_string()))]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +72,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns a write to a closed pipe (`actlab … | head`) into a
+    // panic in println!; the default disposition ends the program quietly instead, as for
+    // any other Unix tool. Files are not pipes: no write to a file can be cut short by it.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    if let Err(e) = actlab::fileio::remove_temp_files_on_signals() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -96,13 +112,38 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes on one line, `outer: inner: …`, leaving out a cause whose text the
+/// line already ends with (an error that shows its source in its own message, like
+/// `actlab::Error::Io`, would otherwise repeat the operating system's reason).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line = format!("{line}: {text}");
+        }
+    }
+    line.replace('\n', " ")
+}
+
+/// Prefixes a library error with the flag whose value it concerns, e.g.
+/// `--save out: is a directory, not a regular file; refusing to replace it`.
+fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{name} {e}")
+}
+
 fn run(cli: Cli) -> Result<()> {
+    if let Some(bytes) = cli.max_memory {
+        actlab::memory::set_limit(bytes);
+    }
     match cli.command {
         Command::Train(args) => train::train(*args),
         Command::Eval(args) => train::eval(args),
@@ -167,5 +208,20 @@ mod tests {
     #[test]
     fn cli_definitions_are_sound() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_error_line_gives_the_os_reason_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let reason = io.to_string();
+        let e = anyhow::Error::from(actlab::Error::Io {
+            path: "out.csv".into(),
+            source: io,
+        });
+        assert_eq!(one_line(&e), format!("out.csv: {reason}"));
+        let e = e.context("writing the report");
+        assert_eq!(one_line(&e), format!("writing the report: out.csv: {reason}"));
+        let e = anyhow::Error::from(std::io::Error::other("disk on fire")).context("--out x\ny");
+        assert_eq!(one_line(&e), "--out x y: disk on fire");
     }
 }

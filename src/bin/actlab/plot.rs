@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use actlab::{model_io, plot, Activation};
+use actlab::{fileio, plot, Activation};
 use anyhow::{bail, Result};
 use clap::Args;
 
@@ -65,7 +65,7 @@ pub fn plot(args: PlotArgs) -> Result<()> {
         ),
     };
     let existed = args.out.exists();
-    model_io::write_atomically(&args.out, &bytes)?;
+    fileio::write_atomically(&args.out, &bytes, &[]).map_err(crate::flag("--out"))?;
     println!(
         "wrote {}{}",
         args.out.display(),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use actlab::model_io;
+use actlab::fileio;
 use actlab::report::{is_report, ReportFile};
 use anyhow::{bail, Context, Result};
 
@@ -11,11 +11,17 @@ use anyhow::{bail, Context, Result};
 /// be refused is refused before it, not after.
 pub const PAGES: [&str; 2] = ["index.html", "report.md"];
 
-/// Refuses `dir` if it is not a directory, or if it holds any of `names` and its `index.html`
-/// is not an earlier actlab report.
+/// Refuses `dir` if it is not a directory, if it holds any of `names` and its `index.html`
+/// is not an earlier actlab report, or if any of `names` there is not a file that
+/// [`fileio::check_output`] lets us replace.
 pub fn check_dir(dir: &Path, names: &[&str]) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("--report {}: exists and is not a directory", dir.display());
+    }
+    if dir.is_dir() {
+        for name in names {
+            fileio::check_output(&dir.join(name), &[]).map_err(crate::flag("--report"))?;
+        }
     }
     let ours = std::fs::read_to_string(dir.join("index.html")).is_ok_and(|page| is_report(&page));
     if !ours {
@@ -40,7 +46,7 @@ pub fn write(dir: &Path, files: &[ReportFile]) -> Result<()> {
         .filter(|f| f.name != "index.html")
         .chain(files.iter().filter(|f| f.name == "index.html"))
     {
-        model_io::write_atomically(&dir.join(&file.name), &file.contents)?;
+        fileio::write_atomically(&dir.join(&file.name), &file.contents, &[]).map_err(crate::flag("--report"))?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use actlab::data;
 use actlab::model::{output_layer, Fitted, Scores};
 use actlab::train::EpochRecord;
-use actlab::{checkpoint, model_io, Activation, Dataset, Task};
+use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -20,7 +20,7 @@ pub struct TrainArgs {
     pub split: SplitArgs,
     /// Hidden activation: one name for all layers or one per layer, comma separated. Names take
     /// parameters after a colon: leaky_relu:0.2, elu:0.5, gelu:tanh, softplus:2. See `actlab activations`.
-    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "relu", value_parser = activation)]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', action = clap::ArgAction::Set, default_value = "relu", value_parser = activation)]
     pub activation: Vec<Activation>,
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -56,11 +56,17 @@ pub struct TrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    let inputs: Vec<&Path> = std::iter::once(Path::new(&args.split.data.data))
+        .chain(args.split.test.as_deref())
+        .collect();
+    if let Some(path) = &args.save {
+        fileio::check_output(path, &inputs).map_err(crate::flag("--save"))?;
+    }
+    if let Some(path) = &args.checkpoint {
+        fileio::check_output(path, &inputs).map_err(crate::flag("--checkpoint"))?;
+    }
     args.optim.init_threads()?;
     let prepared = args.split.load(args.optim.seed)?;
-    for path in args.save.iter().chain(&args.checkpoint) {
-        refuse_to_overwrite_input(path, &args.split.data.data, args.split.test.as_deref())?;
-    }
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone(), &prepared);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let epochs = config.train.epochs;
@@ -117,9 +123,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let train_scores = fitted.model.evaluate(train_set)?;
-    let test_scores = fitted.model.evaluate(test_set)?;
+    // A data set too small to hold out a test sample (one sample per class) has no test scores.
+    let test_scores = (!test_set.is_empty())
+        .then(|| fitted.model.evaluate(test_set))
+        .transpose()?;
     if let Some(path) = &args.save {
-        model_io::save(&fitted.model, path)?;
+        let bytes = model_io::to_safetensors(&fitted.model)?;
+        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--save"))?;
     }
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
     if args.json {
@@ -142,13 +152,15 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "best_epoch": fitted.history.best_epoch,
             "steps": fitted.history.steps,
             "train_loss": train_scores.loss,
-            "test_loss": test_scores.loss,
             "seconds": seconds,
             "samples_per_second": samples_per_second,
             "history": fitted.history.epochs,
         });
         add_scores(&mut report, "train", &train_scores);
-        add_scores(&mut report, "test", &test_scores);
+        if let Some(test_scores) = &test_scores {
+            report["test_loss"] = json!(test_scores.loss);
+            add_scores(&mut report, "test", test_scores);
+        }
         if let Some(path) = &args.save {
             report["model"] = json!(path);
         }
@@ -158,7 +170,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
         println!(
             "result   train {}, test {}",
             describe(&train_scores),
-            describe(&test_scores)
+            test_scores
+                .as_ref()
+                .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
         );
         if let Some(path) = &args.save {
             println!("saved    {}", path.display());
@@ -258,41 +272,80 @@ fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, sampl
     );
 }
 
-/// Refuses to write a model or predictions over a data file the user gave.
-fn refuse_to_overwrite_input(out: &Path, data: &str, test: Option<&Path>) -> Result<()> {
-    let Ok(out_canonical) = out.canonicalize() else {
-        return Ok(());
-    };
-    for input in std::iter::once(Path::new(data)).chain(test) {
-        if input.canonicalize().is_ok_and(|p| p == out_canonical) {
-            bail!("{} is an input data file; refusing to overwrite it", out.display());
-        }
-    }
-    Ok(())
-}
-
 pub fn eval(args: EvalArgs) -> Result<()> {
     let model = model_io::load(&args.model)?;
-    let Source { split, name, .. } = load_data(&args.data, Some(model.task), 0)?;
-    let data = split.test.unwrap_or(split.train);
+    let path = Path::new(&args.data.data);
+    // A CSV file given by the user is scored whole, its columns matched by name (the target by
+    // the model's target name unless --target names another); a built-in set or an IDX
+    // directory by the test part that `actlab train` held out.
+    let (data, unused, name, part) = if path.is_file() {
+        let target = args.data.target.as_deref().unwrap_or(&model.target_name);
+        let columns = data::Columns {
+            features: &model.feature_names,
+            target,
+            task: Some(model.task),
+            header: !args.no_header,
+        };
+        let read = data::read_csv_columns(path, &columns)?;
+        (read.data, read.ignored, args.data.data.clone(), "every row".to_string())
+    } else {
+        if args.no_header {
+            bail!("--no-header applies to CSV files; {} is not one", args.data.data);
+        }
+        let builtin = !path.exists();
+        let Source { split, name, .. } = load_data(&args.data, Some(model.task), args.seed)?;
+        let (data, part) = match split.test {
+            Some(test) => (test, "its test split".to_string()),
+            None if builtin => (
+                data::stratified_split(&split.train, 0.2, args.seed).1,
+                format!("the test part of train's 80/20 split with seed {}", args.seed),
+            ),
+            None => (split.train, "every row".to_string()),
+        };
+        let (data, unused) = model.select_features(&data)?;
+        (data, unused, name, part)
+    };
     let scores = model.evaluate(&data)?;
+    note_unused(&unused);
     if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "n_test": data.len(), "test_loss": scores.loss});
+        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
         add_scores(&mut report, "test", &scores);
         println!("{report}");
     } else {
-        println!("{name}: {} samples, {}", data.len(), describe(&scores));
+        println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
     }
     Ok(())
 }
 
-pub fn predict(args: PredictArgs) -> Result<()> {
-    let model = model_io::load(&args.model)?;
-    if let Some(out) = &args.out {
-        refuse_to_overwrite_input(out, &args.data.to_string_lossy(), None)?;
+/// One note on stderr for the columns of a file that the model does not use.
+fn note_unused(unused: &[String]) {
+    if !unused.is_empty() {
+        let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
+        eprintln!(
+            "note: ignoring {} column{} the model does not use: {}{}",
+            unused.len(),
+            if unused.len() == 1 { "" } else { "s" },
+            shown.join(", "),
+            if unused.len() > shown.len() { ", …" } else { "" }
+        );
     }
-    let data = data::read_csv_features(&args.data, &model.feature_names)?;
-    let predictions = model.predict(&data)?;
+}
+
+pub fn predict(args: PredictArgs) -> Result<()> {
+    let inputs = [args.model.as_path(), args.data.as_path()];
+    if let Some(out) = &args.out {
+        fileio::check_output(out, &inputs).map_err(crate::flag("--out"))?;
+    }
+    let model = model_io::load(&args.model)?;
+    let columns = data::Columns {
+        features: &model.feature_names,
+        target: &model.target_name,
+        task: None,
+        header: !args.no_header,
+    };
+    let read = data::read_csv_columns(&args.data, &columns)?;
+    let predictions = model.predict(&read.data)?;
+    note_unused(&read.ignored);
     let mut writer = csv::Writer::from_writer(Vec::new());
     let name = if model.target_name.is_empty() {
         "prediction"
@@ -324,7 +377,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = writer.into_inner().context("writing CSV")?;
     match &args.out {
-        Some(path) => model_io::write_atomically(path, &bytes)?,
+        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--out"))?,
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&bytes)?;
@@ -340,6 +393,14 @@ pub struct EvalArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// For a built-in data set: the --seed the model was trained with, which chose (and for
+    /// generated sets, drew) the test part that is scored.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+    /// The CSV file has no header row: its columns are the model's features in training order,
+    /// then the target.
+    #[arg(long)]
+    no_header: bool,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -350,7 +411,8 @@ pub struct PredictArgs {
     /// A model file written by `actlab train --save`.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// CSV file with the model's feature columns (a target column, if present, is ignored).
+    /// CSV file with the model's feature columns, matched by name (other columns, such as the
+    /// target, are ignored with a note).
     #[arg(long, value_name = "PATH")]
     data: PathBuf,
     /// One probability column per class (named by its label) instead of the predicted class.
@@ -359,4 +421,8 @@ pub struct PredictArgs {
     /// Write the CSV to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// The CSV file has no header row: its columns are the model's features in training order
+    /// (and nothing else).
+    #[arg(long)]
+    no_header: bool,
 }
