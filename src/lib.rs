@@ -18,6 +18,7 @@
 
 pub mod activation;
 pub mod advise;
+pub mod checkpoint;
 pub mod compare;
 pub mod data;
 pub mod diagnostics;

@@ -47,7 +47,7 @@ pub enum Scaling {
 }
 
 /// How to build and train a model from a data set.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FitConfig {
     /// Width of each hidden layer.
     pub hidden: Vec<usize>,
@@ -152,6 +152,20 @@ pub fn output_layer(task: Task, classes: usize, output: Option<Activation>) -> R
 /// # Errors
 /// Configuration errors (see [`Mlp::new`], [`Loss::check`], [`train::train`]) and divergence.
 pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::EpochRecord)) -> Result<Fitted> {
+    fit_with(data, config, train::Continuation::default(), on_epoch)
+}
+
+/// [`fit`] that continues an interrupted run and saves its state as it goes, as `continuation`
+/// says (see [`train::train_with`]; [`crate::checkpoint::fit`] does it with checkpoint files).
+///
+/// # Errors
+/// As [`fit`], and a state to resume from that does not fit the network or the data.
+pub fn fit_with(
+    data: &Dataset,
+    config: &FitConfig,
+    continuation: train::Continuation<'_>,
+    on_epoch: impl FnMut(&train::EpochRecord),
+) -> Result<Fitted> {
     let task = data
         .task()
         .ok_or_else(|| Error::config("the training data has no target column"))?;
@@ -223,7 +237,7 @@ pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::Epoc
 
     let (x, targets, labels) = model.prepare(&fit_part)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
-    let history = train::train(
+    let history = train::train_with(
         &mut model.mlp,
         loss,
         Batchable {
@@ -237,6 +251,7 @@ pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::Epoc
             labels: l.as_deref(),
         }),
         &config.train,
+        continuation,
         on_epoch,
     )?;
     Ok(Fitted {

@@ -101,6 +101,60 @@ impl Default for OptimizerConfig {
     }
 }
 
+/// What an optimizer carries from one step to the next.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    /// Momentum, or Adam's first moment; empty for SGD and RMSprop.
+    pub m: Vec<f32>,
+    /// Adam's or RMSprop's second moment; empty for SGD and momentum.
+    pub v: Vec<f32>,
+    /// Steps taken (Adam's bias correction depends on it).
+    pub steps: u32,
+}
+
+impl OptimizerState {
+    /// Checks that the state is one an optimizer with `config` for `n` parameters could have
+    /// reached: moments of the right lengths, finite, second moments not negative.
+    ///
+    /// # Errors
+    /// What does not fit, in words.
+    pub fn check(&self, config: &OptimizerConfig, n: usize) -> std::result::Result<(), String> {
+        let expected = |used: bool| if used { n } else { 0 };
+        for (name, values, len) in [
+            ("first moment", &self.m, expected(uses_m(config.kind))),
+            ("second moment", &self.v, expected(uses_v(config.kind))),
+        ] {
+            if values.len() != len {
+                return Err(format!(
+                    "{}'s {name} has {} values, expected {len}",
+                    config.kind,
+                    values.len()
+                ));
+            }
+            if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+                return Err(format!("{}'s {name} is {} at {i}", config.kind, values[i]));
+            }
+        }
+        if let Some(i) = self.v.iter().position(|&x| x < 0.0) {
+            return Err(format!("{}'s second moment is negative at {i}", config.kind));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `kind` keeps a first moment (momentum).
+fn uses_m(kind: OptimizerKind) -> bool {
+    !matches!(kind, OptimizerKind::Sgd | OptimizerKind::RmsProp)
+}
+
+/// Whether `kind` keeps a second moment.
+fn uses_v(kind: OptimizerKind) -> bool {
+    matches!(
+        kind,
+        OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::RmsProp
+    )
+}
+
 /// An optimizer with its state.
 #[derive(Clone, Debug)]
 pub struct Optimizer {
@@ -115,15 +169,10 @@ pub struct Optimizer {
 impl Optimizer {
     /// A fresh optimizer for `n` parameters.
     pub fn new(config: OptimizerConfig, n: usize) -> Self {
-        let needs_m = !matches!(config.kind, OptimizerKind::Sgd | OptimizerKind::RmsProp);
-        let needs_v = matches!(
-            config.kind,
-            OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::RmsProp
-        );
         Self {
             config,
-            m: vec![0.0; if needs_m { n } else { 0 }],
-            v: vec![0.0; if needs_v { n } else { 0 }],
+            m: vec![0.0; if uses_m(config.kind) { n } else { 0 }],
+            v: vec![0.0; if uses_v(config.kind) { n } else { 0 }],
             steps: 0,
         }
     }
@@ -131,6 +180,29 @@ impl Optimizer {
     /// The settings.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// A copy of the state that changes from step to step.
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState {
+            m: self.m.clone(),
+            v: self.v.clone(),
+            steps: self.steps,
+        }
+    }
+
+    /// An optimizer for `n` parameters that continues from `state` (see [`OptimizerState::check`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `state` does not fit `config` and `n`.
+    pub fn resume(config: OptimizerConfig, n: usize, state: OptimizerState) -> Result<Self> {
+        state.check(&config, n).map_err(Error::config)?;
+        Ok(Self {
+            config,
+            m: state.m,
+            v: state.v,
+            steps: state.steps,
+        })
     }
 
     /// One update of `params` from `grads` at learning rate `lr`. Weight decay applies to the
@@ -333,6 +405,48 @@ impl FromStr for Schedule {
     }
 }
 
+/// Where a [`Scheduler`] is in its schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SchedulePosition {
+    /// The learning rate of the next epoch.
+    pub rate: f32,
+    /// Plateau: the lowest monitored loss so far (infinite before the first epoch).
+    pub best: f64,
+    /// Plateau: epochs without improvement since the last improvement or reduction.
+    pub bad_epochs: usize,
+}
+
+impl SchedulePosition {
+    /// Checks that `schedule` from the base rate `base` can reach this position: a rate in
+    /// `[0, base]`, a loss that is not NaN, and no more epochs without improvement than a plateau
+    /// schedule's patience (none for the other schedules).
+    ///
+    /// # Errors
+    /// What does not fit, in words.
+    pub fn check(&self, schedule: Schedule, base: f32) -> std::result::Result<(), String> {
+        if !(0.0..=base).contains(&self.rate) {
+            return Err(format!(
+                "the schedule's learning rate is {}, outside [0, {base}]",
+                self.rate
+            ));
+        }
+        if self.best.is_nan() {
+            return Err("the schedule's best loss is NaN".into());
+        }
+        let max_bad = match schedule {
+            Schedule::Plateau { patience, .. } => patience,
+            _ => 0,
+        };
+        if self.bad_epochs > max_bad {
+            return Err(format!(
+                "the schedule counts {} epochs without improvement, more than {max_bad}",
+                self.bad_epochs
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Tracks the learning rate through training.
 #[derive(Clone, Debug)]
 pub struct Scheduler {
@@ -354,6 +468,29 @@ impl Scheduler {
             total_epochs,
             best: f64::INFINITY,
             bad_epochs: 0,
+        }
+    }
+
+    /// A scheduler like [`Scheduler::new`]'s, at `position` (see [`SchedulePosition::check`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `position` is not one that `schedule` from `base` can reach.
+    pub fn resume(schedule: Schedule, base: f32, total_epochs: usize, position: SchedulePosition) -> Result<Self> {
+        position.check(schedule, base).map_err(Error::config)?;
+        Ok(Self {
+            current: position.rate,
+            best: position.best,
+            bad_epochs: position.bad_epochs,
+            ..Self::new(schedule, base, total_epochs)
+        })
+    }
+
+    /// The state that changes from epoch to epoch.
+    pub fn position(&self) -> SchedulePosition {
+        SchedulePosition {
+            rate: self.current,
+            best: self.best,
+            bad_epochs: self.bad_epochs,
         }
     }
 

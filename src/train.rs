@@ -1,5 +1,6 @@
 //! Mini-batch training: seeded shuffling, epochs, validation, early stopping with the best
-//! weights restored, per-epoch history and divergence detection.
+//! weights restored, per-epoch history, divergence detection, and a [`State`] to continue an
+//! interrupted run from.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -13,7 +14,9 @@ use crate::diagnostics::{diagnose, Diagnostics};
 use crate::loss::Loss;
 use crate::metrics;
 use crate::mlp::Workspace;
-use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind, Schedule, Scheduler};
+use crate::optim::{
+    clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind, OptimizerState, Schedule, SchedulePosition, Scheduler,
+};
 use crate::{Activation, Error, Matrix, Mlp, Result};
 
 /// Samples prepared for the network: inputs and dense targets (one-hot rows for classes).
@@ -110,17 +113,168 @@ pub struct History {
 ///
 /// # Errors
 /// [`Error::Config`] for zero epochs or batch size, or data that does not fit the network;
-/// [`Error::Diverged`] when the loss becomes non-finite, naming where values first did.
+/// [`Error::Diverged`] when the loss becomes non-finite, naming where values first did, or
+/// when an epoch's mean loss exceeds [`DIVERGENCE_FACTOR`] times the untrained network's.
 pub fn train(
     mlp: &mut Mlp,
     loss: Loss,
     train: Batchable<'_>,
     validation: Option<Batchable<'_>>,
     config: &TrainConfig,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<History> {
+    train_with(mlp, loss, train, validation, config, Continuation::default(), on_epoch)
+}
+
+/// A training run is declared diverged when an epoch's mean training loss exceeds this many
+/// times the loss of the untrained network on the first batch, even while it stays finite.
+///
+/// A run whose steps overshoot (Adam at a learning rate of 10⁶, say) can grow its weights and
+/// its loss by many orders of magnitude without ever overflowing f32. Legitimate runs stay far
+/// below the factor: the worst epoch of `actlab compare` and `actlab experiments` is at
+/// about 2.5 times the untrained network's loss.
+pub const DIVERGENCE_FACTOR: f64 = 1e4;
+
+/// A function that receives a run's [`State`] (and writes a checkpoint of it, say).
+pub type SaveState<'a> = &'a mut dyn FnMut(&State) -> Result<()>;
+
+/// Where a run starts, and where it saves its state as it goes: see [`train_with`].
+#[derive(Default)]
+pub struct Continuation<'a> {
+    /// The state of an interrupted run of the same configuration on the same data, to continue
+    /// from; `None` starts afresh.
+    pub resume: Option<State>,
+    /// Every so many epochs (at least 1), and after the last epoch, the run's [`State`] is
+    /// passed to this function (which writes a checkpoint, say); an error it returns ends training.
+    pub checkpoint: Option<(usize, SaveState<'a>)>,
+}
+
+/// The validation loss and the weights of the best epoch so far (early stopping).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best {
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// The network's parameters after the epoch.
+    pub params: Vec<f32>,
+}
+
+/// Everything a training run carries from one epoch to the next: continued from it (see
+/// [`Continuation`]), a run ends with the same weights, bit for bit, as if it had never stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The network after those epochs.
+    pub network: Mlp,
+    /// The optimizer's moments and step count.
+    pub optimizer: OptimizerState,
+    /// The learning-rate schedule's position.
+    pub schedule: SchedulePosition,
+    /// The generator of the shuffles.
+    pub rng: ChaCha8Rng,
+    /// The order of the training samples in the last epoch (each epoch shuffles the order of
+    /// the one before).
+    pub order: Vec<usize>,
+    /// Early stopping's best epoch so far.
+    pub best: Option<Best>,
+    /// Loss of the untrained network on the first batch (see [`DIVERGENCE_FACTOR`]).
+    pub start_loss: f64,
+    /// The record of the epochs completed.
+    pub history: History,
+}
+
+impl State {
+    /// Checks every part against the others and against a run of `config` on `n` training
+    /// samples: epoch counts, step counts, lengths, finite values, a permutation of the samples.
+    ///
+    /// # Errors
+    /// The first thing that does not fit, in words.
+    pub fn check(&self, n: usize, config: &TrainConfig) -> std::result::Result<(), String> {
+        let p = self.network.params().len();
+        if !(1..=config.epochs).contains(&self.epoch) {
+            return Err(format!(
+                "it is at epoch {} of a run of {} epochs",
+                self.epoch, config.epochs
+            ));
+        }
+        let h = &self.history;
+        if h.epochs.len() != self.epoch || h.epochs.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
+            return Err(format!("its history does not list epochs 1 to {} in order", self.epoch));
+        }
+        let steps = self.epoch * n.div_ceil(config.batch_size.min(n).max(1));
+        if h.steps != steps || self.optimizer.steps as usize != steps {
+            return Err(format!(
+                "{} epochs of {n} samples in batches of {} take {steps} steps, but it counts {} (optimizer {})",
+                self.epoch, config.batch_size, h.steps, self.optimizer.steps
+            ));
+        }
+        if let Some(i) = self.network.params().iter().position(|x| !x.is_finite()) {
+            return Err(format!("parameter {i} is {}", self.network.params()[i]));
+        }
+        self.optimizer.check(&config.optimizer, p)?;
+        self.schedule.check(config.schedule, config.learning_rate)?;
+        let mut seen = vec![false; n];
+        if self.order.len() != n
+            || !self
+                .order
+                .iter()
+                .all(|&i| i < n && !std::mem::replace(&mut seen[i], true))
+        {
+            return Err(format!(
+                "its sample order is not a permutation of the {n} training samples"
+            ));
+        }
+        if let Some(best) = &self.best {
+            if config.patience.is_none() {
+                return Err("it has a best epoch but the run has no early stopping".into());
+            }
+            if !(1..=self.epoch).contains(&best.epoch) || best.params.len() != p {
+                return Err(format!(
+                    "its best epoch {} with {} parameters does not fit epoch {} and {p} parameters",
+                    best.epoch,
+                    best.params.len(),
+                    self.epoch
+                ));
+            }
+            if best.val_loss.is_nan() || best.params.iter().any(|x| !x.is_finite()) {
+                return Err("its best epoch holds non-finite values".into());
+            }
+        }
+        if h.stopped_early && config.patience.is_none() {
+            return Err("it stopped early but the run has no early stopping".into());
+        }
+        if !(self.start_loss.is_finite() && self.start_loss >= 0.0) {
+            return Err(format!("its initial loss is {}", self.start_loss));
+        }
+        Ok(())
+    }
+}
+
+/// [`train`] that continues an interrupted run and saves its state as it goes, as
+/// `continuation` says. Continued from the [`State`] after epoch k of a run, training ends with
+/// the same weights and history (times aside) as that run would have, bit for bit.
+///
+/// # Errors
+/// As [`train`]; [`Error::Config`] when the state to resume from does not fit the network,
+/// the data or the configuration (see [`State::check`]), or the checkpoint interval is 0; and
+/// whatever the checkpoint function returns.
+pub fn train_with(
+    mlp: &mut Mlp,
+    loss: Loss,
+    train: Batchable<'_>,
+    validation: Option<Batchable<'_>>,
+    config: &TrainConfig,
+    continuation: Continuation<'_>,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
     check_config(mlp, train, validation, config)?;
     loss.check(mlp.layers().last().unwrap().activation)?;
+    let Continuation { resume, mut checkpoint } = continuation;
+    if matches!(checkpoint, Some((0, _))) {
+        return Err(Error::config("the checkpoint interval must be at least 1 epoch"));
+    }
     let (n, inputs, outputs) = (train.x.rows(), mlp.inputs(), mlp.outputs());
     let batch_size = config.batch_size.min(n);
 
@@ -128,16 +282,37 @@ pub fn train(
     let mut order: Vec<usize> = (0..n).collect();
     let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, config.epochs);
     let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
+    let mut best: Option<Best> = None;
+    let mut history = History::default();
+    let mut start_loss: Option<f64> = None;
+    let mut first_epoch = 0;
+    if let Some(state) = resume {
+        let unfit = |e: String| Error::config(format!("the training state to resume from does not fit: {e}"));
+        state.check(n, config).map_err(unfit)?;
+        if state.network.layers() != mlp.layers() || state.network.residual() != mlp.residual() {
+            return Err(unfit("its network has other layers".into()));
+        }
+        mlp.params_mut().copy_from_slice(state.network.params());
+        stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
+        scheduler = Scheduler::resume(config.schedule, config.learning_rate, config.epochs, state.schedule)?;
+        (rng, order, best, history) = (state.rng, state.order, state.best, state.history);
+        start_loss = Some(state.start_loss);
+        first_epoch = if history.stopped_early {
+            config.epochs
+        } else {
+            state.epoch
+        };
+    }
     let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
     let mut batch_x = Vec::with_capacity(batch_size * inputs);
     let mut batch_t = Vec::with_capacity(batch_size * outputs);
-    let mut best: Option<(f64, usize, Vec<f32>)> = None;
-    let mut history = History::default();
     let start = Instant::now();
+    // Seconds of the epochs before a resumption.
+    let earlier_seconds = history.epochs.last().map_or(0.0, |r| r.seconds);
     // Time spent on diagnostics, left out of the records' `seconds`.
     let mut diagnostics_seconds = 0.0;
 
-    for epoch in 0..config.epochs {
+    for epoch in first_epoch..config.epochs {
         order.shuffle(&mut rng);
         let lr = scheduler.rate();
         let (loss_sum, correct) = on_busy_pool(spin, || -> Result<(f64, usize)> {
@@ -147,8 +322,9 @@ pub fn train(
                 gather_rows(train.targets, batch, &mut batch_t);
                 let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
                 if !batch_loss.is_finite() {
-                    return Err(diverged(mlp, stepper.workspace(), epoch, step, batch_loss, lr));
+                    return Err(diverged(mlp, stepper.workspace(), config, epoch, step, batch_loss, lr));
                 }
+                start_loss.get_or_insert(batch_loss);
                 loss_sum += batch_loss * batch.len() as f64;
                 if let Some(labels) = train.labels {
                     correct += batch
@@ -163,6 +339,10 @@ pub fn train(
             Ok((loss_sum, correct))
         })?;
         let train_loss = loss_sum / n as f64;
+        let start_loss = start_loss.expect("the first step sets it");
+        if train_loss > DIVERGENCE_FACTOR * start_loss {
+            return Err(blew_up(mlp, config, epoch, train_loss, start_loss, lr));
+        }
         let (val_loss, val_score) = match validation {
             Some(v) => {
                 let e = evaluate(mlp, v, loss);
@@ -170,7 +350,7 @@ pub fn train(
             }
             None => (None, None),
         };
-        let seconds = start.elapsed().as_secs_f64() - diagnostics_seconds;
+        let seconds = earlier_seconds + start.elapsed().as_secs_f64() - diagnostics_seconds;
         let diagnostics_start = Instant::now();
         let diagnostics = config
             .diagnostics
@@ -191,17 +371,38 @@ pub fn train(
         scheduler.end_epoch(epoch, val_loss.unwrap_or(train_loss));
 
         if let (Some(patience), Some(val)) = (config.patience, val_loss) {
-            if best.as_ref().is_none_or(|(b, _, _)| val < *b) {
-                best = Some((val, epoch + 1, mlp.params().to_vec()));
-            } else if epoch + 1 - best.as_ref().unwrap().1 >= patience {
+            if best.as_ref().is_none_or(|b| val < b.val_loss) {
+                best = Some(Best {
+                    val_loss: val,
+                    epoch: epoch + 1,
+                    params: mlp.params().to_vec(),
+                });
+            } else if epoch + 1 - best.as_ref().unwrap().epoch >= patience {
                 history.stopped_early = true;
-                break;
             }
         }
+        if let Some((every, save)) = &mut checkpoint {
+            if (epoch + 1) % *every == 0 || epoch + 1 == config.epochs || history.stopped_early {
+                save(&State {
+                    epoch: epoch + 1,
+                    network: mlp.clone(),
+                    optimizer: stepper.optimizer.state(),
+                    schedule: scheduler.position(),
+                    rng: rng.clone(),
+                    order: order.clone(),
+                    best: best.clone(),
+                    start_loss,
+                    history: history.clone(),
+                })?;
+            }
+        }
+        if history.stopped_early {
+            break;
+        }
     }
-    if let Some((_, best_epoch, params)) = best {
-        mlp.params_mut().copy_from_slice(&params);
-        history.best_epoch = Some(best_epoch);
+    if let Some(best) = best {
+        mlp.params_mut().copy_from_slice(&best.params);
+        history.best_epoch = Some(best.epoch);
     }
     Ok(history)
 }
@@ -384,27 +585,32 @@ fn check_config(
     Ok(())
 }
 
+/// How the messages name layer `i`, e.g. "hidden layer 1 (4 → 16, tanh)".
+fn layer_name(mlp: &Mlp, i: usize) -> String {
+    let l = mlp.layers()[i];
+    let kind = if i + 1 == mlp.layers().len() {
+        "output layer".to_string()
+    } else {
+        format!("hidden layer {}", i + 1)
+    };
+    format!("{kind} ({} → {}, {})", l.inputs, l.outputs, l.activation)
+}
+
 /// Names the first place where values stopped being finite: a layer's parameters, its
 /// pre-activations, or (if everything inside the network is finite) the loss itself.
-fn diverged(mlp: &Mlp, ws: &Workspace, epoch: usize, step: usize, loss: f64, lr: f32) -> Error {
+fn diverged(mlp: &Mlp, ws: &Workspace, config: &TrainConfig, epoch: usize, step: usize, loss: f64, lr: f32) -> Error {
     let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
-    let describe = |i: usize| {
-        let l = mlp.layers()[i];
-        let kind = if i + 1 == mlp.layers().len() {
-            "output layer".to_string()
-        } else {
-            format!("hidden layer {}", i + 1)
-        };
-        format!("{kind} ({} → {}, {})", l.inputs, l.outputs, l.activation)
-    };
     let place = (0..mlp.layers().len())
         .find_map(|i| {
             if !finite(&mlp.params()[mlp.layer_range(i)]) {
-                Some(format!("the weights of {} became non-finite", describe(i)))
+                Some(format!("the weights of {} became non-finite", layer_name(mlp, i)))
             } else if !finite(ws.pre_activation(i)) {
-                Some(format!("the pre-activations of {} became non-finite", describe(i)))
+                Some(format!(
+                    "the pre-activations of {} became non-finite",
+                    layer_name(mlp, i)
+                ))
             } else if !finite(ws.activation(i)) {
-                Some(format!("the outputs of {} became non-finite", describe(i)))
+                Some(format!("the outputs of {} became non-finite", layer_name(mlp, i)))
             } else {
                 None
             }
@@ -412,7 +618,35 @@ fn diverged(mlp: &Mlp, ws: &Workspace, epoch: usize, step: usize, loss: f64, lr:
         .unwrap_or_else(|| "every value inside the network is finite but the loss is not".to_string());
     Error::Diverged {
         epoch: epoch + 1,
-        detail: format!("loss is {loss} at step {} of the epoch; {place}", step + 1),
+        detail: format!(
+            "with {}, the loss is {loss} at step {} of the epoch; {place}",
+            config.optimizer.kind,
+            step + 1
+        ),
+        learning_rate: lr,
+    }
+}
+
+/// Explains a loss that grew past [`DIVERGENCE_FACTOR`] times the untrained network's while
+/// staying finite, naming the layer with the largest parameter.
+fn blew_up(mlp: &Mlp, config: &TrainConfig, epoch: usize, loss: f64, start_loss: f64, lr: f32) -> Error {
+    let (layer, largest) = (0..mlp.layers().len())
+        .map(|i| {
+            let max = mlp.params()[mlp.layer_range(i)]
+                .iter()
+                .fold(0.0f32, |m, x| m.max(x.abs()));
+            (i, max)
+        })
+        .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+    Error::Diverged {
+        epoch: epoch + 1,
+        detail: format!(
+            "with {}, the epoch's mean loss is {loss:.3e}, {:.1e} times the untrained network's {start_loss:.4}; \
+             the steps overshoot and the weights grow (up to {largest:.2e} in {})",
+            config.optimizer.kind,
+            loss / start_loss,
+            layer_name(mlp, layer)
+        ),
         learning_rate: lr,
     }
 }
@@ -468,5 +702,200 @@ pub fn evaluate(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> Evaluation {
     Evaluation {
         loss: loss_sum / n,
         score,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{builtin, SyntheticOptions};
+    use crate::model::{fit_with, FitConfig};
+    use crate::Dataset;
+
+    fn spirals() -> Dataset {
+        let options = SyntheticOptions {
+            samples: Some(120),
+            noise: None,
+            seed: 3,
+        };
+        builtin("spirals", &options).unwrap().train
+    }
+
+    fn fit_config(kind: OptimizerKind, learning_rate: f32, schedule: Schedule, patience: Option<usize>) -> FitConfig {
+        FitConfig {
+            hidden: vec![12, 12],
+            validation_fraction: if patience.is_some() { 0.25 } else { 0.0 },
+            train: TrainConfig {
+                epochs: 12,
+                batch_size: 16,
+                learning_rate,
+                optimizer: OptimizerConfig {
+                    kind,
+                    weight_decay: 1e-3,
+                    ..OptimizerConfig::default()
+                },
+                schedule,
+                patience,
+                ..TrainConfig::default()
+            },
+            ..FitConfig::default()
+        }
+    }
+
+    /// Trains with `config`, handing the state after every epoch to `states`.
+    fn run(
+        data: &Dataset,
+        config: &FitConfig,
+        resume: Option<State>,
+        states: &mut Vec<State>,
+    ) -> Result<(Mlp, History)> {
+        let mut keep = |state: &State| {
+            states.push(state.clone());
+            Ok(())
+        };
+        let continuation = Continuation {
+            resume,
+            checkpoint: Some((1, &mut keep)),
+        };
+        let fitted = fit_with(data, config, continuation, |_| {})?;
+        Ok((fitted.model.mlp, fitted.history))
+    }
+
+    /// The history without its times, which no two runs share.
+    fn untimed(mut history: History) -> History {
+        history.epochs.iter_mut().for_each(|r| r.seconds = 0.0);
+        history
+    }
+
+    #[test]
+    fn every_optimizer_at_an_absurd_learning_rate_diverges() {
+        let data = spirals();
+        for kind in [
+            OptimizerKind::Sgd,
+            OptimizerKind::Momentum,
+            OptimizerKind::Nesterov,
+            OptimizerKind::Adam,
+            OptimizerKind::AdamW,
+            OptimizerKind::RmsProp,
+        ] {
+            let config = fit_config(kind, 1e6, Schedule::Constant, None);
+            match run(&data, &config, None, &mut Vec::new()) {
+                Err(e @ Error::Diverged { learning_rate, .. }) => {
+                    assert_eq!(learning_rate, 1e6);
+                    let message = e.to_string();
+                    assert!(
+                        message.contains(&format!("with {kind},")) && message.contains("lower learning rate"),
+                        "{message}"
+                    );
+                }
+                other => panic!("{kind}: {:?}", other.map(|(_, h)| h.epochs.last().unwrap().train_loss)),
+            }
+        }
+    }
+
+    #[test]
+    fn a_finite_blow_up_is_measured_against_the_untrained_loss() {
+        // Adam moves every weight by about the learning rate per step: at 1e4 the loss grows by
+        // orders of magnitude in the first epoch yet stays finite.
+        let config = fit_config(OptimizerKind::Adam, 1e4, Schedule::Constant, None);
+        let Err(Error::Diverged { epoch, detail, .. }) = run(&spirals(), &config, None, &mut Vec::new()) else {
+            panic!("Adam at 1e4 did not diverge");
+        };
+        assert_eq!(epoch, 1);
+        assert!(
+            detail.contains("times the untrained network's") && detail.contains("layer"),
+            "{detail}"
+        );
+        // A sound learning rate trains without complaint.
+        let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None);
+        run(&spirals(), &config, None, &mut Vec::new()).unwrap();
+    }
+
+    #[test]
+    fn a_run_resumed_after_any_epoch_ends_like_an_uninterrupted_one() {
+        let data = spirals();
+        let plateau = Schedule::Plateau {
+            patience: 1,
+            factor: 0.5,
+        };
+        for config in [
+            fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None),
+            fit_config(OptimizerKind::Momentum, 0.05, Schedule::Cosine, None),
+            fit_config(OptimizerKind::Nesterov, 0.05, "step:3:0.5".parse().unwrap(), None),
+            fit_config(OptimizerKind::RmsProp, 0.003, plateau, None),
+            fit_config(OptimizerKind::AdamW, 0.03, plateau, Some(2)),
+        ] {
+            let mut states = Vec::new();
+            let (mlp, history) = run(&data, &config, None, &mut states).unwrap();
+            let kind = config.train.optimizer.kind;
+            assert_eq!(states.len(), history.epochs.len(), "{kind}: one state per epoch");
+            if config.train.patience.is_some() {
+                assert!(
+                    history.stopped_early,
+                    "{kind}: early stopping did not happen; the test needs it"
+                );
+            }
+            let bits = |m: &Mlp| m.params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for state in &states {
+                let mut later = Vec::new();
+                let (resumed, resumed_history) = run(&data, &config, Some(state.clone()), &mut later).unwrap();
+                assert_eq!(
+                    bits(&resumed),
+                    bits(&mlp),
+                    "{kind}: resumed after epoch {}",
+                    state.epoch
+                );
+                assert_eq!(
+                    untimed(resumed_history),
+                    untimed(history.clone()),
+                    "{kind}: epoch {}",
+                    state.epoch
+                );
+                let untimed_state = |s: &State| State {
+                    history: untimed(s.history.clone()),
+                    ..s.clone()
+                };
+                let expected: Vec<State> = states[state.epoch..].iter().map(untimed_state).collect();
+                assert_eq!(later.iter().map(untimed_state).collect::<Vec<_>>(), expected, "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_that_does_not_fit_the_run_is_refused() {
+        let data = spirals();
+        let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Cosine, None);
+        let mut states = Vec::new();
+        run(&data, &config, None, &mut states).unwrap();
+        let state = &states[3];
+        let (n, train) = (state.order.len(), &config.train);
+        state.check(n, train).unwrap();
+        let refused = |change: &dyn Fn(&mut State), needle: &str| {
+            let mut s = state.clone();
+            change(&mut s);
+            let message = s.check(n, train).unwrap_err();
+            assert!(message.contains(needle), "{needle}: {message}");
+            let e = run(&data, &config, Some(s), &mut Vec::new()).unwrap_err().to_string();
+            assert!(e.contains("does not fit") && e.contains(needle), "{e}");
+        };
+        refused(&|s| s.order[0] = s.order[1], "permutation");
+        refused(&|s| s.order.push(0), "permutation");
+        refused(&|s| s.epoch = 13, "epoch 13");
+        refused(&|s| s.history.steps += 1, "steps");
+        refused(&|s| s.optimizer.m.pop().map_or((), drop), "first moment");
+        refused(&|s| s.optimizer.v[5] = f32::NAN, "second moment");
+        refused(&|s| s.schedule.rate = 1.0, "learning rate");
+        refused(&|s| s.network.params_mut()[0] = f32::INFINITY, "parameter 0");
+        refused(&|s| s.start_loss = -1.0, "initial loss");
+        refused(
+            &|s| {
+                s.best = Some(Best {
+                    val_loss: 1.0,
+                    epoch: 1,
+                    params: s.network.params().to_vec(),
+                })
+            },
+            "early stopping",
+        );
     }
 }

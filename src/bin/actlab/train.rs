@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actlab::data;
-use actlab::model::{fit, output_layer, Fitted, Scores};
+use actlab::model::{output_layer, Fitted, Scores};
 use actlab::train::EpochRecord;
-use actlab::{fileio, model_io, Activation, Dataset, Task};
+use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -33,6 +33,23 @@ pub struct TrainArgs {
     /// Save the trained model to this .safetensors file.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Write a checkpoint to this .safetensors file every --checkpoint-every epochs and after the
+    /// last: the weights, the optimizer's moments, the schedule's position, the early-stopping
+    /// state, the shuffling's random state and the history, replaced atomically (a crash or kill
+    /// leaves the previous checkpoint whole), for --resume.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between two checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint", value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+    /// Continue the run that wrote this checkpoint: it ends with the same weights, bit for bit,
+    /// as if it had never stopped. Give the same data and flags as that run, --epochs included
+    /// (a run cannot be extended: its learning-rate schedule was made for its epochs); a
+    /// difference is refused, naming the setting. --threads, --diagnostics, --json, --save and
+    /// the checkpoint flags may differ. Add --checkpoint to go on writing checkpoints (the same
+    /// file is fine).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object on the last line of stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -44,6 +61,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
         .collect();
     if let Some(path) = &args.save {
         fileio::check_output(path, &inputs).map_err(crate::flag("--save"))?;
+    }
+    if let Some(path) = &args.checkpoint {
+        fileio::check_output(path, &inputs).map_err(crate::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
     let prepared = args.split.load(args.optim.seed)?;
@@ -80,7 +100,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
         bar
     });
     let start = Instant::now();
-    let fitted = fit(train_set, &config, |record: &EpochRecord| {
+    // Epochs trained by this process (a resumed run's history begins with the earlier ones).
+    let mut epochs_run = 0;
+    let (resume, every) = (args.resume.as_deref(), args.checkpoint_every as usize);
+    let checkpoint = args.checkpoint.as_deref().map(|path| (path, every));
+    let fitted = checkpoint::fit(train_set, &config, resume, checkpoint, |record: &EpochRecord| {
+        epochs_run += 1;
         if let Some(bar) = &progress {
             bar.set_position(record.epoch as u64);
             bar.set_message(format!(
@@ -106,7 +131,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         let bytes = model_io::to_safetensors(&fitted.model)?;
         fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--save"))?;
     }
-    let samples_per_second = (fitted.history.epochs.len() * fitted.n_train) as f64 / seconds.max(1e-9);
+    let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
     if args.json {
         let mut report = json!({
             "data": name,
