@@ -127,7 +127,9 @@ pub fn train(
 }
 
 /// A training run is declared diverged when an epoch's mean training loss exceeds this many
-/// times the loss of the untrained network on the first batch, even while it stays finite.
+/// times the untrained network's mean loss over the training data, even while it stays finite.
+/// (Over all of it, not over the first batch: one lucky row of a batch of one can have a loss
+/// near 0.)
 ///
 /// A run whose steps overshoot (Adam at a learning rate of 10⁶, say) can grow its weights and
 /// its loss by many orders of magnitude without ever overflowing f32. Legitimate runs stay far
@@ -179,7 +181,7 @@ pub struct State {
     pub order: Vec<usize>,
     /// Early stopping's best epoch so far.
     pub best: Option<Best>,
-    /// Loss of the untrained network on the first batch (see [`DIVERGENCE_FACTOR`]).
+    /// Mean loss of the untrained network over the training data (see [`DIVERGENCE_FACTOR`]).
     pub start_loss: f64,
     /// The record of the epochs completed.
     pub history: History,
@@ -303,6 +305,7 @@ pub fn train_with(
             state.epoch
         };
     }
+    let start_loss = start_loss.unwrap_or_else(|| evaluate(mlp, train, loss).loss);
     let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
     let mut batch_x = Vec::with_capacity(batch_size * inputs);
     let mut batch_t = Vec::with_capacity(batch_size * outputs);
@@ -324,7 +327,6 @@ pub fn train_with(
                 if !batch_loss.is_finite() {
                     return Err(diverged(mlp, stepper.workspace(), config, epoch, step, batch_loss, lr));
                 }
-                start_loss.get_or_insert(batch_loss);
                 loss_sum += batch_loss * batch.len() as f64;
                 if let Some(labels) = train.labels {
                     correct += batch
@@ -339,7 +341,6 @@ pub fn train_with(
             Ok((loss_sum, correct))
         })?;
         let train_loss = loss_sum / n as f64;
-        let start_loss = start_loss.expect("the first step sets it");
         if train_loss > DIVERGENCE_FACTOR * start_loss {
             return Err(blew_up(mlp, config, epoch, train_loss, start_loss, lr));
         }
