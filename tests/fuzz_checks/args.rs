@@ -68,7 +68,7 @@ pub fn check(bytes: &[u8]) {
 }
 
 /// The `actlab` command: the subcommands of `main.rs`'s `Command`, built from their arguments.
-fn command() -> Command {
+pub fn command() -> Command {
     Command::new("actlab")
         .subcommand_required(true)
         .subcommand(TrainArgs::augment_args(Command::new("train")))
@@ -96,7 +96,11 @@ fn check_network(network: &NetworkArgs, optim: &OptimArgs, activations: &[actlab
     let config = fit_config(network, optim, activations.to_vec(), &data);
     assert_eq!(config.hidden, network.hidden);
     if network.scaling.0.is_none() {
-        assert_eq!(config.scaling, Scaling::Feature, "auto scaling of data that are not images");
+        assert_eq!(
+            config.scaling,
+            Scaling::Feature,
+            "auto scaling of data that are not images"
+        );
     }
     let Ok((output, outputs)) = output_layer(data.train.task().unwrap(), classes, config.output) else {
         return;
@@ -108,7 +112,9 @@ fn check_network(network: &NetworkArgs, optim: &OptimArgs, activations: &[actlab
     let mut widths = vec![data.train.n_features()];
     widths.extend(&config.hidden);
     widths.push(outputs);
-    let params = widths.windows(2).try_fold(0usize, |sum, w| sum.checked_add(w[0].checked_mul(w[1])?));
+    let params = widths
+        .windows(2)
+        .try_fold(0usize, |sum, w| sum.checked_add(w[0].checked_mul(w[1])?));
     if params.is_none_or(|p| p > MAX_PARAMS) {
         return;
     }
@@ -121,9 +127,15 @@ fn check_network(network: &NetworkArgs, optim: &OptimArgs, activations: &[actlab
         residual: config.residual,
         init: config.init,
     };
-    if let Ok(mlp) = Mlp::new(&mlp_config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(config.train.seed)) {
+    if let Ok(mlp) = Mlp::new(
+        &mlp_config,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(config.train.seed),
+    ) {
         assert_eq!(mlp.outputs(), outputs);
-        assert!(mlp.params().iter().all(|p| p.is_finite()), "initial weights are not finite");
+        assert!(
+            mlp.params().iter().all(|p| p.is_finite()),
+            "initial weights are not finite"
+        );
     }
 }
 

@@ -42,7 +42,10 @@ fn assert_features(data: &Dataset) {
     assert!(data.n_features() > 0, "a data set read from CSV has feature columns");
     assert_eq!(data.x.as_slice().len(), data.len() * data.n_features());
     assert_eq!(data.feature_names.len(), data.n_features());
-    assert!(data.x.as_slice().iter().all(|v| v.is_finite()), "a feature is not finite");
+    assert!(
+        data.x.as_slice().iter().all(|v| v.is_finite()),
+        "a feature is not finite"
+    );
 }
 
 /// As [`assert_features`], and one target per row: a class index below the number of classes
@@ -52,7 +55,10 @@ fn assert_labelled(data: &Dataset, task: Option<Task>) {
     match &data.target {
         Target::Classes { labels, classes } => {
             assert_eq!(labels.len(), data.len());
-            assert!(labels.iter().all(|&l| (l as usize) < classes.len()), "a label is out of range");
+            assert!(
+                labels.iter().all(|&l| (l as usize) < classes.len()),
+                "a label is out of range"
+            );
             let mut used = vec![false; classes.len()];
             labels.iter().for_each(|&l| used[l as usize] = true);
             assert!(used.iter().all(|&u| u), "a class no row has");

@@ -25,16 +25,28 @@ pub fn check(bytes: &[u8]) {
     assert_eq!(data.x.as_slice().len(), rows * cols);
     assert_eq!(data.feature_names.len(), cols);
     assert!(
-        data.x.as_slice().iter().all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0),
+        data.x
+            .as_slice()
+            .iter()
+            .all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0),
         "a pixel is not a byte value"
     );
     let Target::Classes { labels, classes } = &data.target else {
         panic!("IDX data without class labels");
     };
     assert_eq!(labels.len(), rows);
-    assert!(labels.iter().all(|&l| (l as usize) < classes.len()), "a label is out of range");
-    let values: Vec<u8> = classes.iter().map(|c| c.parse().expect("a class is a byte value")).collect();
-    assert!(values.windows(2).all(|w| w[0] < w[1]), "classes are not in ascending order");
+    assert!(
+        labels.iter().all(|&l| (l as usize) < classes.len()),
+        "a label is out of range"
+    );
+    let values: Vec<u8> = classes
+        .iter()
+        .map(|c| c.parse().expect("a class is a byte value"))
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "classes are not in ascending order"
+    );
 }
 
 fn maybe_gzip(bytes: &[u8], gzip: bool) -> Vec<u8> {
