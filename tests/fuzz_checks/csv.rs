@@ -38,7 +38,7 @@ pub fn check(bytes: &[u8]) {
 
 /// Rows, columns and feature names agree, and every feature is finite.
 fn assert_features(data: &Dataset) {
-    assert!(data.len() > 0, "a data set read from CSV has rows");
+    assert!(!data.is_empty(), "a data set read from CSV has rows");
     assert!(data.n_features() > 0, "a data set read from CSV has feature columns");
     assert_eq!(data.x.as_slice().len(), data.len() * data.n_features());
     assert_eq!(data.feature_names.len(), data.n_features());
