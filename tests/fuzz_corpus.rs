@@ -44,12 +44,9 @@ enum Failure {
 /// Regression inputs (target, file name) that still fail. Remove an entry when its bug is
 /// fixed: the input is then replayed like every other.
 const KNOWN_FAILURES: &[(&str, &str, Failure)] = &[
-    // from_safetensors accepts an output layer whose width differs from the class count;
-    // `actlab predict` then indexes past the classes.
-    ("model", "output_wider_than_classes", Failure::Panics),
-    ("model", "digits_nine_classes_ten_outputs.safetensors", Failure::Panics),
-    // read_idx names every pixel of an image file of zero 65535×65535 images (4.3e9 names).
-    ("idx", "zero_images_huge_pixels", Failure::ExhaustsMemory),
+    // None today. Fixed: from_safetensors accepted an output layer whose width differs from
+    // the class count (`output_wider_than_classes`, `digits_nine_classes_ten_outputs`), and
+    // read_idx named every pixel of zero 65535×65535 images (`zero_images_huge_pixels`).
 ];
 
 /// The files of the corpus and of the regression inputs of `target`.

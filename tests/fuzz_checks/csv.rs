@@ -1,7 +1,7 @@
 //! Bytes as a CSV file through `read_csv` (with and without a target column and a forced task)
-//! and `read_csv_features`.
+//! and `read_csv_columns` (the columns of a model, with and without the target and a header).
 
-use actlab::data::{read_csv, read_csv_features, CsvOptions};
+use actlab::data::{read_csv, read_csv_columns, Columns, CsvOptions};
 use actlab::{Dataset, Target, Task};
 
 /// Reads `bytes` as a CSV file in every way the command line does.
@@ -14,7 +14,7 @@ pub fn check(bytes: &[u8]) {
         .unwrap_or("")
         .trim()
         .to_string();
-    let mut feature_names = vec![vec!["a".to_string(), "b".to_string()]];
+    let mut known = vec![(vec!["a".to_string(), "b".to_string()], "y".to_string())];
     for target in [None, Some(first), Some("no such column".to_string())] {
         for task in [None, Some(Task::Classification), Some(Task::Regression)] {
             let options = CsvOptions {
@@ -23,15 +23,42 @@ pub fn check(bytes: &[u8]) {
             };
             if let Ok(data) = read_csv(&path, &options) {
                 assert_labelled(&data, task);
-                feature_names.push(data.feature_names.clone());
+                known.push((data.feature_names.clone(), data.target_name.clone()));
             }
         }
     }
-    for names in &feature_names {
-        if let Ok(data) = read_csv_features(&path, names) {
-            assert_features(&data);
-            assert_eq!(data.n_features(), names.len(), "read_csv_features: one column per name");
-            assert_eq!(data.target, Target::None);
+    for (features, target) in &known {
+        for task in [None, Some(Task::Classification), Some(Task::Regression)] {
+            for header in [true, false] {
+                let columns = Columns {
+                    features,
+                    target,
+                    task,
+                    header,
+                };
+                let Ok(read) = read_csv_columns(&path, &columns) else {
+                    continue;
+                };
+                let data = read.data;
+                assert_eq!(
+                    data.n_features(),
+                    features.len(),
+                    "read_csv_columns: one column per name"
+                );
+                if header {
+                    assert_eq!(
+                        &data.feature_names, features,
+                        "read_csv_columns: the features asked for, in order"
+                    );
+                }
+                match task {
+                    None => {
+                        assert_features(&data);
+                        assert_eq!(data.target, Target::None);
+                    }
+                    Some(_) => assert_labelled(&data, task),
+                }
+            }
         }
     }
 }

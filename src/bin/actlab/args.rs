@@ -431,3 +431,9 @@ pub fn fit_config(
         },
     }
 }
+
+/// Prefixes a library error with the flag whose value it concerns, e.g.
+/// `--save out: is a directory, not a regular file; refusing to replace it`.
+pub fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{name} {e}")
+}

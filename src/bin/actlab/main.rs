@@ -134,12 +134,6 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// Prefixes a library error with the flag whose value it concerns, e.g.
-/// `--save out: is a directory, not a regular file; refusing to replace it`.
-fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
-    move |e| anyhow::anyhow!("{name} {e}")
-}
-
 fn run(cli: Cli) -> Result<()> {
     if let Some(bytes) = cli.max_memory {
         actlab::memory::set_limit(bytes);

@@ -65,7 +65,7 @@ pub fn plot(args: PlotArgs) -> Result<()> {
         ),
     };
     let existed = args.out.exists();
-    fileio::write_atomically(&args.out, &bytes, &[]).map_err(crate::flag("--out"))?;
+    fileio::write_atomically(&args.out, &bytes, &[]).map_err(crate::args::flag("--out"))?;
     println!(
         "wrote {}{}",
         args.out.display(),

@@ -20,7 +20,7 @@ pub fn check_dir(dir: &Path, names: &[&str]) -> Result<()> {
     }
     if dir.is_dir() {
         for name in names {
-            fileio::check_output(&dir.join(name), &[]).map_err(crate::flag("--report"))?;
+            fileio::check_output(&dir.join(name), &[]).map_err(crate::args::flag("--report"))?;
         }
     }
     let ours = std::fs::read_to_string(dir.join("index.html")).is_ok_and(|page| is_report(&page));
@@ -46,7 +46,7 @@ pub fn write(dir: &Path, files: &[ReportFile]) -> Result<()> {
         .filter(|f| f.name != "index.html")
         .chain(files.iter().filter(|f| f.name == "index.html"))
     {
-        fileio::write_atomically(&dir.join(&file.name), &file.contents, &[]).map_err(crate::flag("--report"))?;
+        fileio::write_atomically(&dir.join(&file.name), &file.contents, &[]).map_err(crate::args::flag("--report"))?;
     }
     Ok(())
 }

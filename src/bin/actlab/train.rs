@@ -60,10 +60,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         .chain(args.split.test.as_deref())
         .collect();
     if let Some(path) = &args.save {
-        fileio::check_output(path, &inputs).map_err(crate::flag("--save"))?;
+        fileio::check_output(path, &inputs).map_err(crate::args::flag("--save"))?;
     }
     if let Some(path) = &args.checkpoint {
-        fileio::check_output(path, &inputs).map_err(crate::flag("--checkpoint"))?;
+        fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
     let prepared = args.split.load(args.optim.seed)?;
@@ -129,7 +129,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         .transpose()?;
     if let Some(path) = &args.save {
         let bytes = model_io::to_safetensors(&fitted.model)?;
-        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--save"))?;
+        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
     }
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
     if args.json {
@@ -335,7 +335,7 @@ fn note_unused(unused: &[String]) {
 pub fn predict(args: PredictArgs) -> Result<()> {
     let inputs = [args.model.as_path(), args.data.as_path()];
     if let Some(out) = &args.out {
-        fileio::check_output(out, &inputs).map_err(crate::flag("--out"))?;
+        fileio::check_output(out, &inputs).map_err(crate::args::flag("--out"))?;
     }
     let model = model_io::load(&args.model)?;
     let columns = data::Columns {
@@ -378,7 +378,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = writer.into_inner().context("writing CSV")?;
     match &args.out {
-        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::flag("--out"))?,
+        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?,
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&bytes)?;
