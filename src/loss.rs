@@ -178,11 +178,10 @@ impl FromStr for Loss {
     type Err = Error;
     /// `cross_entropy` (`ce`), `binary_cross_entropy` (`bce`), `mse`, `huber[:delta]`.
     fn from_str(s: &str) -> Result<Self> {
-        let lower = s.to_ascii_lowercase().replace('-', "_");
-        let (name, param) = lower
-            .split_once(':')
-            .map_or((lower.as_str(), None), |(n, p)| (n, Some(p)));
-        match (name, param) {
+        // Only the name is normalized: a parameter keeps its signs and exponents (1e-3).
+        let (name, param) = s.split_once(':').map_or((s, None), |(n, p)| (n, Some(p)));
+        let name = name.to_ascii_lowercase().replace('-', "_");
+        match (name.as_str(), param) {
             ("cross_entropy" | "ce", None) => Ok(Loss::CrossEntropy),
             ("binary_cross_entropy" | "bce", None) => Ok(Loss::BinaryCrossEntropy),
             ("mse", None) => Ok(Loss::Mse),
@@ -315,5 +314,16 @@ mod tests {
         }
         assert!("huber:-1".parse::<Loss>().is_err());
         assert!("hinge".parse::<Loss>().is_err());
+    }
+
+    #[test]
+    fn a_huber_delta_keeps_its_minus_signs() {
+        assert_eq!("Huber:1e-3".parse::<Loss>().unwrap(), Loss::Huber { delta: 1e-3 });
+        assert_eq!(
+            "binary-cross-entropy".parse::<Loss>().unwrap(),
+            Loss::BinaryCrossEntropy
+        );
+        let message = "huber:-1".parse::<Loss>().unwrap_err().to_string();
+        assert_eq!(message, "huber delta must be a positive number, got '-1'");
     }
 }

@@ -480,7 +480,18 @@ impl Model {
                 out.as_slice().iter().flat_map(|&p| [1.0 - p, p]).collect(),
             ),
             (Task::Regression, Some((mean, std))) => {
-                Matrix::from_vec(out.rows(), 1, out.as_slice().iter().map(|&y| y * std + mean).collect())
+                // Finite outputs can still overflow f32 once in the target's units.
+                let values: Vec<f32> = out.as_slice().iter().map(|&y| y * std + mean).collect();
+                if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::config(format!(
+                        "the prediction for row {} of the data is not finite: the output {} in the target's units \
+                         ({} × {std:e} + {mean:e}) overflows f32",
+                        row + 1,
+                        out.as_slice()[row],
+                        out.as_slice()[row]
+                    )));
+                }
+                Matrix::from_vec(out.rows(), 1, values)
             }
             _ => out,
         })

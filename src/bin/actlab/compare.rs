@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
 use crate::report;
+use crate::stdout::{self, say};
 
 pub const EXAMPLES: &str = "Examples:
   actlab compare                                   # MNIST-1D, six activations, under a minute
@@ -88,6 +89,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     args.optim.init_threads()?;
     if let Some(dir) = &args.report {
         report::check_dir(dir, &report::PAGES)?;
+        stdout::outlive_closed_pipe();
     }
     let data = args.split.load(args.optim.seed)?;
     let mut fit = fit_config(&args.network, &args.optim, Vec::new(), &data);
@@ -105,7 +107,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     let settings = settings(&args, &data, &config)?;
     if !args.json {
         for line in &settings {
-            println!("{line}");
+            say!("{line}")?;
         }
     }
 
@@ -142,19 +144,19 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     if args.json {
         let mut report = serde_json::to_value(&comparison).context("serializing the comparison")?;
         report["data"] = json!(data.name);
-        println!("{report}");
+        say!("{report}")?;
     } else {
-        println!();
-        print_table(&compare::table(&comparison));
-        println!();
+        say!("")?;
+        print_table(&compare::table(&comparison))?;
+        say!("")?;
         for note in compare::notes(&comparison) {
-            println!("{note}");
+            say!("{note}")?;
         }
     }
     if let Some(dir) = &args.report {
         write_report(dir, &comparison, &data, &settings)?;
         if !args.json {
-            println!("\nreport   {}", dir.join("index.html").display());
+            say!("\nreport   {}", dir.join("index.html").display())?;
         }
     }
     Ok(())
@@ -217,7 +219,7 @@ fn settings(args: &CompareArgs, data: &Prepared, config: &CompareConfig) -> Resu
     ])
 }
 
-fn print_table(rows: &[Vec<String>]) {
+fn print_table(rows: &[Vec<String>]) -> Result<()> {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -235,8 +237,9 @@ fn print_table(rows: &[Vec<String>]) {
                 }
             })
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        say!("{}", cells.join("  ").trim_end())?;
     }
+    Ok(())
 }
 
 fn write_report(dir: &Path, comparison: &Comparison, data: &Prepared, settings: &[String]) -> Result<()> {

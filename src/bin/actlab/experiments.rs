@@ -10,6 +10,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::report;
+use crate::stdout::{self, say};
 
 #[derive(Args, Debug)]
 pub struct ExperimentsArgs {
@@ -43,6 +44,7 @@ pub fn list() -> String {
 pub fn experiments(args: ExperimentsArgs) -> Result<()> {
     if let Some(dir) = &args.report {
         report::check_dir(dir, &report::PAGES)?;
+        stdout::outlive_closed_pipe();
     }
     let mut selected: Vec<_> = if args.only.is_empty() {
         EXPERIMENTS.iter().collect()
@@ -74,10 +76,10 @@ pub fn experiments(args: ExperimentsArgs) -> Result<()> {
         if let Some(bar) = &progress {
             bar.inc(1);
             if !args.json {
-                bar.suspend(|| print_result(&result));
+                bar.suspend(|| print_result(&result))?;
             }
         } else if !args.json {
-            print_result(&result);
+            print_result(&result)?;
         }
         results.push(result);
     }
@@ -93,9 +95,9 @@ pub fn experiments(args: ExperimentsArgs) -> Result<()> {
         if args.quick { ", quick versions" } else { "" }
     );
     if args.json {
-        println!("{}", json!({ "experiments": results, "seconds": seconds }));
+        say!("{}", json!({ "experiments": results, "seconds": seconds }))?;
     } else {
-        println!("{verdicts}");
+        say!("{verdicts}")?;
     }
     if let Some(dir) = &args.report {
         let budget = if args.quick {
@@ -109,41 +111,41 @@ pub fn experiments(args: ExperimentsArgs) -> Result<()> {
         ];
         report::write(dir, &lab::report(&results, "actlab experiments", &settings)?)?;
         if !args.json {
-            println!("report   {}", dir.join("index.html").display());
+            say!("report   {}", dir.join("index.html").display())?;
         }
     }
     Ok(())
 }
 
-fn print_result(r: &ExperimentResult) {
-    println!("{}. {}", r.id, r.name);
-    print_wrapped("claim", &r.claim);
-    print_wrapped("test", &r.criterion);
+fn print_result(r: &ExperimentResult) -> Result<()> {
+    say!("{}. {}", r.id, r.name)?;
+    print_wrapped("claim", &r.claim)?;
+    print_wrapped("test", &r.criterion)?;
     let width = r.measurements.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     for (i, (name, value)) in r.measurements.iter().enumerate() {
         let label = if i == 0 { "measured" } else { "" };
-        println!("   {label:<9} {name:<width$}  {}", format_measurement(*value));
+        say!("   {label:<9} {name:<width$}  {}", format_measurement(*value))?;
     }
     if let Some(notes) = &r.notes {
-        print_wrapped("note", notes);
+        print_wrapped("note", notes)?;
     }
     let verdict = if r.holds { "✓ holds" } else { "✗ does not hold" };
-    println!("   {verdict} ({:.1} s)\n", r.seconds);
+    say!("   {verdict} ({:.1} s)\n", r.seconds)
 }
 
 /// `text` after a label, wrapped at 100 columns and indented under the label.
-fn print_wrapped(label: &str, text: &str) {
+fn print_wrapped(label: &str, text: &str) -> Result<()> {
     const WIDTH: usize = 100;
     let indent = 13;
     let mut line = String::new();
     let mut first = true;
     let flush = |line: &str, first: bool| {
         let head = if first { label } else { "" };
-        println!("   {head:<9} {line}");
+        say!("   {head:<9} {line}")
     };
     for word in text.split_whitespace() {
         if !line.is_empty() && indent + line.len() + 1 + word.len() > WIDTH {
-            flush(&line, first);
+            flush(&line, first)?;
             first = false;
             line.clear();
         }
@@ -153,6 +155,7 @@ fn print_wrapped(label: &str, text: &str) {
         line.push_str(word);
     }
     if !line.is_empty() {
-        flush(&line, first);
+        flush(&line, first)?;
     }
+    Ok(())
 }

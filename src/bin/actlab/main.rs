@@ -7,13 +7,15 @@ mod compare;
 mod experiments;
 mod plot;
 mod report;
+mod stdout;
 mod train;
 
 use std::process::ExitCode;
 
 use actlab::Activation;
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 
 /// Train multi-layer perceptrons with any activation per layer, and see what it does.
@@ -80,16 +82,29 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    stdout_failures_are_errors();
     if let Err(e) = actlab::fileio::remove_temp_files_on_signals() {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
             let _ = e.print();
             return ExitCode::SUCCESS;
+        }
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // clap's answer is the whole help text; one line says what is missing.
+            let names: Vec<String> = Cli::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            eprintln!(
+                "error: no subcommand given; choose one of {} (see actlab --help)",
+                names.join(", ")
+            );
+            return ExitCode::from(2);
         }
         Err(e) => {
             // One line: clap's message up to the usage, e.g. the missing arguments after
@@ -116,6 +131,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line. A negative number after a flag is that flag's value, so that
+/// `--epochs -1` is refused naming `--epochs` rather than as an unknown argument `-1`.
+fn parse() -> Result<Cli, clap::Error> {
+    let negative_values = |arg: clap::Arg| {
+        if arg.get_action().takes_values() {
+            arg.allow_negative_numbers(true)
+        } else {
+            arg
+        }
+    };
+    let mut matches = Cli::command()
+        .mut_args(negative_values)
+        .mut_subcommands(|sub| sub.mut_args(negative_values))
+        .try_get_matches()?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
+}
+
+/// `println!` panics when standard output cannot be written (a full disk, /dev/full, or a
+/// closed pipe once [`stdout::outlive_closed_pipe`] is in force); that one panic becomes the
+/// usual error line and exit status 1. Any other panic is a bug, reported as such.
+fn stdout_failures_are_errors() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        match info
+            .payload_as_str()
+            .and_then(|m| m.strip_prefix("failed printing to stdout: "))
+        {
+            Some(reason) => {
+                eprintln!("error: standard output: {reason}");
+                std::process::exit(1);
+            }
+            None => default(info),
+        }
+    }));
 }
 
 /// The error and its causes on one line, `outer: inner: …`, leaving out a cause whose text the

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use actlab::{fileio, plot, Activation};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::args::activation;
@@ -48,7 +48,11 @@ fn range(s: &str) -> Result<(f64, f64), String> {
 pub fn plot(args: PlotArgs) -> Result<()> {
     let chart = plot::activation_chart(&args.names, args.range, args.derivative)?;
     if args.out.as_os_str() == "-" {
-        std::io::stdout().write_all(plot::svg(&chart)?.as_bytes())?;
+        // Flushed here: what is left in the buffer at exit would fail unnoticed.
+        let mut out = std::io::stdout().lock();
+        out.write_all(plot::svg(&chart)?.as_bytes())
+            .and_then(|()| out.flush())
+            .context("standard output")?;
         return Ok(());
     }
     let extension = args
