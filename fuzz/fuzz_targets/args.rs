@@ -17,6 +17,8 @@ mod experiments;
 mod plot;
 #[path = "../../src/bin/actlab/report.rs"]
 mod report;
+#[path = "../../src/bin/actlab/stdout.rs"]
+mod stdout;
 #[path = "../../src/bin/actlab/train.rs"]
 mod train;
 
