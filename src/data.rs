@@ -630,11 +630,25 @@ const ROWS_PER_MEMORY_CHECK: usize = 4096;
 /// characters, an ellipsis and the full length, so that a huge cell cannot flood the error line.
 /// Every message that quotes a cell, a column name or a class label of a file goes through it.
 pub fn quote(text: &str) -> String {
+    // Control characters (a NUL, an escape sequence that would clear the terminal) are
+    // written as escapes, never copied into the message.
+    let visible = |chars: &mut dyn Iterator<Item = char>| -> String {
+        chars
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_debug().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect()
+    };
     let count = text.chars().count();
     if count <= QUOTED_CHARS {
-        format!("'{text}'")
+        format!("'{}'", visible(&mut text.chars()))
     } else {
-        let head: String = text.chars().take(QUOTED_CHARS - 1).collect();
+        let head = visible(&mut text.chars().take(QUOTED_CHARS - 1));
         format!("'{head}…' ({count} characters)")
     }
 }
@@ -688,11 +702,17 @@ fn data_error(path: &Path, line: usize, column: usize, message: impl Into<String
     }
 }
 
+/// Opens a data file, refusing anything but a regular file: a FIFO would block for ever and
+/// `/dev/zero` would be read for ever.
 fn open(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(data_error(path, 0, 0, "not a regular file"));
+    }
+    std::fs::File::open(path).map_err(io)
 }
 
 fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<LineCounter<R>>) -> Error {

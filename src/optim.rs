@@ -389,6 +389,16 @@ impl FromStr for Schedule {
             )))
             }
         };
+        let most = match schedule {
+            Schedule::Constant | Schedule::Cosine => 1,
+            _ => 3,
+        };
+        if lower.split(':').count() > most {
+            return Err(bad(&format!(
+                "{name} takes {} parameters",
+                if most == 1 { "no" } else { "at most two" }
+            )));
+        }
         let factor = match lower.split(':').nth(2) {
             None => return Ok(schedule),
             Some(p) => p

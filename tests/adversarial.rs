@@ -7,9 +7,6 @@
 //!
 //! Each case runs in a directory of its own holding the files it needs, with relative paths, so
 //! that messages (and the needles that check them) read `d.csv:3:2`, not a temporary path.
-//! Cases marked `known` fail today because of a bug in code this corpus does not own; they are
-//! skipped by `corpus` and run by the ignored test `known_failures` (once one passes there, drop
-//! its mark).
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -66,8 +63,6 @@ struct Case {
     expect: Expect,
     /// Stdout is /dev/full instead of a pipe.
     full_stdout: bool,
-    /// Why this case fails today (a bug in code owned elsewhere); skipped by `corpus`.
-    known: Option<&'static str>,
     /// A check of the directory after the run.
     then: Option<Check>,
 }
@@ -81,7 +76,6 @@ fn case(name: &str, args: &str) -> Case {
         inputs: Vec::new(),
         expect: Expect::Ok,
         full_stdout: false,
-        known: None,
         then: None,
     }
 }
@@ -118,10 +112,6 @@ impl Case {
     }
     fn full_stdout(mut self) -> Self {
         self.full_stdout = true;
-        self
-    }
-    fn known(mut self, reason: &'static str) -> Self {
-        self.known = Some(reason);
         self
     }
     fn then(mut self, check: Check) -> Self {
@@ -463,12 +453,10 @@ fn csv_cases() -> Vec<Case> {
             .err("d.csv:2:3: invalid UTF-8"),
         t("csv: NUL byte in a cell")
             .file("d.csv", with_cell("4\u{0}2"))
-            .err("d.csv:3:2")
-            .known("data.rs quote() copies control characters (a NUL) into the error line"),
+            .err("d.csv:3:2"),
         t("csv: escape sequence in a cell")
             .file("d.csv", with_cell("\u{1b}[2J4"))
-            .err("d.csv:3:2")
-            .known("data.rs quote() copies control characters (ESC [2J clears a terminal) into the error line"),
+            .err("d.csv:3:2"),
         t("csv: UTF-16 file")
             .file("d.csv", {
                 let text = String::from_utf8(binary(12)).unwrap();
@@ -593,8 +581,7 @@ fn csv_cases() -> Vec<Case> {
             .file("t.csv", "a,b,y\n0,2,1\n1,4,7\n")
             .arg("--test")
             .arg("t.csv")
-            .err("t.csv")
-            .known("SplitArgs::load: an unknown --test class is found after training; the error names no file"),
+            .err("t.csv"),
         t("csv: --test header only")
             .file("d.csv", binary(12))
             .file("t.csv", "a,b,y\n")
@@ -640,19 +627,15 @@ fn csv_cases() -> Vec<Case> {
         )
         .dir("d")
         .err("d: missing train-images-idx3-ubyte"),
-        case("csv: --data /dev/null", &format!("{TRAIN} --data /dev/null")).err("/dev/null:1: empty file"),
+        case("csv: --data /dev/null", &format!("{TRAIN} --data /dev/null")).err("/dev/null: not a regular file"),
         case("csv: --data a FIFO", &format!("{TRAIN} --data f"))
             .fifo("f")
-            .err("f")
-            .known("data.rs open/load_data: a FIFO as --data blocks for ever; refuse non-regular files"),
-        case("csv: --data /dev/zero", &format!("{TRAIN} --data /dev/zero"))
-            .err("/dev/zero")
-            .known("data.rs open/load_data: /dev/zero as --data is read for ever (one endless line)"),
+            .err("f"),
+        case("csv: --data /dev/zero", &format!("{TRAIN} --data /dev/zero")).err("/dev/zero"),
         case("csv: --test a FIFO", &format!("{TRAIN} --data d.csv --test f"))
             .file("d.csv", binary(12))
             .fifo("f")
-            .err("f")
-            .known("SplitArgs::load/data.rs: a FIFO as --test blocks for ever"),
+            .err("f"),
         case("csv: --data missing", &format!("{TRAIN} --data nope.csv")).err("--data 'nope.csv': no such file"),
     ]
 }
@@ -1173,15 +1156,13 @@ fn model_cases() -> Vec<Case> {
             .err("d.csv:1: missing column 'y'"),
         eval("model: eval data with an unseen class", m.binary.clone())
             .file("d.csv", "a,b,y\n1,2,0\n3,4,5\n")
-            .err("d.csv")
-            .known("train.rs eval: model.rs's unknown-class error is not given the file name"),
+            .err("d.csv"),
         eval("model: eval regression data that is text", m.regression.clone())
             .file("d.csv", "a,b,y\n1,2,x\n")
             .err("d.csv:2:3"),
         eval("model: eval classifier on regression values", m.binary.clone())
             .file("d.csv", "a,b,y\n1,2,0.5\n")
-            .err("d.csv")
-            .known("train.rs eval: model.rs's unknown-class error is not given the file name"),
+            .err("d.csv"),
         case(
             "model: eval a built-in set of other columns",
             "eval --model m.safetensors --data iris",
@@ -1223,8 +1204,7 @@ fn model_cases() -> Vec<Case> {
         case("model: predict --data a FIFO", "predict --model m.safetensors --data f")
             .file("m.safetensors", m.binary.clone())
             .fifo("f")
-            .err("f")
-            .known("data.rs read_csv_columns: a FIFO as predict --data blocks for ever"),
+            .err("f"),
         predict("model: corrupt model, good data", m.binary[..len / 2].to_vec()).err("m.safetensors"),
     ]);
     cases
@@ -1380,8 +1360,7 @@ fn flag_cases() -> Vec<Case> {
             "flags: train --samples 1e11",
             "train --threads 1 --data xor --samples 100000000000 --epochs 1 --hidden 3",
         )
-        .err("--samples")
-        .known("data.rs builtin: --samples is allocated without memory::check; SIGABRT"),
+        .err("--samples"),
         case(
             "flags: train --samples on a CSV",
             &format!("{TRAIN} --data d.csv --samples 10"),
@@ -1391,8 +1370,7 @@ fn flag_cases() -> Vec<Case> {
             "flags: train --schedule cosine:3",
             "train --threads 1 --data xor --samples 40 --epochs 1 --schedule cosine:3",
         )
-        .err("'--schedule <NAME>'")
-        .known("optim.rs Schedule::from_str: cosine takes no parameter, yet cosine:3 is accepted"),
+        .err("'--schedule <NAME>'"),
         case(
             "flags: train --loss huber:1e-3",
             "train --threads 1 --data d.csv --epochs 1 --hidden 3 --loss huber:1e-3",
@@ -1781,8 +1759,7 @@ fn pipe_cases() -> Vec<Case> {
         .file("m.safetensors", m.binary.clone())
         .file("d.csv", binary(12))
         .full_stdout()
-        .err("standard output")
-        .known("train.rs predict: a failed write to stdout does not say it was standard output"),
+        .err("standard output"),
     ]
 }
 
@@ -2096,33 +2073,15 @@ fn corpus() {
     let before = names.len();
     names.dedup();
     assert_eq!(names.len(), before, "two cases share a name");
-    for c in cases.iter().filter(|c| c.known.is_some()) {
-        eprintln!("skipped known failure: {}: {}", c.name, c.known.unwrap());
-    }
     let filter = std::env::var("ADVERSARIAL_FILTER").unwrap_or_default();
-    let selected: Vec<&Case> = cases
-        .iter()
-        .filter(|c| c.known.is_none() && c.name.contains(&filter))
-        .collect();
+    let selected: Vec<&Case> = cases.iter().filter(|c| c.name.contains(&filter)).collect();
     run_all(&selected);
-}
-
-/// The cases that fail today because of bugs outside this corpus's reach; run with
-/// `cargo test --test adversarial -- --ignored`.
-#[test]
-#[ignore = "known failures, each named with its cause in the case table"]
-fn known_failures() {
-    let cases = all_cases();
-    run_all(&cases.iter().filter(|c| c.known.is_some()).collect::<Vec<_>>());
 }
 
 /// Runs the cases whose names contain `part`: a named test for one fix.
 fn run_matching(part: &str) {
     let cases = all_cases();
-    let selected: Vec<&Case> = cases
-        .iter()
-        .filter(|c| c.known.is_none() && c.name.contains(part))
-        .collect();
+    let selected: Vec<&Case> = cases.iter().filter(|c| c.name.contains(part)).collect();
     assert!(!selected.is_empty(), "no case matches '{part}'");
     run_all(&selected);
 }

@@ -20,8 +20,8 @@ pub struct DataArgs {
     /// Name of the target column (default: the last column).
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
-    /// Samples of a generated set (xor, circles, moons, spirals, gauss).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..))]
+    /// Samples of a generated set (xor, circles, moons, spirals, gauss): 4 to 10,000,000.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=10_000_000))]
     pub samples: Option<u64>,
     /// Noise of a generated set.
     #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = non_negative_f32)]
@@ -336,7 +336,16 @@ impl SplitArgs {
                     task: split.train.task(),
                     header: true,
                 };
-                let matched = data::read_csv_columns(path, &columns)?;
+                let mut matched = data::read_csv_columns(path, &columns)?;
+                if let actlab::Target::Classes { classes, .. } = &split.train.target {
+                    // Before training: a class the training data lacks cannot be scored. (With
+                    // fewer than two classes, training refuses the data with a better message.)
+                    matched
+                        .data
+                        .align_classes(classes)
+                        .with_context(|| format!("--test {}", path.display()))
+                        .or_else(|e| if classes.len() < 2 { Ok(()) } else { Err(e) })?;
+                }
                 if !matched.ignored.is_empty() {
                     eprintln!(
                         "note: {} has columns the training data lacks, ignored: {}",

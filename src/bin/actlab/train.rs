@@ -306,7 +306,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         let (data, unused) = model.select_features(&data)?;
         (data, unused, name, part)
     };
-    let scores = model.evaluate(&data)?;
+    let scores = model.evaluate(&data).with_context(|| name.clone())?;
     note_unused(&unused);
     if args.json {
         let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
@@ -381,7 +381,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?,
         None => {
             use std::io::Write;
-            std::io::stdout().write_all(&bytes)?;
+            std::io::stdout().write_all(&bytes).context("standard output")?;
         }
     }
     Ok(())
