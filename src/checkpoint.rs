@@ -27,7 +27,7 @@ use crate::layer::LayerSpec;
 use crate::model::{self, FitConfig, Fitted};
 use crate::optim::{OptimizerState, SchedulePosition};
 use crate::train::{Best, Continuation, EpochRecord, History, SaveState, State, TrainConfig};
-use crate::{fileio, memory, Dataset, Error, Mlp, Result, Target};
+use crate::{fileio, Dataset, Error, Mlp, Result, Target};
 
 /// Format version written into new checkpoints.
 pub const FORMAT_VERSION: u32 = 1;
@@ -366,24 +366,12 @@ pub fn save(path: &Path, config: &FitConfig, data: &DataFingerprint, state: &Sta
 /// Reads and checks a checkpoint file.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read, [`Error::Memory`] if it is larger than the memory limit
-/// allows, [`Error::Model`] if it is not a regular file or not a sound checkpoint (see
+/// [`Error::Io`] if it cannot be read or is not a regular file, [`Error::Memory`] if it is
+/// larger than the memory limit allows, [`Error::Model`] if it is not a sound checkpoint (see
 /// [`from_safetensors`]).
 pub fn load(path: &Path) -> Result<Checkpoint> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let metadata = std::fs::metadata(path).map_err(io)?;
-    if !metadata.is_file() {
-        return Err(Error::Model {
-            path: path.to_path_buf(),
-            message: "not a regular file".into(),
-        });
-    }
     // The file's bytes and the state decoded from them.
-    memory::check(&format!("reading {}", path.display()), metadata.len().saturating_mul(2))?;
-    from_safetensors(&std::fs::read(path).map_err(io)?, path)
+    from_safetensors(&fileio::read_input(path, 2)?, path)
 }
 
 /// Fits like [`model::fit`], continuing the run whose checkpoint is `resume` (refused when its

@@ -702,17 +702,8 @@ fn data_error(path: &Path, line: usize, column: usize, message: impl Into<String
     }
 }
 
-/// Opens a data file, refusing anything but a regular file: a FIFO would block for ever and
-/// `/dev/zero` would be read for ever.
 fn open(path: &Path) -> Result<std::fs::File> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if !std::fs::metadata(path).map_err(io)?.is_file() {
-        return Err(data_error(path, 0, 0, "not a regular file"));
-    }
-    std::fs::File::open(path).map_err(io)
+    crate::fileio::open_input(path).map(|(file, _)| file)
 }
 
 fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<LineCounter<R>>) -> Error {

@@ -18,6 +18,9 @@
 //!
 //! [`check_output`] applies the same checks without writing, so that a command can refuse a
 //! bad output path before it starts a long computation; [`write_atomically`] checks again.
+//!
+//! Inputs are opened with [`open_input`] or read with [`read_input`], which accept only a
+//! regular file: a FIFO would block for ever and `/dev/zero` would be read for ever.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -117,6 +120,44 @@ pub fn remove_temp_files_on_signals() -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Opens the input file `path` and gives its length, refusing anything but a regular file.
+///
+/// # Errors
+/// [`Error::Io`] naming `path` when it cannot be opened or is not a regular file.
+pub fn open_input(path: &Path) -> Result<(File, u64)> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true);
+    // Without O_NONBLOCK, opening a FIFO waits for a writer; on a regular file it changes nothing.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    if !metadata.is_file() {
+        return Err(io(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    Ok((file, metadata.len()))
+}
+
+/// Reads the whole input file `path` (a regular file, see [`open_input`]) once its size times
+/// `copies`, the copies its reader will hold, fits the memory limit.
+///
+/// # Errors
+/// As [`open_input`], and [`Error::Memory`].
+pub fn read_input(path: &Path, copies: u64) -> Result<Vec<u8>> {
+    let (mut file, len) = open_input(path)?;
+    crate::memory::check(&format!("reading {}", path.display()), len.saturating_mul(copies))?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    io::Read::read_to_end(&mut file, &mut bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
 }
 
 /// The file a write to `path` replaces or creates: `path` itself, or the file a symbolic link

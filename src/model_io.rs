@@ -313,19 +313,6 @@ pub fn save(model: &Model, path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`] if it cannot be read, [`Error::Model`] if it is not a valid actlab model.
 pub fn load(path: &Path) -> Result<Model> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let metadata = std::fs::metadata(path).map_err(io)?;
-    if !metadata.is_file() {
-        return Err(Error::Model {
-            path: path.to_path_buf(),
-            message: "not a regular file".into(),
-        });
-    }
     // The bytes, and the model's copy of its tensors.
-    crate::memory::check(&format!("reading {}", path.display()), metadata.len().saturating_mul(2))?;
-    let bytes = std::fs::read(path).map_err(io)?;
-    from_safetensors(&bytes, path)
+    from_safetensors(&fileio::read_input(path, 2)?, path)
 }
