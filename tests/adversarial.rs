@@ -18,10 +18,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use actlab::data::{read_csv, CsvOptions};
 use actlab::model::{fit, FitConfig};
 use actlab::model_io;
 use actlab::train::TrainConfig;
+use common::{edited_model, Tensors};
 use safetensors::{Dtype, SafeTensors};
 use serde_json::{json, Value};
 
@@ -256,35 +259,6 @@ fn models() -> &'static Models {
             regression: train(regression(12)),
         }
     })
-}
-
-type Tensors = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
-
-/// A model file rebuilt with the safetensors crate after `edit` changed its actlab metadata
-/// (as JSON) or its tensors.
-fn edited(bytes: &[u8], edit: impl FnOnce(&mut Value, &mut Tensors)) -> Vec<u8> {
-    let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
-    let mut meta: Value = serde_json::from_str(&header.metadata().as_ref().unwrap()["actlab"]).unwrap();
-    let file = SafeTensors::deserialize(bytes).unwrap();
-    let mut tensors: Tensors = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, (view.dtype(), view.shape().to_vec(), view.data().to_vec())))
-        .collect();
-    edit(&mut meta, &mut tensors);
-    let metadata = match meta {
-        Value::String(raw) => raw,
-        other => other.to_string(),
-    };
-    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
-        .iter()
-        .map(|(name, (dtype, shape, data))| {
-            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).unwrap();
-            (name.clone(), view)
-        })
-        .collect();
-    let metadata = std::collections::HashMap::from([("actlab".to_string(), metadata)]);
-    safetensors::serialize(views, Some(metadata)).unwrap()
 }
 
 /// A model file whose safetensors header (the JSON after the length) is edited as JSON and
@@ -909,32 +883,32 @@ fn model_cases() -> Vec<Case> {
         .err("m.safetensors"),
         eval(
             "model: F64 weights",
-            edited(&m.binary, |_, t| retype(t, "layers.0.weight", Dtype::F64)),
+            edited_model(&m.binary, |_, t| retype(t, "layers.0.weight", Dtype::F64)),
         )
         .err("m.safetensors"),
         eval(
             "model: I32 weights",
-            edited(&m.binary, |_, t| retype(t, "layers.0.weight", Dtype::I32)),
+            edited_model(&m.binary, |_, t| retype(t, "layers.0.weight", Dtype::I32)),
         )
         .err("m.safetensors"),
         eval(
             "model: F16 bias",
-            edited(&m.binary, |_, t| retype(t, "layers.0.bias", Dtype::F16)),
+            edited_model(&m.binary, |_, t| retype(t, "layers.0.bias", Dtype::F16)),
         )
         .err("m.safetensors"),
         eval(
             "model: U8 std",
-            edited(&m.binary, |_, t| retype(t, "input.std", Dtype::U8)),
+            edited_model(&m.binary, |_, t| retype(t, "input.std", Dtype::U8)),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata not JSON",
-            edited(&m.binary, |meta, _| *meta = json!("{\"version\": 1,")),
+            edited_model(&m.binary, |meta, _| *meta = json!("{\"version\": 1,")),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata a number",
-            edited(&m.binary, |meta, _| *meta = json!("42")),
+            edited_model(&m.binary, |meta, _| *meta = json!("42")),
         )
         .err("m.safetensors"),
         eval("model: no actlab metadata", {
@@ -945,60 +919,60 @@ fn model_cases() -> Vec<Case> {
         .err("m.safetensors"),
         eval(
             "model: metadata without layers",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta.as_object_mut().unwrap().remove("layers");
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata without classes",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta.as_object_mut().unwrap().remove("classes");
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata without features",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta.as_object_mut().unwrap().remove("features");
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata without version",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta.as_object_mut().unwrap().remove("version");
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: metadata version 2",
-            edited(&m.binary, |meta, _| meta["version"] = json!(2)),
+            edited_model(&m.binary, |meta, _| meta["version"] = json!(2)),
         )
         .err("m.safetensors"),
         // Metadata keys actlab does not know are ignored (a later version may add some).
         eval(
             "model: metadata with an extra key",
-            edited(&m.binary, |meta, _| meta["surprise"] = json!(true)),
+            edited_model(&m.binary, |meta, _| meta["surprise"] = json!(true)),
         ),
         eval(
             "model: layers a string",
-            edited(&m.binary, |meta, _| meta["layers"] = json!("2-3-1")),
+            edited_model(&m.binary, |meta, _| meta["layers"] = json!("2-3-1")),
         )
         .err("m.safetensors"),
         eval(
             "model: layer width a string",
-            edited(&m.binary, |meta, _| meta["layers"][0]["out"] = json!("3")),
+            edited_model(&m.binary, |meta, _| meta["layers"][0]["out"] = json!("3")),
         )
         .err("m.safetensors"),
         eval(
             "model: negative layer width",
-            edited(&m.binary, |meta, _| meta["layers"][0]["out"] = json!(-3)),
+            edited_model(&m.binary, |meta, _| meta["layers"][0]["out"] = json!(-3)),
         )
         .err("m.safetensors"),
         eval(
             "model: layer width 1e12",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta["layers"][0]["out"] = json!(1_000_000_000_000u64);
                 meta["layers"][1]["in"] = json!(1_000_000_000_000u64);
             }),
@@ -1006,7 +980,7 @@ fn model_cases() -> Vec<Case> {
         .err("m.safetensors"),
         eval(
             "model: layer width 2^64-1",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta["layers"][0]["out"] = json!(u64::MAX);
                 meta["layers"][1]["in"] = json!(u64::MAX);
             }),
@@ -1014,95 +988,95 @@ fn model_cases() -> Vec<Case> {
         .err("m.safetensors"),
         eval(
             "model: layer width 2.5",
-            edited(&m.binary, |meta, _| meta["layers"][0]["out"] = json!(2.5)),
+            edited_model(&m.binary, |meta, _| meta["layers"][0]["out"] = json!(2.5)),
         )
         .err("m.safetensors"),
         eval(
             "model: no layers",
-            edited(&m.binary, |meta, _| meta["layers"] = json!([])),
+            edited_model(&m.binary, |meta, _| meta["layers"] = json!([])),
         )
         .err("m.safetensors"),
         eval(
             "model: unknown activation",
-            edited(&m.binary, |meta, _| meta["layers"][0]["activation"] = json!("swoosh")),
+            edited_model(&m.binary, |meta, _| meta["layers"][0]["activation"] = json!("swoosh")),
         )
         .err("m.safetensors"),
         eval(
             "model: activation with a NaN parameter",
-            edited(&m.binary, |meta, _| {
+            edited_model(&m.binary, |meta, _| {
                 meta["layers"][0]["activation"] = json!("leaky_relu:nan")
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: unknown task",
-            edited(&m.binary, |meta, _| meta["task"] = json!("clustering")),
+            edited_model(&m.binary, |meta, _| meta["task"] = json!("clustering")),
         )
         .err("m.safetensors"),
         eval(
             "model: unknown loss",
-            edited(&m.binary, |meta, _| meta["loss"] = json!("hinge")),
+            edited_model(&m.binary, |meta, _| meta["loss"] = json!("hinge")),
         )
         .err("m.safetensors"),
         eval(
             "model: three classes for one sigmoid output",
-            edited(&m.binary, |meta, _| meta["classes"] = json!(["0", "1", "2"])),
+            edited_model(&m.binary, |meta, _| meta["classes"] = json!(["0", "1", "2"])),
         )
         .err("m.safetensors"),
         eval(
             "model: one class",
-            edited(&m.binary, |meta, _| meta["classes"] = json!(["0"])),
+            edited_model(&m.binary, |meta, _| meta["classes"] = json!(["0"])),
         )
         .err("m.safetensors"),
         eval(
             "model: duplicate classes",
-            edited(&m.multi, |meta, _| meta["classes"] = json!(["cat", "cat", "emu"])),
+            edited_model(&m.multi, |meta, _| meta["classes"] = json!(["cat", "cat", "emu"])),
         )
         .file("d.csv", multi(12))
         .err("m.safetensors"),
         eval(
             "model: classes of numbers, not strings",
-            edited(&m.binary, |meta, _| meta["classes"] = json!([0, 1])),
+            edited_model(&m.binary, |meta, _| meta["classes"] = json!([0, 1])),
         )
         .err("m.safetensors"),
         eval(
             "model: duplicate feature names",
-            edited(&m.binary, |meta, _| meta["features"] = json!(["a", "a"])),
+            edited_model(&m.binary, |meta, _| meta["features"] = json!(["a", "a"])),
         )
         .err("m.safetensors"),
         eval(
             "model: one feature name for two inputs",
-            edited(&m.binary, |meta, _| meta["features"] = json!(["a"])),
+            edited_model(&m.binary, |meta, _| meta["features"] = json!(["a"])),
         )
         .err("m.safetensors"),
         eval(
             "model: NaN weight",
-            edited(&m.binary, |_, t| set_f32(t, "layers.0.weight", 1, f32::NAN)),
+            edited_model(&m.binary, |_, t| set_f32(t, "layers.0.weight", 1, f32::NAN)),
         )
         .err("m.safetensors"),
         eval(
             "model: infinite bias",
-            edited(&m.binary, |_, t| set_f32(t, "layers.1.bias", 0, f32::INFINITY)),
+            edited_model(&m.binary, |_, t| set_f32(t, "layers.1.bias", 0, f32::INFINITY)),
         )
         .err("m.safetensors"),
         eval(
             "model: std 0",
-            edited(&m.binary, |_, t| set_f32(t, "input.std", 0, 0.0)),
+            edited_model(&m.binary, |_, t| set_f32(t, "input.std", 0, 0.0)),
         )
         .err("m.safetensors"),
         eval(
             "model: negative std",
-            edited(&m.binary, |_, t| set_f32(t, "input.std", 1, -1.0)),
+            edited_model(&m.binary, |_, t| set_f32(t, "input.std", 1, -1.0)),
         )
         .err("m.safetensors"),
         eval(
             "model: NaN mean",
-            edited(&m.binary, |_, t| set_f32(t, "input.mean", 0, f32::NAN)),
+            edited_model(&m.binary, |_, t| set_f32(t, "input.mean", 0, f32::NAN)),
         )
         .err("m.safetensors"),
         eval(
             "model: weights of 1e38",
-            edited(&m.binary, |_, t| {
+            edited_model(&m.binary, |_, t| {
                 for i in 0..4 {
                     set_f32(t, "layers.0.weight", i, 3e38)
                 }
@@ -1111,28 +1085,28 @@ fn model_cases() -> Vec<Case> {
         .err("the prediction for row 8 of the data is not finite"),
         eval(
             "model: a tensor missing",
-            edited(&m.binary, |_, t| {
+            edited_model(&m.binary, |_, t| {
                 t.remove("layers.1.bias");
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: an extra tensor",
-            edited(&m.binary, |_, t| {
+            edited_model(&m.binary, |_, t| {
                 t.insert("layers.9.weight".into(), (Dtype::F32, vec![1], vec![0; 4]));
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: a tensor of the wrong shape",
-            edited(&m.binary, |_, t| {
+            edited_model(&m.binary, |_, t| {
                 t.insert("layers.1.bias".into(), (Dtype::F32, vec![2], vec![0; 8]));
             }),
         )
         .err("m.safetensors"),
         eval(
             "model: target scale on a classifier",
-            edited(&m.binary, |_, t| {
+            edited_model(&m.binary, |_, t| {
                 t.insert("target.mean".into(), (Dtype::F32, vec![1], vec![0; 4]));
             }),
         )
@@ -1187,7 +1161,7 @@ fn model_cases() -> Vec<Case> {
             .err("row 1 of the data is not finite"),
         predict(
             "model: predict with huge weights",
-            edited(&m.regression, |_, t| {
+            edited_model(&m.regression, |_, t| {
                 for i in 0..6 {
                     set_f32(t, "layers.0.weight", i, 3e38)
                 }

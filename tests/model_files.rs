@@ -4,18 +4,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use actlab::data::{builtin, SyntheticOptions};
 use actlab::model::{fit, FitConfig};
 use actlab::train::TrainConfig;
 use actlab::{model_io, Dataset, Matrix, Model, Target};
-use common::{actlab, write};
-use safetensors::{Dtype, SafeTensors};
+use common::{actlab, write, Tensors};
+use safetensors::Dtype;
 use serde_json::{json, Value};
-
-type Tensors = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
 
 fn quick(data: &Dataset, hidden: Vec<usize>) -> Model {
     let config = FitConfig {
@@ -55,30 +52,6 @@ fn binary_and_regression() -> (Dataset, Dataset) {
     (binary, regression)
 }
 
-fn parts(bytes: &[u8]) -> (Value, Tensors) {
-    let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
-    let meta: Value = serde_json::from_str(&header.metadata().as_ref().unwrap()["actlab"]).unwrap();
-    let file = SafeTensors::deserialize(bytes).unwrap();
-    let tensors = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, (view.dtype(), view.shape().to_vec(), view.data().to_vec())))
-        .collect();
-    (meta, tensors)
-}
-
-fn assemble(meta: &Value, tensors: &Tensors) -> Vec<u8> {
-    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
-        .iter()
-        .map(|(name, (dtype, shape, data))| {
-            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).unwrap();
-            (name.clone(), view)
-        })
-        .collect();
-    let metadata = std::collections::HashMap::from([("actlab".to_string(), meta.to_string())]);
-    safetensors::serialize(views, Some(metadata)).unwrap()
-}
-
 fn f32s(values: &[f32]) -> (Dtype, Vec<usize>, Vec<u8>) {
     (
         Dtype::F32,
@@ -89,9 +62,7 @@ fn f32s(values: &[f32]) -> (Dtype, Vec<usize>, Vec<u8>) {
 
 /// Edits a valid model file and expects loading it to fail with `needle` in the message.
 fn refused(model: &Model, needle: &str, edit: impl FnOnce(&mut Value, &mut Tensors)) -> Vec<u8> {
-    let (mut meta, mut tensors) = parts(&model_io::to_safetensors(model).unwrap());
-    edit(&mut meta, &mut tensors);
-    let bytes = assemble(&meta, &tensors);
+    let bytes = common::edited_model(&model_io::to_safetensors(model).unwrap(), edit);
     let path = Path::new("edited.safetensors");
     match model_io::from_safetensors(&bytes, path) {
         Ok(_) => panic!("a file with '{needle}' wrong was accepted"),
