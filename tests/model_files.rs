@@ -83,10 +83,14 @@ fn set_weight(tensors: &mut Tensors, name: &str, index: usize, value: f32) {
 #[test]
 fn valid_files_of_every_task_load_back_equal() {
     let (binary, regression) = binary_and_regression();
+    let dir = tempfile::tempdir().unwrap();
     for (data, hidden) in [(iris(), vec![5]), (binary, vec![3, 3]), (regression, vec![])] {
         let model = quick(&data, hidden);
         let loaded = model_io::from_safetensors(&model_io::to_safetensors(&model).unwrap(), Path::new("m")).unwrap();
         assert_eq!(loaded, model);
+        let path = dir.path().join("m.safetensors");
+        model_io::save(&model, &path).unwrap();
+        assert_eq!(model_io::load(&path).unwrap(), model);
     }
 }
 
