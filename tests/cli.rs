@@ -278,3 +278,60 @@ fn diagnostics_appear_in_the_json_history_and_layers() {
     assert_eq!(layers[1]["same_sign_share"], 1.0);
     assert!(layers[0]["output_mean"].as_f64().unwrap() > 0.2);
 }
+
+/// The settings in `--json` are the ones training ran with: each flag reaches the library.
+#[test]
+fn json_reports_the_settings_training_ran_with() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", "iris", "--hidden", "4", "--json"];
+        args.extend_from_slice(extra);
+        let output = actlab().args(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        last_json_line(&output.stdout)
+    };
+    let report = run(&[
+        "--epochs",
+        "2",
+        "--optimizer",
+        "sgd",
+        "--weight-decay",
+        "0.01",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(report["optimizer"], "sgd");
+    assert_eq!(report["weight_decay"].as_f64().unwrap() as f32, 0.01);
+    assert_eq!(report["threads"], 1);
+    assert_eq!(run(&["--epochs", "1", "--threads", "2"])["threads"], 2);
+    // Default epochs: enough to see about 40,000 samples, 10 to 300: iris' 120 training rows
+    // get 300, MNIST-1D's 4000 get 10.
+    assert_eq!(run(&[])["epochs"], 300);
+    let output = actlab()
+        .args(["train", "--data", "mnist1d", "--hidden", "4", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(last_json_line(&output.stdout)["epochs"], 10);
+    for scaling in ["auto", "feature", "global", "none"] {
+        assert_eq!(
+            run(&["--epochs", "1", "--scaling", scaling])["epochs"],
+            1,
+            "--scaling {scaling}"
+        );
+    }
+}
+
+#[test]
+fn fashion_mnist_says_how_to_install_it() {
+    if std::path::Path::new("/usr/share/datasets/fashion-mnist").is_dir() {
+        eprintln!("note: Fashion-MNIST is installed; the message for a missing one is not checked");
+        return;
+    }
+    fails_with(
+        &["train", "--data", "fashion-mnist"],
+        "install it with `apt-get install dataset-fashion-mnist`",
+    );
+}
