@@ -526,6 +526,35 @@ mod tests {
             .unwrap_or_else(|_| panic!("block_size({m}, {n}, {k}, {threads}) did not return"))
     }
 
+    /// The split plan is a measured choice (see [`PARALLEL_FROM`]): which side is cut, and
+    /// when a product is worth cutting at all. Results do not depend on it (see
+    /// `blocks_of_rows_or_columns_sum_like_the_whole_product`), so only this test notices a
+    /// change to it.
+    #[test]
+    fn products_are_cut_as_measured() {
+        // (m, n, k, threads) → (block size, cut by rows)
+        let plans = [
+            // compare's 100×100×100 products: worth cutting, but their longest side is under
+            // SPLIT_FROM, so they run whole.
+            ((100, 100, 100, 2), (112, true)),
+            // Under PARALLEL_FROM multiply-adds: whole.
+            ((128, 10, 128, 2), (128, true)),
+            ((512, 10, 100, 2), (512, true)),
+            // Tall products with a small row (n·k) are cut by rows, wide ones by columns.
+            ((512, 10, 128, 2), (256, true)),
+            ((32, 256, 784, 2), (128, false)),
+            ((512, 256, 128, 3), (176, true)),
+            // A large row (n·k ≥ 2^19) is cut by columns even when c is tall.
+            ((1000, 800, 1000, 2), (400, false)),
+            // One thread: whole.
+            ((512, 256, 128, 1), (512, true)),
+        ];
+        for ((m, n, k, threads), plan) in plans {
+            assert_eq!(block_size(m, n, k, threads), plan, "{m}×{n}×{k} on {threads} threads");
+        }
+        assert!(is_split(512, 10, 128) && !is_split(100, 100, 100) && !is_split(128, 10, 128));
+    }
+
     #[test]
     fn block_size_terminates_and_covers_the_product() {
         let alongs = [1, 2, 3, 15, 16, 17, 31, 32, 33, 127, 128, 129, 145, 257, 1021, 4097];
