@@ -548,6 +548,10 @@ mod tests {
             ((1000, 800, 1000, 2), (400, false)),
             // One thread: whole.
             ((512, 256, 128, 1), (512, true)),
+            // At each threshold exactly: a row of 2^19, 2^19 multiply-adds, a side of SPLIT_FROM.
+            ((1024, 512, 1024, 2), (256, false)),
+            ((512, 8, 128, 2), (256, true)),
+            ((128, 64, 128, 2), (64, true)),
         ];
         for ((m, n, k, threads), plan) in plans {
             assert_eq!(block_size(m, n, k, threads), plan, "{m}×{n}×{k} on {threads} threads");
