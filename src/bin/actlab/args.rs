@@ -337,14 +337,14 @@ impl SplitArgs {
                     header: true,
                 };
                 let mut matched = data::read_csv_columns(path, &columns)?;
-                if let actlab::Target::Classes { classes, .. } = &split.train.target {
-                    // Before training: a class the training data lacks cannot be scored. (With
-                    // fewer than two classes, training refuses the data with a better message.)
-                    matched
+                // Before training: a class the training data lacks cannot be scored. (With fewer
+                // than two classes, training refuses the data with a better message.)
+                match &split.train.target {
+                    actlab::Target::Classes { classes, .. } if classes.len() >= 2 => matched
                         .data
                         .align_classes(classes)
-                        .with_context(|| format!("--test {}", path.display()))
-                        .or_else(|e| if classes.len() < 2 { Ok(()) } else { Err(e) })?;
+                        .with_context(|| format!("--test {}", path.display()))?,
+                    _ => {}
                 }
                 if !matched.ignored.is_empty() {
                     eprintln!(
