@@ -522,7 +522,7 @@ mod tests {
         assert!(damaged(&|s| s.best.as_mut().unwrap().params.push(0.0)).contains("best epoch"));
         assert!(damaged(&|s| s.history.epochs.truncate(1)).contains("history"));
 
-        let model = crate::model::fit(&data, &config, |_| {}).unwrap().model;
+        let model = crate::model::fit(&data, &config).unwrap().model;
         let e = from_safetensors(&crate::model_io::to_safetensors(&model).unwrap(), path).unwrap_err();
         assert!(
             e.to_string().contains("not written by actlab train --checkpoint"),

@@ -1,7 +1,7 @@
 //! Activation functions side by side: the same network trained on the same data from the same
 //! seeds, once per activation, and measured.
 //!
-//! Every run uses [`crate::model::fit`] with one [`FitConfig`]; only the hidden activation
+//! Every run uses [`crate::model::fit_with`] with one [`FitConfig`]; only the hidden activation
 //! (all hidden layers) and the seed change. Runs with the same seed draw their initial weights
 //! from the same random stream, each scaled by its activation's default initialisation (Glorot
 //! for sigmoid and tanh, He for the ReLU family: see [`Activation::default_init`]) unless the
@@ -20,8 +20,8 @@ mod report;
 use serde::Serialize;
 
 use crate::diagnostics::Diagnostics;
-use crate::model::{fit, FitConfig};
-use crate::train::EpochRecord;
+use crate::model::{fit_with, FitConfig};
+use crate::train::{Continuation, EpochRecord};
 use crate::{Activation, Dataset, Error, Result, Task};
 
 pub use report::report;
@@ -285,7 +285,7 @@ pub fn compare(
                 });
                 records.push(record.clone());
             };
-            let (scores, error) = match fit(train, &fit_config, progress) {
+            let (scores, error) = match fit_with(train, &fit_config, Continuation::default(), progress) {
                 Ok(fitted) => (
                     Some((fitted.model.evaluate(train)?, fitted.model.evaluate(test)?)),
                     None,

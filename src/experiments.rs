@@ -487,7 +487,7 @@ fn linear_collapse(budget: Budget) -> Result<Outcome> {
         let data = dataset(name, Some(samples))?.train;
         for activation in [Activation::Identity, Activation::Tanh, Activation::Relu] {
             let config = fit_config(vec![8, 8], activation, training(OptimizerKind::Adam, 0.01, epochs));
-            let fitted = fit(&data, &config, |_| {})?;
+            let fitted = fit(&data, &config)?;
             let acc = out.set(
                 format!("{name}_{activation}_train_accuracy"),
                 accuracy(&fitted.model, &data)?,
@@ -635,7 +635,7 @@ fn tanh_beats_sigmoid(budget: Budget) -> Result<Outcome> {
         let mut test_acc = [0.0; 2];
         for (i, activation) in [Activation::Tanh, Activation::Sigmoid].into_iter().enumerate() {
             let config = fit_config(vec![64, 64], activation, training(kind, lr, epochs));
-            let fitted = fit(&train_set, &config, |_| {})?;
+            let fitted = fit(&train_set, &config)?;
             let prefix = format!("{kind}_{activation}");
             epochs_to[i] = record_reached(&mut out, &prefix, &fitted.history, TARGET);
             let train_scores = fitted.model.evaluate(&train_set)?;
@@ -670,7 +670,7 @@ fn relu_trains_faster(budget: Budget) -> Result<Outcome> {
             activation,
             training(OptimizerKind::Momentum, 0.01, epochs),
         );
-        let fitted = fit(&data, &config, |_| {})?;
+        let fitted = fit(&data, &config)?;
         let name = activation.to_string();
         epochs_to.insert(name.clone(), record_reached(&mut out, &name, &fitted.history, TARGET));
         out.set(format!("{name}_train_accuracy"), accuracy(&fitted.model, &data)?);
@@ -809,7 +809,7 @@ fn softmax_distribution(budget: Budget) -> Result<Outcome> {
         Activation::Relu,
         training(OptimizerKind::Adam, 0.01, budget.pick(30, 100)),
     );
-    let fitted = fit(&iris, &config, |_| {})?;
+    let fitted = fit(&iris, &config)?;
     let probabilities = fitted.model.predict(&iris)?;
     let (min, max, sum_error) = distribution_stats(probabilities.as_slice(), probabilities.cols());
     out.set("iris_min_probability", min);
@@ -899,7 +899,7 @@ fn output_fits_target(budget: Budget) -> Result<Outcome> {
             scale_target: false,
             ..fit_config(vec![32], Activation::Tanh, training(OptimizerKind::Adam, 0.01, epochs))
         };
-        let scores = fit(data, &config, |_| {})?.model.evaluate(data)?;
+        let scores = fit(data, &config)?.model.evaluate(data)?;
         Ok((scores.loss, scores.r2.expect("regression scores have R²")))
     };
     let mut holds = true;
@@ -925,7 +925,7 @@ fn output_fits_target(budget: Budget) -> Result<Outcome> {
 
     let iris = dataset("iris", None)?.train;
     let config = fit_config(vec![16], Activation::Relu, training(OptimizerKind::Adam, 0.01, epochs));
-    let fitted = fit(&iris, &config, |_| {})?;
+    let fitted = fit(&iris, &config)?;
     let scores = fitted.model.evaluate(&iris)?;
     out.set("iris_softmax_cross_entropy", scores.loss);
     let acc = out.set("iris_softmax_train_accuracy", scores.accuracy.unwrap_or(0.0));

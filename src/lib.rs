@@ -10,7 +10,7 @@
 //! use actlab::model::{fit, FitConfig};
 //!
 //! let split = builtin("iris", &SyntheticOptions { samples: None, noise: None, seed: 0 }).unwrap();
-//! let fitted = fit(&split.train, &FitConfig::default(), |_| {}).unwrap();
+//! let fitted = fit(&split.train, &FitConfig::default()).unwrap();
 //! println!("{:?}", fitted.model.evaluate(&split.train).unwrap());
 //! ```
 
@@ -37,6 +37,7 @@ pub mod model;
 pub mod model_io;
 pub mod optim;
 pub mod plot;
+pub mod predictor;
 pub mod report;
 pub mod train;
 
@@ -47,4 +48,5 @@ pub use init::Init;
 pub use loss::Loss;
 pub use matrix::Matrix;
 pub use mlp::{Mlp, MlpConfig};
-pub use model::{FitConfig, Model};
+pub use model::{fit, FitConfig, Model};
+pub use predictor::Prediction;

@@ -5,11 +5,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::{stratified_split, Standardizer};
+use crate::data::{stratified_split, Columns, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
 use crate::optim::OptimizerKind;
+use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
 use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
 
@@ -147,16 +148,17 @@ pub fn output_layer(task: Task, classes: usize, output: Option<Activation>) -> R
     }
 }
 
-/// Builds a network for `data` and trains it; `on_epoch` sees each epoch's record.
+/// Builds a network for `data` and trains it.
 ///
 /// # Errors
 /// Configuration errors (see [`Mlp::new`], [`Loss::check`], [`train::train`]) and divergence.
-pub fn fit(data: &Dataset, config: &FitConfig, on_epoch: impl FnMut(&train::EpochRecord)) -> Result<Fitted> {
-    fit_with(data, config, train::Continuation::default(), on_epoch)
+pub fn fit(data: &Dataset, config: &FitConfig) -> Result<Fitted> {
+    fit_with(data, config, train::Continuation::default(), |_| {})
 }
 
-/// [`fit`] that continues an interrupted run and saves its state as it goes, as `continuation`
-/// says (see [`train::train_with`]; [`crate::checkpoint::fit`] does it with checkpoint files).
+/// [`fit`] that shows each epoch's record to `on_epoch` (for progress), and continues an
+/// interrupted run and saves its state as it goes, as `continuation` says (see
+/// [`train::train_with`]; [`crate::checkpoint::fit`] does it with checkpoint files).
 ///
 /// # Errors
 /// As [`fit`], and a state to resume from that does not fit the network or the data.
@@ -309,7 +311,8 @@ impl Model {
     /// Standardized inputs of `data`.
     ///
     /// # Errors
-    /// When the data's feature count differs from the model's.
+    /// When the data's feature count differs from the model's, or a feature is beyond f32 once
+    /// standardized.
     pub fn inputs(&self, data: &Dataset) -> Result<Matrix> {
         if data.n_features() != self.mlp.inputs() {
             return Err(Error::config(format!(
@@ -319,7 +322,13 @@ impl Model {
                 preview(&self.feature_names)
             )));
         }
-        let mut x = data.x.clone();
+        self.standardized(&data.x)
+    }
+
+    /// `raw` (one row per sample, the model's features in order) standardized with the
+    /// training statistics, every value checked finite.
+    fn standardized(&self, raw: &Matrix) -> Result<Matrix> {
+        let mut x = raw.clone();
         self.input.apply(&mut x);
         if let Some(i) = x.as_slice().iter().position(|v| !v.is_finite()) {
             let (row, column) = (i / x.cols(), i % x.cols());
@@ -327,12 +336,98 @@ impl Model {
                 "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {:e} and std {:e}",
                 row + 1,
                 self.feature_names.get(column).map_or("?", String::as_str),
-                data.x.row(row)[column],
+                raw.row(row)[column],
                 self.input.mean[column],
                 self.input.std[column]
             )));
         }
         Ok(x)
+    }
+
+    /// The columns a data file must provide for this model: its features by name, and its
+    /// target (by name, only read when `task` is given), for [`crate::data::read_csv_columns`].
+    ///
+    /// ```no_run
+    /// # let model = actlab::model_io::load(std::path::Path::new("iris.safetensors")).unwrap();
+    /// let rows = actlab::data::read_csv_columns(std::path::Path::new("new.csv"), &model.columns(None)).unwrap();
+    /// let labels = model.predict_labels(&rows.data).unwrap();
+    /// ```
+    pub fn columns(&self, task: Option<Task>) -> Columns<'_> {
+        Columns {
+            features: &self.feature_names,
+            target: &self.target_name,
+            task,
+            header: true,
+        }
+    }
+
+    /// One sample's features in the model's order, from `(name, value)` pairs in any order.
+    ///
+    /// # Errors
+    /// Naming a feature of the model that is missing, a name given twice, or a name that is
+    /// not one of the model's features.
+    pub fn features_by_name<'a>(&self, named: impl IntoIterator<Item = (&'a str, f32)>) -> Result<Vec<f32>> {
+        let mut features = vec![None; self.feature_names.len()];
+        for (name, value) in named {
+            let Some(i) = self.feature_names.iter().position(|n| n == name) else {
+                return Err(Error::config(format!(
+                    "'{name}' is not one of the model's features ({})",
+                    preview(&self.feature_names)
+                )));
+            };
+            if features[i].replace(value).is_some() {
+                return Err(Error::config(format!("feature '{name}' is given twice")));
+            }
+        }
+        let missing: Vec<&str> = self
+            .feature_names
+            .iter()
+            .zip(&features)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::config(format!(
+                "{} of the model's features {} missing: {}",
+                missing.len(),
+                if missing.len() == 1 { "is" } else { "are" },
+                missing.join(", ")
+            )));
+        }
+        Ok(features.into_iter().flatten().collect())
+    }
+
+    /// The model's answer for one sample, `features` in [`Model::feature_names`] order (see
+    /// [`Model::features_by_name`]): [`Model::predict`] of a one-row data set, bit for bit (a
+    /// row of a larger batch may differ in the last bits, its products adding in another
+    /// order). To predict many single samples fast, make a [`Predictor`] once.
+    ///
+    /// # Errors
+    /// A wrong number of features, a feature beyond f32 once standardized, or a prediction
+    /// that is not finite.
+    pub fn predict_one(&self, features: &[f32]) -> Result<Prediction> {
+        self.check_sample(features)?;
+        let x = self.standardized(&Matrix::from_vec(1, features.len(), features.to_vec()))?;
+        let out = self.in_data_terms(self.mlp.predict(&x)?)?;
+        Ok(Prediction::new(self, out.row(0)))
+    }
+
+    /// Refuses a sample with the wrong number of features.
+    pub(crate) fn check_sample(&self, features: &[f32]) -> Result<()> {
+        if features.len() == self.mlp.inputs() {
+            return Ok(());
+        }
+        Err(Error::config(format!(
+            "the sample has {} features but the model takes {} ({})",
+            features.len(),
+            self.mlp.inputs(),
+            preview(&self.feature_names)
+        )))
+    }
+
+    /// A [`Predictor`]: this model laid out for predicting one sample at a time.
+    pub fn predictor(&self) -> Predictor {
+        Predictor::new(self)
     }
 
     /// `data` with its feature columns in the model's order, matched by name, and the names
@@ -471,7 +566,30 @@ impl Model {
                 .saturating_add(self.mlp.workspace_bytes(1)),
         )?;
         let x = self.inputs(data)?;
-        let out = self.mlp.predict(&x)?;
+        self.in_data_terms(self.mlp.predict(&x)?)
+    }
+
+    /// The predicted class label of every sample.
+    ///
+    /// # Errors
+    /// As [`Model::predict`], and a model that predicts numbers rather than classes.
+    pub fn predict_labels(&self, data: &Dataset) -> Result<Vec<String>> {
+        if self.task != Task::Classification {
+            return Err(Error::config(format!(
+                "the model predicts numbers ('{}'), not class labels",
+                self.target_name
+            )));
+        }
+        let probabilities = self.predict(data)?;
+        Ok(probabilities
+            .iter_rows()
+            .map(|row| self.classes[metrics::predicted_class(row)].clone())
+            .collect())
+    }
+
+    /// The network's outputs `out` in the data's terms: two class probabilities for a single
+    /// sigmoid output, values in the target's units for a scaled regression target.
+    pub(crate) fn in_data_terms(&self, out: Matrix) -> Result<Matrix> {
         Ok(match (self.task, self.target_scale) {
             // A single sigmoid output is P(class 1); spell out both classes.
             (Task::Classification, _) if out.cols() == 1 => Matrix::from_vec(

@@ -251,7 +251,7 @@ fn models() -> &'static Models {
                 },
                 ..FitConfig::default()
             };
-            model_io::to_safetensors(&fit(&data, &config, |_| {}).unwrap().model).unwrap()
+            model_io::to_safetensors(&fit(&data, &config).unwrap().model).unwrap()
         };
         Models {
             binary: train(binary(12)),

@@ -23,7 +23,7 @@ fn quick(data: &Dataset, hidden: Vec<usize>) -> Model {
         },
         ..FitConfig::default()
     };
-    fit(data, &config, |_| {}).unwrap().model
+    fit(data, &config).unwrap().model
 }
 
 fn iris() -> Dataset {

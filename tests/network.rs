@@ -170,7 +170,7 @@ fn xor_accuracy(activation: &str) -> f64 {
         },
         ..FitConfig::default()
     };
-    let fitted = fit(&data, &config, |_| {}).unwrap();
+    let fitted = fit(&data, &config).unwrap();
     fitted.model.evaluate(&data).unwrap().accuracy.unwrap()
 }
 
@@ -207,7 +207,7 @@ fn iris_defaults_reach_ninety_percent_in_a_few_epochs() {
         },
         ..FitConfig::default()
     };
-    let fitted = fit(&train, &config, |_| {}).unwrap();
+    let fitted = fit(&train, &config).unwrap();
     let accuracy = fitted.model.evaluate(&test).unwrap().accuracy.unwrap();
     assert!(accuracy >= 0.9, "iris test accuracy {accuracy}");
     let losses: Vec<f64> = fitted.history.epochs.iter().map(|e| e.train_loss).collect();
@@ -231,7 +231,7 @@ fn training_is_reproducible_for_a_seed_and_any_thread_count() {
     };
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| fit(&data, &config, |_| {}).unwrap().model)
+        pool.install(|| fit(&data, &config).unwrap().model)
     };
     let one = run(1);
     assert_eq!(one.mlp.params(), run(1).mlp.params());
@@ -245,7 +245,6 @@ fn training_is_reproducible_for_a_seed_and_any_thread_count() {
             },
             ..config.clone()
         },
-        |_| {},
     )
     .unwrap();
     assert_ne!(one.mlp.params(), other_seed.model.mlp.params());
@@ -333,7 +332,7 @@ fn early_stopping_restores_the_best_epoch() {
         },
         ..FitConfig::default()
     };
-    let fitted = fit(&data, &config, |_| {}).unwrap();
+    let fitted = fit(&data, &config).unwrap();
     let h = &fitted.history;
     let best = h.best_epoch.unwrap();
     let best_loss = h.epochs[best - 1].val_loss.unwrap();
@@ -361,7 +360,7 @@ fn divergence_names_the_layer_and_suggests_a_lower_rate() {
         },
         ..FitConfig::default()
     };
-    let err = fit(&data, &config, |_| {}).unwrap_err().to_string();
+    let err = fit(&data, &config).unwrap_err().to_string();
     assert!(
         err.contains("diverged") && err.contains("layer") && err.contains("lower learning rate"),
         "{err}"
@@ -381,7 +380,7 @@ fn model_files_round_trip_and_reject_damage() {
         },
         ..FitConfig::default()
     };
-    let model = fit(&data, &config, |_| {}).unwrap().model;
+    let model = fit(&data, &config).unwrap().model;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     model_io::save(&model, &path).unwrap();
@@ -424,7 +423,7 @@ fn regression_targets_are_scaled_and_mapped_back() {
         },
         ..FitConfig::default()
     };
-    let fitted = fit(&data, &config, |_| {}).unwrap();
+    let fitted = fit(&data, &config).unwrap();
     let scores = fitted.model.evaluate(&data).unwrap();
     assert!(scores.r2.unwrap() > 0.999, "{scores:?}");
     assert!(scores.rmse.unwrap() < 1.0, "{scores:?}");
