@@ -2,8 +2,8 @@
 //!
 //! The types every source produces live here ([`Dataset`], its [`Target`] and [`Task`], a
 //! [`Split`] into training and test data); each kind of source has its own module: [`csv`]
-//! files, [`idx`] files, [`builtin`] sets (embedded CSV files and the [`synthetic`] ones),
-//! and [`load`], which reads a data set named by one string (a file, a directory or a
+//! files, [`idx`] files, [`builtin`](mod@builtin) sets (embedded CSV files and the [`synthetic`] ones),
+//! and [`load`](mod@load), which reads a data set named by one string (a file, a directory or a
 //! built-in name). [`split`] makes train/test splits and [`standardize`] scales features.
 
 use std::collections::{BTreeSet, HashMap};
