@@ -339,6 +339,7 @@ mod tests {
             feature_names: vec!["x".into()],
             target_name: "y".into(),
             target: Target::Values(v.to_vec()),
+            images: false,
         }
     }
 
@@ -351,6 +352,7 @@ mod tests {
                 labels: (0..2 * n as u32).map(|i| i % n as u32).collect(),
                 classes: (0..n).map(|c| format!("c{c}")).collect(),
             },
+            images: false,
         }
     }
 

@@ -474,6 +474,7 @@ impl Model {
             feature_names: self.feature_names.clone(),
             target_name: data.target_name.clone(),
             target: data.target.clone(),
+            images: data.images,
         };
         Ok((selected, unused))
     }

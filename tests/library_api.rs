@@ -35,6 +35,7 @@ fn regression() -> (Model, Dataset) {
         feature_names: vec!["a".into(), "b".into()],
         target_name: "y".into(),
         target: Target::Values(y),
+        images: false,
     };
     let mut config = FitConfig {
         hidden: vec![16],

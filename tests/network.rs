@@ -413,6 +413,7 @@ fn regression_targets_are_scaled_and_mapped_back() {
         feature_names: vec!["a".into(), "b".into()],
         target_name: "y".into(),
         target: actlab::Target::Values(y),
+        images: false,
     };
     let config = FitConfig {
         hidden: vec![],

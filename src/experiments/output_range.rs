@@ -92,6 +92,7 @@ fn regression_data(n: usize) -> Dataset {
         feature_names: vec!["x1".into(), "x2".into()],
         target_name: "y".into(),
         target: Target::Values(y),
+        images: false,
     }
 }
 

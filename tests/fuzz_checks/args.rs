@@ -153,11 +153,11 @@ fn tiny(task: Task) -> Prepared {
         feature_names: vec!["x".into(), "y".into()],
         target_name: "t".into(),
         target,
+        images: false,
     };
     Prepared {
         train: data.clone(),
         test: data,
         name: "tiny".into(),
-        images: false,
     }
 }

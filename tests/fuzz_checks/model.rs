@@ -95,6 +95,7 @@ fn check_file(bytes: &[u8]) {
         feature_names: model.feature_names.clone(),
         target_name: String::new(),
         target: Target::None,
+        images: false,
     };
     // A loaded model predicts on data of its width, or says why the values overflow.
     let predictions = match model.predict(&data) {

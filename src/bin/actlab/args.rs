@@ -1,13 +1,14 @@
 //! Argument groups and parsers shared by the subcommands, and reading `--data`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use actlab::data::{self, CsvOptions, Split, SyntheticOptions};
+pub use actlab::data::Source;
+use actlab::data::{self, LoadError, LoadOptions, FASHION_MNIST_DIR};
 use actlab::model::{FitConfig, Scaling};
 use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use actlab::train::TrainConfig;
 use actlab::{Activation, Dataset, Init, Loss, Task};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
 
 #[derive(Args, Debug, Clone)]
@@ -121,102 +122,30 @@ pub fn fraction(s: &str) -> Result<f32, String> {
     })
 }
 
-const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
-
-/// Data read from `--data`.
-pub struct Source {
-    pub split: Split,
-    /// How the data is called in reports.
-    pub name: String,
-    /// Whether it came from IDX image files.
-    pub images: bool,
-}
-
-/// Reads `--data`: a path if one exists, else a built-in name.
+/// Reads `--data` (see [`data::load`]); errors name the flags at fault.
 pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Source> {
-    let path = Path::new(&args.data);
-    let options = CsvOptions {
+    let options = LoadOptions {
         target: args.target.clone(),
         task,
-    };
-    let idx = |dir: &Path, name: &str| -> Result<Source> {
-        Ok(Source {
-            split: data::read_idx_dir(dir)?,
-            name: name.to_string(),
-            images: true,
-        })
-    };
-    if path.is_dir() {
-        if args.target.is_some() {
-            bail!("--target cannot be used with the IDX directory '{}'", args.data);
-        }
-        return with_task(idx(path, &args.data)?, task);
-    }
-    if path.exists() {
-        let split = Split {
-            train: data::read_csv(path, &options)?,
-            test: None,
-        };
-        return Ok(Source {
-            split,
-            name: args.data.clone(),
-            images: false,
-        });
-    }
-    if args.data.eq_ignore_ascii_case("fashion-mnist") {
-        if !Path::new(FASHION_MNIST).is_dir() {
-            bail!("--data fashion-mnist: {FASHION_MNIST} not found; install it with `apt-get install dataset-fashion-mnist`");
-        }
-        return with_task(idx(Path::new(FASHION_MNIST), "fashion-mnist")?, task);
-    }
-    let synthetic = SyntheticOptions {
         samples: args.samples.map(|n| n as usize),
         noise: args.noise,
         seed,
     };
-    let name = args.data.to_ascii_lowercase();
-    match data::builtin(&name, &synthetic) {
-        Some(split) => {
-            if args.target.is_some() {
-                bail!("--target cannot be used with the built-in data set '{}'", args.data);
-            }
-            let source = Source {
-                split,
-                name,
-                images: false,
-            };
-            with_task(source, task)
-        }
-        None => bail!(
-            "--data '{}': no such file, and not a built-in data set ({}, fashion-mnist)",
-            args.data,
+    data::load(&args.data, &options).map_err(|e| match e {
+        LoadError::Read(e) => e.into(),
+        LoadError::TargetWithIdx(spec) => anyhow!("--target cannot be used with the IDX directory '{spec}'"),
+        LoadError::TargetWithBuiltin(spec) => anyhow!("--target cannot be used with the built-in data set '{spec}'"),
+        LoadError::FashionMnistMissing => anyhow!(
+            "--data fashion-mnist: {FASHION_MNIST_DIR} not found; install it with `apt-get install dataset-fashion-mnist`"
+        ),
+        LoadError::Unknown(spec) => anyhow!(
+            "--data '{spec}': no such file, and not a built-in data set ({}, fashion-mnist)",
             data::BUILTIN_NAMES.join(", ")
         ),
-    }
-}
-
-/// Reads the target of a built-in set or IDX directory for `task` (`None`: as it comes).
-fn with_task(source: Source, task: Option<Task>) -> Result<Source> {
-    let Some(task) = task else {
-        return Ok(source);
-    };
-    let context = || {
-        format!(
-            "--task {} with the data set '{}'",
-            format!("{task:?}").to_lowercase(),
-            source.name
-        )
-    };
-    let train = source.split.train.with_task(task).with_context(context)?;
-    let test = source
-        .split
-        .test
-        .map(|t| t.with_task(task))
-        .transpose()
-        .with_context(context)?;
-    Ok(Source {
-        split: Split { train, test },
-        ..source
+        LoadError::Task { task, name, error } => anyhow::Error::new(error).context(format!(
+            "--task {} with the data set '{name}'",
+            format!("{task:?}").to_lowercase()
+        )),
     })
 }
 
@@ -319,14 +248,12 @@ pub struct Prepared {
     pub test: Dataset,
     /// How the data is called in reports.
     pub name: String,
-    /// Whether the data are IDX images (global scaling by default).
-    pub images: bool,
 }
 
 impl SplitArgs {
     /// Reads the data and makes the train/test split (seeded by `seed`).
     pub fn load(&self, seed: u64) -> Result<Prepared> {
-        let Source { split, name, images } = load_data(&self.data, self.task.task(), seed)?;
+        let Source { split, name } = load_data(&self.data, self.task.task(), seed)?;
         let (train, test) = match (split.test, &self.test) {
             (_, Some(path)) => {
                 // The training set's columns, by name, in whatever order the test file has them.
@@ -373,12 +300,7 @@ impl SplitArgs {
                 (train, test)
             }
         };
-        Ok(Prepared {
-            train,
-            test,
-            name,
-            images,
-        })
+        Ok(Prepared { train, test, name })
     }
 }
 
@@ -410,6 +332,11 @@ pub fn fit_config(
     } else {
         optim.validation
     };
+    let default_scaling = if data.train.images {
+        Scaling::Global
+    } else {
+        Scaling::Feature
+    };
     FitConfig {
         hidden: network.hidden.clone(),
         activations,
@@ -417,10 +344,7 @@ pub fn fit_config(
         loss: network.loss.0,
         residual: network.residual,
         init: network.init.0,
-        scaling: network
-            .scaling
-            .0
-            .unwrap_or(if data.images { Scaling::Global } else { Scaling::Feature }),
+        scaling: network.scaling.0.unwrap_or(default_scaling),
         scale_target: !network.no_scale_target,
         validation_fraction,
         train: TrainConfig {
