@@ -115,7 +115,7 @@ fn w1() {
     let (train, _) = fashion_mnist(false);
     let mut mlp = network(784, vec![256, 128], Activation::Relu, 10, 0);
     let config = TrainConfig {
-        epochs,
+        epochs: Some(epochs),
         batch_size: batch,
         learning_rate: 1e-3,
         ..TrainConfig::default()
@@ -151,7 +151,7 @@ fn w2() {
     let test = test.unwrap();
     let mut mlp = network(784, vec![100], activation, 10, 0);
     let config = TrainConfig {
-        epochs,
+        epochs: Some(epochs),
         batch_size: 200,
         learning_rate: 1e-3,
         optimizer: OptimizerConfig {

@@ -391,6 +391,8 @@ pub fn fit(
     checkpoint: Option<(&Path, usize)>,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<Fitted> {
+    // Checkpoints hold the settings as they were decided, defaults included.
+    let config = &config.resolved(data);
     let resume = match resume {
         Some(path) => {
             let saved = load(path)?;
@@ -428,9 +430,9 @@ mod tests {
     fn config(kind: OptimizerKind, patience: Option<usize>) -> FitConfig {
         FitConfig {
             hidden: vec![8],
-            validation_fraction: 0.2,
+            validation_fraction: Some(0.2),
             train: TrainConfig {
-                epochs: 6,
+                epochs: Some(6),
                 batch_size: 16,
                 learning_rate: 0.01,
                 optimizer: crate::optim::OptimizerConfig {
@@ -549,7 +551,7 @@ mod tests {
         other.train.learning_rate = 0.02;
         assert!(refused(&other, &data).contains("train.learning_rate = 0.01, this run has 0.02"));
         other = config.clone();
-        other.train.epochs = 7;
+        other.train.epochs = Some(7);
         assert!(refused(&other, &data).contains("train.epochs = 6, this run has 7"));
         other = config.clone();
         other.train.schedule = Schedule::Cosine;

@@ -50,6 +50,24 @@ pub struct CompareConfig {
     pub target_accuracy: Option<f64>,
 }
 
+/// Samples that each run sees when [`CompareConfig::fit`] leaves the epochs to the default
+/// (60 epochs of MNIST-1D), six times what [`crate::train::default_epochs`] gives a single run.
+pub const DEFAULT_SAMPLES_SEEN: usize = 240_000;
+
+impl CompareConfig {
+    /// This configuration with every default decided for the training data `train`: epochs
+    /// to see about [`DEFAULT_SAMPLES_SEEN`] samples (10 to 300), and the rest as
+    /// [`FitConfig::resolved`] decides.
+    pub fn resolved(&self, train: &Dataset) -> CompareConfig {
+        let mut config = self.clone();
+        if config.fit.train.epochs.is_none() {
+            config.fit.train.epochs = Some(crate::train::epochs_to_see(DEFAULT_SAMPLES_SEEN, train.len()));
+        }
+        config.fit = config.fit.resolved(train);
+        config
+    }
+}
+
 /// Where the comparison stands, for progress displays.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress<'a> {
@@ -263,6 +281,7 @@ pub fn compare(
     mut on_epoch: impl FnMut(&Progress<'_>),
 ) -> Result<Comparison> {
     check(config)?;
+    let config = &config.resolved(train);
     let task = train
         .task()
         .ok_or_else(|| Error::config("the training data has no target column"))?;
@@ -352,7 +371,7 @@ pub fn compare(
         task,
         target_accuracy,
         target_from_runs,
-        epochs: config.fit.train.epochs,
+        epochs: config.fit.train.epochs_for(train.len()),
         diagnostic_samples: fit_config.train.diagnostics.unwrap_or(0).min(train.len()),
         runs,
         summaries,
@@ -599,7 +618,7 @@ mod tests {
             fit: FitConfig {
                 hidden: vec![16, 16],
                 train: TrainConfig {
-                    epochs: 60,
+                    epochs: Some(60),
                     batch_size: 20,
                     learning_rate: 0.01,
                     ..TrainConfig::default()
@@ -688,7 +707,7 @@ mod tests {
         let (train, test) = circles();
         let mut cfg = config(vec![Activation::Relu], vec![3]);
         cfg.target_accuracy = Some(0.6);
-        cfg.fit.train.epochs = 5;
+        cfg.fit.train.epochs = Some(5);
         let c = compare(&train, &test, &cfg, |_| {}).unwrap();
         assert_eq!(c.target_accuracy, Some(0.6));
         assert!(!c.target_from_runs);
@@ -725,7 +744,7 @@ mod tests {
         let mut cfg = config(vec![Activation::Identity, Activation::Tanh], vec![0]);
         cfg.fit.train.learning_rate = 1e30;
         cfg.fit.train.optimizer.kind = crate::optim::OptimizerKind::Sgd;
-        cfg.fit.train.epochs = 3;
+        cfg.fit.train.epochs = Some(3);
         let c = compare(&train, &test, &cfg, |_| {}).unwrap();
         let identity = &c.runs[0];
         assert!(identity.error.as_deref().unwrap().contains("diverged"), "{identity:?}");

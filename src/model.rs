@@ -64,12 +64,14 @@ pub struct FitConfig {
     pub residual: bool,
     /// Weight initialisation; `None` uses each activation's default.
     pub init: Option<Init>,
-    /// How features are standardized (statistics of the training split).
-    pub scaling: Scaling,
+    /// How features are standardized (statistics of the training split); `None`: one shared
+    /// scale for image pixels ([`Dataset::images`]), each feature its own otherwise.
+    pub scaling: Option<Scaling>,
     /// Standardize regression targets internally (predictions are mapped back).
     pub scale_target: bool,
-    /// Share of the training data held out for validation (0 for none).
-    pub validation_fraction: f32,
+    /// Share of the training data held out for validation (0 for none); `None`: 0.1 when
+    /// [`TrainConfig::patience`] asks for early stopping (it needs validation data), else 0.
+    pub validation_fraction: Option<f32>,
     /// Optimizer, schedule, epochs, batch size, seed.
     pub train: TrainConfig,
 }
@@ -83,11 +85,35 @@ impl Default for FitConfig {
             loss: None,
             residual: false,
             init: None,
-            scaling: Scaling::Feature,
+            scaling: None,
             scale_target: true,
-            validation_fraction: 0.0,
+            validation_fraction: None,
             train: TrainConfig::default(),
         }
+    }
+}
+
+/// The validation share that early stopping takes when [`FitConfig::validation_fraction`] is
+/// left to the default.
+pub const PATIENCE_VALIDATION_FRACTION: f32 = 0.1;
+
+impl FitConfig {
+    /// This configuration with every default decided for the training data `data`: the
+    /// epochs ([`crate::train::default_epochs`] of its samples), the feature scaling and the
+    /// validation share. [`fit`] trains with it; a front end shows it as the settings used.
+    pub fn resolved(&self, data: &Dataset) -> FitConfig {
+        let mut config = self.clone();
+        config.train.epochs = Some(self.train.epochs_for(data.len()));
+        config.scaling = Some(
+            self.scaling
+                .unwrap_or(if data.images { Scaling::Global } else { Scaling::Feature }),
+        );
+        config.validation_fraction = Some(self.validation_fraction.unwrap_or(if self.train.patience.is_some() {
+            PATIENCE_VALIDATION_FRACTION
+        } else {
+            0.0
+        }));
+        config
     }
 }
 
@@ -168,6 +194,8 @@ pub fn fit_with(
     continuation: train::Continuation<'_>,
     on_epoch: impl FnMut(&train::EpochRecord),
 ) -> Result<Fitted> {
+    let config = &config.resolved(data);
+    let validation_fraction = config.validation_fraction.unwrap_or(0.0);
     let task = data
         .task()
         .ok_or_else(|| Error::config("the training data has no target column"))?;
@@ -181,15 +209,15 @@ pub fn fit_with(
         Task::Regression => Loss::Mse,
     });
     loss.check(output)?;
-    if !(0.0..1.0).contains(&config.validation_fraction) {
+    if !(0.0..1.0).contains(&validation_fraction) {
         return Err(Error::config("the validation fraction must be in [0, 1)"));
     }
-    let (fit_part, validation) = if config.validation_fraction > 0.0 {
-        let (t, v) = stratified_split(data, config.validation_fraction, config.train.seed ^ 0x5eed);
+    let (fit_part, validation) = if validation_fraction > 0.0 {
+        let (t, v) = stratified_split(data, validation_fraction, config.train.seed ^ 0x5eed);
         if v.is_empty() || t.is_empty() {
             return Err(Error::config(format!(
                 "a validation fraction of {} leaves {} of {} samples for validation and {} for training; each needs at least one",
-                config.validation_fraction,
+                validation_fraction,
                 v.len(),
                 data.len(),
                 t.len()
@@ -214,7 +242,7 @@ pub fn fit_with(
         },
         &mut rng,
     )?;
-    let input = match config.scaling {
+    let input = match config.scaling.unwrap_or(Scaling::Feature) {
         Scaling::Feature => Standardizer::fit(&fit_part.x),
         Scaling::Global => Standardizer::fit_global(&fit_part.x),
         Scaling::None => Standardizer {

@@ -33,8 +33,9 @@ pub struct Batchable<'a> {
 /// Settings of a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Passes over the training data.
-    pub epochs: usize,
+    /// Passes over the training data; `None`: enough to see about 40,000 samples, 10 to 300
+    /// epochs (see [`default_epochs`]).
+    pub epochs: Option<usize>,
     /// Samples per gradient step.
     pub batch_size: usize,
     /// Initial learning rate.
@@ -54,10 +55,32 @@ pub struct TrainConfig {
     pub diagnostics: Option<usize>,
 }
 
+/// Samples that the default number of epochs lets a run see.
+pub const DEFAULT_SAMPLES_SEEN: usize = 40_000;
+
+/// The default number of epochs for `n` training samples: enough to see about
+/// [`DEFAULT_SAMPLES_SEEN`] samples, at least 10 and at most 300.
+pub fn default_epochs(n: usize) -> usize {
+    epochs_to_see(DEFAULT_SAMPLES_SEEN, n)
+}
+
+/// Epochs over `n` samples that see about `samples` of them, at least 10 and at most 300.
+pub fn epochs_to_see(samples: usize, n: usize) -> usize {
+    samples.div_ceil(n.max(1)).clamp(10, 300)
+}
+
+impl TrainConfig {
+    /// The number of epochs a run on `n` training samples makes: [`TrainConfig::epochs`], or
+    /// [`default_epochs`] when it is `None`.
+    pub fn epochs_for(&self, n: usize) -> usize {
+        self.epochs.unwrap_or_else(|| default_epochs(n))
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            epochs: 20,
+            epochs: None,
             batch_size: 32,
             learning_rate: 1e-3,
             optimizer: OptimizerConfig::default(),
@@ -195,11 +218,9 @@ impl State {
     /// The first thing that does not fit, in words.
     pub fn check(&self, n: usize, config: &TrainConfig) -> std::result::Result<(), String> {
         let p = self.network.params().len();
-        if !(1..=config.epochs).contains(&self.epoch) {
-            return Err(format!(
-                "it is at epoch {} of a run of {} epochs",
-                self.epoch, config.epochs
-            ));
+        let epochs = config.epochs_for(n);
+        if !(1..=epochs).contains(&self.epoch) {
+            return Err(format!("it is at epoch {} of a run of {epochs} epochs", self.epoch));
         }
         let h = &self.history;
         if h.epochs.len() != self.epoch || h.epochs.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
@@ -279,10 +300,11 @@ pub fn train_with(
     }
     let (n, inputs, outputs) = (train.x.rows(), mlp.inputs(), mlp.outputs());
     let batch_size = config.batch_size.min(n);
+    let epochs = config.epochs_for(n);
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, config.epochs);
+    let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, epochs);
     let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
     let mut best: Option<Best> = None;
     let mut history = History::default();
@@ -296,14 +318,10 @@ pub fn train_with(
         }
         mlp.params_mut().copy_from_slice(state.network.params());
         stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
-        scheduler = Scheduler::resume(config.schedule, config.learning_rate, config.epochs, state.schedule)?;
+        scheduler = Scheduler::resume(config.schedule, config.learning_rate, epochs, state.schedule)?;
         (rng, order, best, history) = (state.rng, state.order, state.best, state.history);
         start_loss = Some(state.start_loss);
-        first_epoch = if history.stopped_early {
-            config.epochs
-        } else {
-            state.epoch
-        };
+        first_epoch = if history.stopped_early { epochs } else { state.epoch };
     }
     let start_loss = start_loss.unwrap_or_else(|| evaluate(mlp, train, loss).loss);
     let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
@@ -315,7 +333,7 @@ pub fn train_with(
     // Time spent on diagnostics, left out of the records' `seconds`.
     let mut diagnostics_seconds = 0.0;
 
-    for epoch in first_epoch..config.epochs {
+    for epoch in first_epoch..epochs {
         order.shuffle(&mut rng);
         let lr = scheduler.rate();
         let (loss_sum, correct) = on_busy_pool(spin, || -> Result<(f64, usize)> {
@@ -383,7 +401,7 @@ pub fn train_with(
             }
         }
         if let Some((every, save)) = &mut checkpoint {
-            if (epoch + 1) % *every == 0 || epoch + 1 == config.epochs || history.stopped_early {
+            if (epoch + 1) % *every == 0 || epoch + 1 == epochs || history.stopped_early {
                 save(&State {
                     epoch: epoch + 1,
                     network: mlp.clone(),
@@ -553,7 +571,7 @@ fn check_config(
     validation: Option<Batchable<'_>>,
     config: &TrainConfig,
 ) -> Result<()> {
-    if config.epochs == 0 {
+    if config.epochs == Some(0) {
         return Err(Error::config("--epochs must be at least 1"));
     }
     if config.batch_size == 0 {
@@ -725,9 +743,9 @@ mod tests {
     fn fit_config(kind: OptimizerKind, learning_rate: f32, schedule: Schedule, patience: Option<usize>) -> FitConfig {
         FitConfig {
             hidden: vec![12, 12],
-            validation_fraction: if patience.is_some() { 0.25 } else { 0.0 },
+            validation_fraction: Some(if patience.is_some() { 0.25 } else { 0.0 }),
             train: TrainConfig {
-                epochs: 12,
+                epochs: Some(12),
                 batch_size: 16,
                 learning_rate,
                 optimizer: OptimizerConfig {

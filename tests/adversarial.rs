@@ -246,7 +246,7 @@ fn models() -> &'static Models {
             let config = FitConfig {
                 hidden: vec![3],
                 train: TrainConfig {
-                    epochs: 2,
+                    epochs: Some(2),
                     ..TrainConfig::default()
                 },
                 ..FitConfig::default()

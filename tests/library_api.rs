@@ -41,7 +41,7 @@ fn regression() -> (Model, Dataset) {
         hidden: vec![16],
         ..FitConfig::default()
     };
-    config.train.epochs = 200;
+    config.train.epochs = Some(200);
     (fit(&data, &config).unwrap().model, data)
 }
 

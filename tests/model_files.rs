@@ -18,7 +18,7 @@ fn quick(data: &Dataset, hidden: Vec<usize>) -> Model {
     let config = FitConfig {
         hidden,
         train: TrainConfig {
-            epochs: 2,
+            epochs: Some(2),
             ..TrainConfig::default()
         },
         ..FitConfig::default()

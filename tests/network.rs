@@ -163,7 +163,7 @@ fn xor_accuracy(activation: &str) -> f64 {
         hidden: vec![8],
         activations: vec![act(activation)],
         train: TrainConfig {
-            epochs: 150,
+            epochs: Some(150),
             batch_size: 16,
             learning_rate: 0.02,
             ..TrainConfig::default()
@@ -202,7 +202,7 @@ fn iris_defaults_reach_ninety_percent_in_a_few_epochs() {
     let (train, test) = actlab::data::stratified_split(&data, 0.2, 0);
     let config = FitConfig {
         train: TrainConfig {
-            epochs: 60,
+            epochs: Some(60),
             ..TrainConfig::default()
         },
         ..FitConfig::default()
@@ -223,7 +223,7 @@ fn training_is_reproducible_for_a_seed_and_any_thread_count() {
     let config = FitConfig {
         hidden: vec![32, 32],
         train: TrainConfig {
-            epochs: 5,
+            epochs: Some(5),
             seed: 11,
             ..TrainConfig::default()
         },
@@ -283,7 +283,7 @@ fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
         labels: Some(&labels),
     };
     let config = TrainConfig {
-        epochs,
+        epochs: Some(epochs),
         batch_size: 128,
         ..TrainConfig::default()
     };
@@ -323,9 +323,9 @@ fn early_stopping_restores_the_best_epoch() {
     let data = synthetic("circles", 5);
     let config = FitConfig {
         hidden: vec![64],
-        validation_fraction: 0.3,
+        validation_fraction: Some(0.3),
         train: TrainConfig {
-            epochs: 300,
+            epochs: Some(300),
             learning_rate: 0.05,
             patience: Some(5),
             ..TrainConfig::default()
@@ -350,7 +350,7 @@ fn divergence_names_the_layer_and_suggests_a_lower_rate() {
         output: Some(Activation::Identity),
         loss: Some(Loss::Mse),
         train: TrainConfig {
-            epochs: 50,
+            epochs: Some(50),
             learning_rate: 1e4,
             optimizer: actlab::optim::OptimizerConfig {
                 kind: actlab::optim::OptimizerKind::Sgd,
@@ -375,7 +375,7 @@ fn model_files_round_trip_and_reject_damage() {
         activations: vec![act("prelu"), act("leaky_relu:0.2")],
         residual: true,
         train: TrainConfig {
-            epochs: 3,
+            epochs: Some(3),
             ..TrainConfig::default()
         },
         ..FitConfig::default()
@@ -418,7 +418,7 @@ fn regression_targets_are_scaled_and_mapped_back() {
     let config = FitConfig {
         hidden: vec![],
         train: TrainConfig {
-            epochs: 100,
+            epochs: Some(100),
             learning_rate: 0.01,
             ..TrainConfig::default()
         },

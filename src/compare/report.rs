@@ -280,7 +280,7 @@ mod tests {
             fit: FitConfig {
                 hidden: vec![8, 8],
                 train: TrainConfig {
-                    epochs: 5,
+                    epochs: Some(5),
                     ..TrainConfig::default()
                 },
                 ..FitConfig::default()

@@ -105,7 +105,7 @@ fn optimizer(kind: OptimizerKind) -> OptimizerConfig {
 /// Mini-batches of 32 with the optimizer `kind` at `learning_rate`, for `epochs`.
 pub(super) fn training(kind: OptimizerKind, learning_rate: f32, epochs: usize) -> TrainConfig {
     TrainConfig {
-        epochs,
+        epochs: Some(epochs),
         batch_size: 32,
         learning_rate,
         optimizer: optimizer(kind),

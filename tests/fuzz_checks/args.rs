@@ -93,12 +93,12 @@ fn check_network(network: &NetworkArgs, optim: &OptimArgs, activations: &[actlab
         Target::Classes { classes, .. } => classes.len(),
         _ => 0,
     };
-    let config = fit_config(network, optim, activations.to_vec(), &data);
+    let config = fit_config(network, optim, activations.to_vec()).resolved(&data.train);
     assert_eq!(config.hidden, network.hidden);
     if network.scaling.0.is_none() {
         assert_eq!(
             config.scaling,
-            Scaling::Feature,
+            Some(Scaling::Feature),
             "auto scaling of data that are not images"
         );
     }

@@ -149,11 +149,6 @@ pub fn load_data(args: &DataArgs, task: Option<Task>, seed: u64) -> Result<Sourc
     })
 }
 
-/// Default epochs: enough to see about 40,000 samples, at least 10 and at most 300.
-pub fn default_epochs(n_train: usize) -> usize {
-    (40_000usize.div_ceil(n_train.max(1))).clamp(10, 300)
-}
-
 /// Where the training and test data come from.
 #[derive(Args, Debug)]
 pub struct SplitArgs {
@@ -318,25 +313,7 @@ impl OptimArgs {
 }
 
 /// The library's fit configuration from the command line's flags.
-pub fn fit_config(
-    network: &NetworkArgs,
-    optim: &OptimArgs,
-    activations: Vec<Activation>,
-    data: &Prepared,
-) -> FitConfig {
-    let epochs = optim
-        .epochs
-        .map_or_else(|| default_epochs(data.train.len()), |e| e as usize);
-    let validation_fraction = if optim.patience.is_some() && optim.validation == 0.0 {
-        0.1
-    } else {
-        optim.validation
-    };
-    let default_scaling = if data.train.images {
-        Scaling::Global
-    } else {
-        Scaling::Feature
-    };
+pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Activation>) -> FitConfig {
     FitConfig {
         hidden: network.hidden.clone(),
         activations,
@@ -344,11 +321,12 @@ pub fn fit_config(
         loss: network.loss.0,
         residual: network.residual,
         init: network.init.0,
-        scaling: network.scaling.0.unwrap_or(default_scaling),
+        scaling: network.scaling.0,
         scale_target: !network.no_scale_target,
-        validation_fraction,
+        // 0 (the flag's default) leaves the share to the library: some when --patience needs it.
+        validation_fraction: (optim.validation > 0.0).then_some(optim.validation),
         train: TrainConfig {
-            epochs,
+            epochs: optim.epochs.map(|e| e as usize),
             batch_size: optim.batch_size as usize,
             learning_rate: optim.lr,
             optimizer: OptimizerConfig {

@@ -20,9 +20,6 @@ pub const EXAMPLES: &str = "Examples:
   actlab compare --data circles --hidden 16,16 --activations identity,tanh,relu --json
   actlab compare --data digits --activations relu,elu,selu,silu,mish --epochs 30";
 
-/// Samples that the default number of epochs lets each run see (60 epochs of MNIST-1D).
-const DEFAULT_SAMPLES_SEEN: usize = 240_000;
-
 #[derive(Args, Debug)]
 #[command(
     mut_arg("data", |a| a.required(false).default_value("mnist1d")),
@@ -92,18 +89,16 @@ pub fn compare(args: CompareArgs) -> Result<()> {
         stdout::outlive_closed_pipe();
     }
     let data = args.split.load(args.optim.seed)?;
-    let mut fit = fit_config(&args.network, &args.optim, Vec::new(), &data);
-    if args.optim.epochs.is_none() {
-        fit.train.epochs = DEFAULT_SAMPLES_SEEN.div_ceil(data.train.len().max(1)).clamp(10, 300);
-    }
+    let mut fit = fit_config(&args.network, &args.optim, Vec::new());
     fit.train.diagnostics = Some(args.diagnostics as usize);
-    let epochs = fit.train.epochs;
     let config = CompareConfig {
         activations: args.activations.clone(),
         seeds: (0..args.seeds).map(|i| args.optim.seed.wrapping_add(i)).collect(),
         fit,
         target_accuracy: args.target_accuracy,
-    };
+    }
+    .resolved(&data.train);
+    let epochs = config.fit.train.epochs_for(data.train.len());
     let settings = settings(&args, &data, &config)?;
     if !args.json {
         for line in &settings {
@@ -208,7 +203,7 @@ fn settings(args: &CompareArgs, data: &Prepared, config: &CompareConfig) -> Resu
             args.optim.optimizer,
             t.learning_rate,
             t.batch_size,
-            t.epochs,
+            t.epochs_for(train.len()),
             config
                 .activations
                 .iter()

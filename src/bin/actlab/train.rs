@@ -67,9 +67,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     args.optim.init_threads()?;
     let prepared = args.split.load(args.optim.seed)?;
-    let mut config = fit_config(&args.network, &args.optim, args.activation.clone(), &prepared);
+    let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
-    let epochs = config.train.epochs;
+    let epochs = config.train.epochs_for(prepared.train.len());
     let (name, train_set, test_set) = (&prepared.name, &prepared.train, &prepared.test);
     let task = train_set.task().context("the training data has no target")?;
     let n_classes = match &train_set.target {
