@@ -7,7 +7,7 @@
 //! layer is then `y = b + Σ_p x_p · Wᵀ[p]`: per input one broadcast and one aligned multiply-add
 //! per 16 outputs, no horizontal sums, no masks, and the weights read front to back.
 
-use crate::activation::kernels::{level, Level};
+use crate::cpu::{level, Isa, Level};
 use crate::{Activation, Mlp};
 
 /// Sixteen floats on one 64-byte cache line (one AVX-512 register).
@@ -230,13 +230,13 @@ fn affine_avx2(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
 
 /// The layer's pre-activations at `level`, which must be one this CPU runs.
 fn affine_at(level: Level, layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
-    match level {
+    match level.isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `level` comes from feature detection (or is below it, in tests).
-        Level::Avx512 => unsafe { affine_avx512(layer, x, z) },
+        // SAFETY: a `Level` is made only by feature detection (see `crate::cpu`).
+        Isa::Avx512 => unsafe { affine_avx512(layer, x, z) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { affine_avx2(layer, x, z) },
+        Isa::Avx2 => unsafe { affine_avx2(layer, x, z) },
         _ => affine_generic::<{ cfg!(target_arch = "aarch64") }>(layer, x, z),
     }
 }

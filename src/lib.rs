@@ -20,6 +20,7 @@ pub mod activation;
 pub mod advise;
 pub mod checkpoint;
 pub mod compare;
+pub(crate) mod cpu;
 pub mod data;
 pub mod diagnostics;
 pub mod error;

@@ -1,4 +1,4 @@
-"""Fits the table behind the AVX-512 softplus kernel (`src/activation/kernels.rs`).
+"""Fits the table behind the AVX-512 softplus kernel (`src/activation/kernels/softplus_avx512.rs`).
 
 f(t) = ln(1 + e^t) on [-15.25, 0.75] is split into 32 intervals of width 1/2 centred on
 t0 = -15, -14.5, ..., 0.5; on each, f(t0 + d) for |d| <= 1/4 is a polynomial of degree
