@@ -86,8 +86,9 @@ pub struct Advice {
     pub loss: Choice,
     /// Hidden activation.
     pub hidden: Choice,
-    /// `actlab train` flags that follow the advice.
-    pub train_flags: Vec<String>,
+    /// Whether to standardise a regression target ([`crate::FitConfig::scale_target`]): false
+    /// where the recommended output's range must hold the targets as they are.
+    pub scale_target: bool,
     /// Problems with the output activation the user gave (empty when it fits or none was given).
     pub warnings: Vec<String>,
 }
@@ -172,21 +173,14 @@ pub fn advise(data: &Dataset, planned_output: Option<Activation>) -> Result<Advi
          leaky_relu if units die (see train --diagnostics)"
             .into(),
     );
-    let mut train_flags = vec![
-        format!("--output {}", output.name),
-        format!("--loss {}", loss.name),
-        format!("--activation {}", hidden.name),
-    ];
-    if matches!(target.kind, TargetKind::UnitInterval | TargetKind::SymmetricUnit) {
-        train_flags.push("--no-scale-target".into());
-    }
+    let scale_target = !matches!(target.kind, TargetKind::UnitInterval | TargetKind::SymmetricUnit);
     let warnings = planned_output.map(|o| check_output(o, &target)).unwrap_or_default();
     Ok(Advice {
         target,
         output,
         loss,
         hidden,
-        train_flags,
+        scale_target,
         warnings,
     })
 }
@@ -392,7 +386,7 @@ mod tests {
         let a = advice(&values(&[0.0, 0.25, 1.0]), None);
         assert_eq!(a.target.kind, TargetKind::UnitInterval);
         assert_eq!((a.output.name.as_str(), a.loss.name.as_str()), ("sigmoid", "mse"));
-        assert!(a.train_flags.contains(&"--no-scale-target".to_string()));
+        assert!(!a.scale_target);
         let w = advice(&values(&[0.0, 0.25, 1.0]), Some("sigmoid")).warnings;
         assert!(w.len() == 1 && w[0].contains("--no-scale-target"), "{w:?}");
     }
@@ -410,7 +404,7 @@ mod tests {
         let a = advice(&values(&[0.0, 3.0, 12.5]), Some("sigmoid"));
         assert_eq!(a.target.kind, TargetKind::NonNegative);
         assert_eq!(a.output.name, "identity");
-        assert!(!a.train_flags.contains(&"--no-scale-target".to_string()));
+        assert!(a.scale_target);
         assert!(
             a.warnings[0].contains("sigmoid outputs lie in (0, 1)"),
             "{:?}",

@@ -141,7 +141,8 @@ impl Checkpoint {
     /// other training data than it was made with.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the first setting that differs, or the data's counts and hashes.
+    /// [`Error::ResumeSetting`] naming the first setting that differs; [`Error::Config`] giving
+    /// the data's counts and hashes when the data differ.
     pub fn check_matches(&self, path: &Path, config: &FitConfig, data: &Dataset) -> Result<()> {
         let refuse = |what: String| {
             Error::config(format!(
@@ -149,8 +150,13 @@ impl Checkpoint {
                 path.display()
             ))
         };
-        if let Some((at, then, now)) = first_difference(&self.config, &settings(config), String::new()) {
-            return Err(refuse(format!("it was made with {at} = {then}, this run has {now}")));
+        if let Some((field, then, now)) = first_difference(&self.config, &settings(config), String::new()) {
+            return Err(Error::ResumeSetting {
+                path: path.to_path_buf(),
+                field,
+                then: then.to_string(),
+                now: now.to_string(),
+            });
         }
         let fingerprint = DataFingerprint::of(data);
         if fingerprint != self.data {

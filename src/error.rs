@@ -53,6 +53,27 @@ pub enum Error {
     /// A setting is out of range or inconsistent with another.
     #[error("{0}")]
     Config(String),
+    /// One setting is out of range: `field` names it as the configuration spells it
+    /// (`train.epochs`), so that a front end can name its own spelling (`--epochs`).
+    #[error("{field} {message}")]
+    Setting {
+        /// The configuration field, dotted from [`crate::FitConfig`] (`train.batch_size`).
+        field: &'static str,
+        /// What is wrong with its value, e.g. `must be at least 1`.
+        message: String,
+    },
+    /// A run to resume from a checkpoint differs from it in a setting.
+    #[error("cannot resume from {}: it was made with {field} = {then}, this run has {now}; a run continues only with the settings and data it began with", path.display())]
+    ResumeSetting {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The setting that differs, dotted from [`crate::FitConfig`] (`train.epochs`).
+        field: String,
+        /// Its value in the checkpoint, as JSON.
+        then: String,
+        /// Its value in this run, as JSON.
+        now: String,
+    },
     /// A model file is truncated, corrupted or does not fit the data.
     #[error("{path}: {message}")]
     Model {
@@ -72,7 +93,7 @@ pub enum Error {
         learning_rate: f32,
     },
     /// An allocation would exceed the memory limit (see [`crate::memory`]).
-    #[error("{what} needs about {} but the memory limit is {} (set it with --max-memory)", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
+    #[error("{what} needs about {} but the memory limit is {}", crate::memory::format_size(*needed), crate::memory::format_size(*limit))]
     Memory {
         /// What would be allocated.
         what: String,

@@ -42,6 +42,11 @@ pub mod predictor;
 pub mod report;
 pub mod train;
 
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use activation::Activation;
 pub use data::{Dataset, Target, Task};
 pub use error::{Error, Result};

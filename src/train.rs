@@ -571,17 +571,18 @@ fn check_config(
     validation: Option<Batchable<'_>>,
     config: &TrainConfig,
 ) -> Result<()> {
+    let setting = |field, message: String| Err(Error::Setting { field, message });
     if config.epochs == Some(0) {
-        return Err(Error::config("--epochs must be at least 1"));
+        return setting("train.epochs", "must be at least 1".into());
     }
     if config.batch_size == 0 {
-        return Err(Error::config("--batch-size must be at least 1"));
+        return setting("train.batch_size", "must be at least 1".into());
     }
     if !(config.learning_rate > 0.0 && config.learning_rate.is_finite()) {
-        return Err(Error::config(format!(
-            "--lr must be a positive number, got {}",
-            config.learning_rate
-        )));
+        return setting(
+            "train.learning_rate",
+            format!("must be a positive number, got {}", config.learning_rate),
+        );
     }
     if train.x.rows() == 0 {
         return Err(Error::config("no training samples"));

@@ -249,11 +249,11 @@ fn damaged_or_foreign_checkpoints_and_other_flags_or_data_are_one_error_line() {
 
     fails_with(
         &concat(&args, &["--resume", &checkpoint, "--lr", "0.002"]),
-        &["cannot resume", "train.learning_rate = 0.001, this run has 0.002"],
+        &["cannot resume", "--lr = 0.001, this run has 0.002"],
     );
     fails_with(
         &concat(&args, &["--resume", &checkpoint, "--optimizer", "sgd"]),
-        &["train.optimizer.kind = \"adam\", this run has \"sgd\""],
+        &["--optimizer = \"adam\", this run has \"sgd\""],
     );
     fails_with(
         &[
@@ -267,7 +267,7 @@ fn damaged_or_foreign_checkpoints_and_other_flags_or_data_are_one_error_line() {
             "--resume",
             &checkpoint,
         ],
-        &["train.epochs = 4, this run has 5"],
+        &["--epochs = 4, this run has 5"],
     );
     std::fs::write(&data, csv.replacen("0,0,x", "0,0,y", 1)).unwrap();
     fails_with(

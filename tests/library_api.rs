@@ -252,3 +252,57 @@ fn a_file_is_read_by_the_models_column_names() {
         model.predict_labels(&test).unwrap()
     );
 }
+
+/// The README's promise: the library's defaults are the command line's, so `fit` with
+/// `FitConfig::default()` scores what `actlab train --data iris` prints.
+#[test]
+fn the_library_and_the_command_line_agree_on_iris() {
+    let (model, test) = iris();
+    let library = model.evaluate(&test).unwrap().accuracy.unwrap();
+    let out = assert_cmd::Command::cargo_bin("actlab")
+        .unwrap()
+        .args(["train", "--data", "iris", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["test_accuracy"].as_f64().unwrap(), library);
+    assert_eq!(
+        report["epochs"], 300,
+        "120 training samples: 40,000 / 120 clamped to 300 epochs"
+    );
+}
+
+#[test]
+fn errors_name_the_library_setting_not_a_flag() {
+    let data = builtin(
+        "xor",
+        &SyntheticOptions {
+            samples: Some(40),
+            noise: None,
+            seed: 0,
+        },
+    )
+    .unwrap()
+    .train;
+    let mut config = FitConfig::default();
+    config.train.batch_size = 0;
+    let e = fit(&data, &config).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            actlab::Error::Setting {
+                field: "train.batch_size",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "train.batch_size must be at least 1");
+    config.train.batch_size = 8;
+    config.train.epochs = Some(0);
+    assert_eq!(
+        fit(&data, &config).unwrap_err().to_string(),
+        "train.epochs must be at least 1"
+    );
+}

@@ -1,6 +1,6 @@
 //! `actlab advise`: which output activation, loss and hidden activation fit a data set's target.
 
-use actlab::advise::{advise as advise_target, Advice};
+use actlab::advise::{advise as advise_target, Advice, Choice, TargetSummary};
 use actlab::Activation;
 use anyhow::Result;
 use clap::Args;
@@ -33,15 +33,25 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
     let Source { split, name, .. } = load_data(&args.data, args.task.task(), 0)?;
     let advice = advise_target(&split.train, args.output)?;
     if args.json {
+        // The advice's fields in its order, the train flags in place of `scale_target`.
         #[derive(Serialize)]
         struct Report<'a> {
             data: &'a str,
-            #[serde(flatten)]
-            advice: &'a Advice,
+            target: &'a TargetSummary,
+            output: &'a Choice,
+            loss: &'a Choice,
+            hidden: &'a Choice,
+            train_flags: Vec<String>,
+            warnings: &'a [String],
         }
         let report = Report {
             data: &name,
-            advice: &advice,
+            target: &advice.target,
+            output: &advice.output,
+            loss: &advice.loss,
+            hidden: &advice.hidden,
+            train_flags: train_flags(&advice),
+            warnings: &advice.warnings,
         };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -80,5 +90,18 @@ fn print_advice(name: &str, data_flag: &str, data: &actlab::Dataset, a: &Advice)
     for w in &a.warnings {
         println!("warning  {w}");
     }
-    println!("train    actlab train --data {data_flag} {}", a.train_flags.join(" "));
+    println!("train    actlab train --data {data_flag} {}", train_flags(a).join(" "));
+}
+
+/// The `actlab train` flags that follow the advice.
+fn train_flags(a: &Advice) -> Vec<String> {
+    let mut flags = vec![
+        format!("--output {}", a.output.name),
+        format!("--loss {}", a.loss.name),
+        format!("--activation {}", a.hidden.name),
+    ];
+    if !a.scale_target {
+        flags.push("--no-scale-target".into());
+    }
+    flags
 }

@@ -343,8 +343,55 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
     }
 }
 
+/// The command line's flag for a configuration field of the library (`train.epochs` →
+/// `--epochs`), where one flag sets it as it is.
+pub fn flag_of(field: &str) -> Option<&'static str> {
+    const FLAGS: [(&str, &str); 17] = [
+        ("hidden", "--hidden"),
+        ("activations", "--activation"),
+        ("output", "--output"),
+        ("loss", "--loss"),
+        ("residual", "--residual"),
+        ("init", "--init"),
+        ("scaling", "--scaling"),
+        ("validation_fraction", "--validation"),
+        ("train.epochs", "--epochs"),
+        ("train.batch_size", "--batch-size"),
+        ("train.learning_rate", "--lr"),
+        ("train.optimizer.kind", "--optimizer"),
+        ("train.optimizer.weight_decay", "--weight-decay"),
+        ("train.schedule", "--schedule"),
+        ("train.clip_norm", "--clip-norm"),
+        ("train.patience", "--patience"),
+        ("train.seed", "--seed"),
+    ];
+    // A schedule's parameters (`train.schedule.step.every`) are parts of --schedule.
+    FLAGS
+        .iter()
+        .find(|(f, _)| field == *f || (*f == "train.schedule" && field.starts_with("train.schedule.")))
+        .map(|&(_, flag)| flag)
+}
+
+/// A library error in the command line's words: settings named by their flags, and the memory
+/// limit's flag.
+pub fn in_flags(e: &actlab::Error) -> String {
+    use actlab::Error;
+    match e {
+        Error::Setting { field, message } => format!("{} {message}", flag_of(field).unwrap_or(field)),
+        Error::ResumeSetting { path, field, then, now } => Error::ResumeSetting {
+            path: path.clone(),
+            field: flag_of(field).map_or_else(|| field.clone(), str::to_string),
+            then: then.clone(),
+            now: now.clone(),
+        }
+        .to_string(),
+        Error::Memory { .. } => format!("{e} (set it with --max-memory)"),
+        _ => e.to_string(),
+    }
+}
+
 /// Prefixes a library error with the flag whose value it concerns, e.g.
 /// `--save out: is a directory, not a regular file; refusing to replace it`.
 pub fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
-    move |e| anyhow::anyhow!("{name} {e}")
+    move |e| anyhow::anyhow!("{name} {}", in_flags(&e))
 }

@@ -175,7 +175,10 @@ fn stdout_failures_are_errors() {
 fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = match cause.downcast_ref::<actlab::Error>() {
+            Some(e) => args::in_flags(e),
+            None => cause.to_string(),
+        };
         if line.is_empty() {
             line = text;
         } else if !line.ends_with(&text) {
@@ -268,5 +271,38 @@ mod tests {
         assert_eq!(one_line(&e), format!("writing the report: out.csv: {reason}"));
         let e = anyhow::Error::from(std::io::Error::other("disk on fire")).context("--out x\ny");
         assert_eq!(one_line(&e), "--out x y: disk on fire");
+    }
+
+    #[test]
+    fn library_settings_are_named_by_their_flags() {
+        let setting = |field| actlab::Error::Setting {
+            field,
+            message: "must be at least 1".into(),
+        };
+        let line = |e: actlab::Error| one_line(&anyhow::Error::from(e));
+        assert_eq!(line(setting("train.epochs")), "--epochs must be at least 1");
+        assert_eq!(line(setting("train.batch_size")), "--batch-size must be at least 1");
+        // A field without a flag of its own keeps the library's name.
+        assert_eq!(
+            line(setting("train.optimizer.beta1")),
+            "train.optimizer.beta1 must be at least 1"
+        );
+        let resume = |field: &str| actlab::Error::ResumeSetting {
+            path: "run.ckpt".into(),
+            field: field.into(),
+            then: "1".into(),
+            now: "2".into(),
+        };
+        assert!(line(resume("train.schedule.step.every")).contains("made with --schedule = 1, this run has 2"));
+        assert!(line(resume("scale_target")).contains("made with scale_target = 1"));
+        let memory = actlab::Error::Memory {
+            what: "x".into(),
+            needed: 2048,
+            limit: 1024,
+        };
+        assert_eq!(
+            line(memory),
+            "x needs about 2.0 KiB but the memory limit is 1.0 KiB (set it with --max-memory)"
+        );
     }
 }
