@@ -1,0 +1,186 @@
+use super::*;
+use crate::data::{builtin, SyntheticOptions};
+use crate::model::{fit_with, FitConfig};
+use crate::Dataset;
+
+fn spirals() -> Dataset {
+    let options = SyntheticOptions {
+        samples: Some(120),
+        noise: None,
+        seed: 3,
+    };
+    builtin("spirals", &options).unwrap().train
+}
+
+fn fit_config(kind: OptimizerKind, learning_rate: f32, schedule: Schedule, patience: Option<usize>) -> FitConfig {
+    FitConfig {
+        hidden: vec![12, 12],
+        validation_fraction: Some(if patience.is_some() { 0.25 } else { 0.0 }),
+        train: TrainConfig {
+            epochs: Some(12),
+            batch_size: 16,
+            learning_rate,
+            optimizer: OptimizerConfig {
+                kind,
+                weight_decay: 1e-3,
+                ..OptimizerConfig::default()
+            },
+            schedule,
+            patience,
+            ..TrainConfig::default()
+        },
+        ..FitConfig::default()
+    }
+}
+
+/// Trains with `config`, handing the state after every epoch to `states`.
+fn run(data: &Dataset, config: &FitConfig, resume: Option<State>, states: &mut Vec<State>) -> Result<(Mlp, History)> {
+    let mut keep = |state: &State| {
+        states.push(state.clone());
+        Ok(())
+    };
+    let continuation = Continuation {
+        resume,
+        checkpoint: Some((1, &mut keep)),
+    };
+    let fitted = fit_with(data, config, continuation, |_| {})?;
+    Ok((fitted.model.mlp, fitted.history))
+}
+
+/// The history without its times, which no two runs share.
+fn untimed(mut history: History) -> History {
+    history.epochs.iter_mut().for_each(|r| r.seconds = 0.0);
+    history
+}
+
+#[test]
+fn every_optimizer_at_an_absurd_learning_rate_diverges() {
+    let data = spirals();
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+        OptimizerKind::RmsProp,
+    ] {
+        let config = fit_config(kind, 1e6, Schedule::Constant, None);
+        match run(&data, &config, None, &mut Vec::new()) {
+            Err(e @ Error::Diverged { learning_rate, .. }) => {
+                assert_eq!(learning_rate, 1e6);
+                let message = e.to_string();
+                assert!(
+                    message.contains(&format!("with {kind},")) && message.contains("lower learning rate"),
+                    "{message}"
+                );
+            }
+            other => panic!("{kind}: {:?}", other.map(|(_, h)| h.epochs.last().unwrap().train_loss)),
+        }
+    }
+}
+
+#[test]
+fn a_finite_blow_up_is_measured_against_the_untrained_loss() {
+    // Adam moves every weight by about the learning rate per step: at 1e4 the loss grows by
+    // orders of magnitude in the first epoch yet stays finite.
+    let config = fit_config(OptimizerKind::Adam, 1e4, Schedule::Constant, None);
+    let Err(Error::Diverged { epoch, detail, .. }) = run(&spirals(), &config, None, &mut Vec::new()) else {
+        panic!("Adam at 1e4 did not diverge");
+    };
+    assert_eq!(epoch, 1);
+    assert!(
+        detail.contains("times the untrained network's") && detail.contains("layer"),
+        "{detail}"
+    );
+    // A sound learning rate trains without complaint.
+    let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None);
+    run(&spirals(), &config, None, &mut Vec::new()).unwrap();
+}
+
+#[test]
+fn a_run_resumed_after_any_epoch_ends_like_an_uninterrupted_one() {
+    let data = spirals();
+    let plateau = Schedule::Plateau {
+        patience: 1,
+        factor: 0.5,
+    };
+    for config in [
+        fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None),
+        fit_config(OptimizerKind::Momentum, 0.05, Schedule::Cosine, None),
+        fit_config(OptimizerKind::Nesterov, 0.05, "step:3:0.5".parse().unwrap(), None),
+        fit_config(OptimizerKind::RmsProp, 0.003, plateau, None),
+        fit_config(OptimizerKind::AdamW, 0.03, plateau, Some(2)),
+    ] {
+        let mut states = Vec::new();
+        let (mlp, history) = run(&data, &config, None, &mut states).unwrap();
+        let kind = config.train.optimizer.kind;
+        assert_eq!(states.len(), history.epochs.len(), "{kind}: one state per epoch");
+        if config.train.patience.is_some() {
+            assert!(
+                history.stopped_early,
+                "{kind}: early stopping did not happen; the test needs it"
+            );
+        }
+        let bits = |m: &Mlp| m.params().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for state in &states {
+            let mut later = Vec::new();
+            let (resumed, resumed_history) = run(&data, &config, Some(state.clone()), &mut later).unwrap();
+            assert_eq!(
+                bits(&resumed),
+                bits(&mlp),
+                "{kind}: resumed after epoch {}",
+                state.epoch
+            );
+            assert_eq!(
+                untimed(resumed_history),
+                untimed(history.clone()),
+                "{kind}: epoch {}",
+                state.epoch
+            );
+            let untimed_state = |s: &State| State {
+                history: untimed(s.history.clone()),
+                ..s.clone()
+            };
+            let expected: Vec<State> = states[state.epoch..].iter().map(untimed_state).collect();
+            assert_eq!(later.iter().map(untimed_state).collect::<Vec<_>>(), expected, "{kind}");
+        }
+    }
+}
+
+#[test]
+fn a_state_that_does_not_fit_the_run_is_refused() {
+    let data = spirals();
+    let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Cosine, None);
+    let mut states = Vec::new();
+    run(&data, &config, None, &mut states).unwrap();
+    let state = &states[3];
+    let (n, train) = (state.order.len(), &config.train);
+    state.check(n, train).unwrap();
+    let refused = |change: &dyn Fn(&mut State), needle: &str| {
+        let mut s = state.clone();
+        change(&mut s);
+        let message = s.check(n, train).unwrap_err();
+        assert!(message.contains(needle), "{needle}: {message}");
+        let e = run(&data, &config, Some(s), &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("does not fit") && e.contains(needle), "{e}");
+    };
+    refused(&|s| s.order[0] = s.order[1], "permutation");
+    refused(&|s| s.order.push(0), "permutation");
+    refused(&|s| s.epoch = 13, "epoch 13");
+    refused(&|s| s.history.steps += 1, "steps");
+    refused(&|s| s.optimizer.m.pop().map_or((), drop), "first moment");
+    refused(&|s| s.optimizer.v[5] = f32::NAN, "second moment");
+    refused(&|s| s.schedule.rate = 1.0, "learning rate");
+    refused(&|s| s.network.params_mut()[0] = f32::INFINITY, "parameter 0");
+    refused(&|s| s.start_loss = -1.0, "initial loss");
+    refused(
+        &|s| {
+            s.best = Some(Best {
+                val_loss: 1.0,
+                epoch: 1,
+                params: s.network.params().to_vec(),
+            })
+        },
+        "early stopping",
+    );
+}
