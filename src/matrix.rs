@@ -474,6 +474,30 @@ mod tests {
     }
 
     #[test]
+    fn empty_products_touch_only_what_they_own() {
+        // A side of 0: nothing of `c` belongs to the product, so nothing changes; an inner
+        // dimension of 0 makes every entry an empty sum (0, or `c` as it was when accumulating).
+        for (m, n, k) in [
+            (0, 0, 0),
+            (0, 3, 2),
+            (3, 0, 2),
+            (0, 3, 0),
+            (3, 0, 0),
+            (3, 4, 0),
+            (1, 1, 0),
+        ] {
+            for accumulate in [false, true] {
+                let (a, b) = (vec![1.0; m * k], vec![1.0; k * n]);
+                let mut c = vec![7.0; m * n + 3];
+                gemm(m, n, k, &a, Op::N, &b, Op::T, &mut c, accumulate);
+                let owned = if accumulate { 7.0 } else { 0.0 };
+                assert!(c[..m * n].iter().all(|&v| v == owned), "{m}×{n}×{k}: {c:?}");
+                assert_eq!(c[m * n..], [7.0; 3], "{m}×{n}×{k}: wrote past the product");
+            }
+        }
+    }
+
+    #[test]
     fn every_small_shape_matches_the_reference() {
         for m in 1..=40 {
             for n in 1..=40 {

@@ -71,8 +71,21 @@ fn built_in_labels_are_read_for_the_task_asked() {
     let back = regression.with_task(Task::Classification).unwrap();
     assert_eq!(back.target, iris.target);
     let words = csv("a,y\n1,cat\n2,dog\n", &CsvOptions::default()).unwrap();
-    let err = words.with_task(Task::Regression).unwrap_err().to_string();
+    let err = words.clone().with_task(Task::Regression).unwrap_err().to_string();
     assert!(err.contains("the target 'y' holds the class 'cat'"), "{err}");
+    // A class label that parses to a number beyond f32 is no regression value either (the CSV
+    // reader refuses such cells, but a data set built in code may hold them).
+    for label in ["inf", "-inf", "NaN", "1e39"] {
+        let data = Dataset {
+            target: Target::Classes {
+                labels: vec![0, 1],
+                classes: strings(&["1", label]),
+            },
+            ..words.clone()
+        };
+        let err = data.with_task(Task::Regression).unwrap_err().to_string();
+        assert!(err.contains(&format!("holds the class '{label}'")), "{err}");
+    }
 }
 
 #[test]

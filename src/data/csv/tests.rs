@@ -353,3 +353,47 @@ fn unterminated_quote_is_named_where_it_opens() {
     assert_eq!((line, column), (2, 3));
     assert!(text.contains("runs over several lines"), "{text}");
 }
+
+#[test]
+fn lines_are_counted_across_the_readers_buffers() {
+    // Far more than the csv reader's 8 KiB buffer before the bad row.
+    for newline in ["\n", "\r\n"] {
+        let mut text = format!("a,b{newline}");
+        for i in 0..3000 {
+            text += &format!("{i},{}{newline}", i % 7);
+        }
+        text += &format!("x,1{newline}");
+        let (line, column, message) = csv_err(&text, &CsvOptions::default());
+        assert_eq!((line, column), (3002, 1), "{newline:?}: {message}");
+    }
+}
+
+/// A source that fails after its first bytes, as a disk or network file system can.
+struct FailingReader(&'static [u8]);
+
+impl Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("device fell off"));
+        }
+        let n = self.0.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_failure_is_an_io_error_naming_the_file() {
+    let err = parse_csv(
+        FailingReader(b"a,b\n1,2\n3,"),
+        Path::new("flaky.csv"),
+        &CsvOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path == Path::new("flaky.csv")),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "flaky.csv: device fell off");
+}
