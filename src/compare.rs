@@ -273,7 +273,7 @@ impl Comparison {
 /// # Errors
 /// [`Error::Config`] for an empty list of activations or seeds, a repeated or output-only
 /// activation, no hidden layer, a target accuracy outside (0, 1], or a configuration that
-/// [`fit`] rejects.
+/// [`fit_with`] rejects.
 pub fn compare(
     train: &Dataset,
     test: &Dataset,
