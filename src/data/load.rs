@@ -123,6 +123,9 @@ pub fn load(spec: &str, options: &LoadOptions) -> Result<Source, LoadError> {
         });
     }
     if spec.eq_ignore_ascii_case("fashion-mnist") {
+        if options.target.is_some() {
+            return Err(LoadError::TargetWithBuiltin(spec.to_string()));
+        }
         let dir = Path::new(FASHION_MNIST_DIR);
         if !dir.is_dir() {
             return Err(LoadError::FashionMnistMissing);

@@ -108,6 +108,12 @@ fn a_target_column_is_refused_for_sets_that_bring_their_own() {
         err.to_string(),
         "target: cannot be used with the built-in data set 'Iris'"
     );
+    // Fashion-MNIST brings its labels too, installed or not.
+    let err = load("fashion-mnist", &options).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::TargetWithBuiltin(s) if s == "fashion-mnist"),
+        "{err:?}"
+    );
 }
 
 #[test]
