@@ -138,3 +138,18 @@ fn unknown_names_list_the_built_in_sets_and_read_errors_pass_through() {
         "{error}"
     );
 }
+
+#[test]
+fn a_generated_set_is_bounded_before_it_is_made() {
+    let options = LoadOptions {
+        samples: Some(usize::MAX / 4),
+        ..LoadOptions::default()
+    };
+    let err = load("moons", &options).unwrap_err();
+    assert!(matches!(err, LoadError::Read(Error::Memory { .. })), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("generating 4611686018427387903 samples needs about"),
+        "{err}"
+    );
+}
