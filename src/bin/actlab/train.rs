@@ -1,18 +1,17 @@
-//! `actlab train`, `eval` and `predict`.
+//! `actlab train`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use actlab::data;
 use actlab::model::{output_layer, Fitted, Scores};
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, load_data, DataArgs, NetworkArgs, OptimArgs, Source, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, SplitArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -274,159 +273,4 @@ fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, sampl
         seconds,
         samples_per_second
     );
-}
-
-pub fn eval(args: EvalArgs) -> Result<()> {
-    let model = model_io::load(&args.model)?;
-    let path = Path::new(&args.data.data);
-    // A CSV file given by the user is scored whole, its columns matched by name (the target by
-    // the model's target name unless --target names another); a built-in set or an IDX
-    // directory by the test part that `actlab train` held out.
-    let (data, unused, name, part) = if path.is_file() {
-        let target = args.data.target.as_deref().unwrap_or(&model.target_name);
-        let columns = data::Columns {
-            features: &model.feature_names,
-            target,
-            task: Some(model.task),
-            header: !args.no_header,
-        };
-        let read = data::read_csv_columns(path, &columns)?;
-        (read.data, read.ignored, args.data.data.clone(), "every row".to_string())
-    } else {
-        if args.no_header {
-            bail!("--no-header applies to CSV files; {} is not one", args.data.data);
-        }
-        let builtin = !path.exists();
-        let Source { split, name, .. } = load_data(&args.data, Some(model.task), args.seed)?;
-        let (data, part) = match split.test {
-            Some(test) => (test, "its test split".to_string()),
-            None if builtin => (
-                data::stratified_split(&split.train, 0.2, args.seed).1,
-                format!("the test part of train's 80/20 split with seed {}", args.seed),
-            ),
-            None => (split.train, "every row".to_string()),
-        };
-        let (data, unused) = model.select_features(&data)?;
-        (data, unused, name, part)
-    };
-    let scores = model.evaluate(&data).with_context(|| name.clone())?;
-    note_unused(&unused);
-    if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
-        add_scores(&mut report, "test", &scores);
-        println!("{report}");
-    } else {
-        println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
-    }
-    Ok(())
-}
-
-/// One note on stderr for the columns of a file that the model does not use.
-fn note_unused(unused: &[String]) {
-    if !unused.is_empty() {
-        let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
-        eprintln!(
-            "note: ignoring {} column{} the model does not use: {}{}",
-            unused.len(),
-            if unused.len() == 1 { "" } else { "s" },
-            shown.join(", "),
-            if unused.len() > shown.len() { ", …" } else { "" }
-        );
-    }
-}
-
-pub fn predict(args: PredictArgs) -> Result<()> {
-    let inputs = [args.model.as_path(), args.data.as_path()];
-    if let Some(out) = &args.out {
-        fileio::check_output(out, &inputs).map_err(crate::args::flag("--out"))?;
-    }
-    let model = model_io::load(&args.model)?;
-    let columns = data::Columns {
-        features: &model.feature_names,
-        target: &model.target_name,
-        task: None,
-        header: !args.no_header,
-    };
-    let read = data::read_csv_columns(&args.data, &columns)?;
-    let predictions = model.predict(&read.data)?;
-    note_unused(&read.ignored);
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let name = if model.target_name.is_empty() {
-        "prediction"
-    } else {
-        model.target_name.as_str()
-    };
-    match (model.task, args.proba) {
-        (Task::Classification, true) => {
-            writer.write_record(&model.classes)?;
-            for row in predictions.iter_rows() {
-                writer.write_record(row.iter().map(|p| p.to_string()))?;
-            }
-        }
-        (Task::Classification, false) => {
-            writer.write_record([name])?;
-            for row in predictions.iter_rows() {
-                writer.write_record([&model.classes[actlab::metrics::predicted_class(row)]])?;
-            }
-        }
-        (Task::Regression, proba) => {
-            if proba {
-                bail!("--proba needs a classifier; {} predicts numbers", args.model.display());
-            }
-            writer.write_record([name])?;
-            for row in predictions.iter_rows() {
-                writer.write_record([row[0].to_string()])?;
-            }
-        }
-    }
-    let bytes = writer.into_inner().context("writing CSV")?;
-    match &args.out {
-        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?,
-        None => {
-            use std::io::Write;
-            std::io::stdout().write_all(&bytes).context("standard output")?;
-        }
-    }
-    Ok(())
-}
-
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// A model file written by `actlab train --save`.
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    #[command(flatten)]
-    data: DataArgs,
-    /// For a built-in data set: the --seed the model was trained with, which chose (and for
-    /// generated sets, drew) the test part that is scored.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    seed: u64,
-    /// The CSV file has no header row: its columns are the model's features in training order,
-    /// then the target.
-    #[arg(long)]
-    no_header: bool,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct PredictArgs {
-    /// A model file written by `actlab train --save`.
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    /// CSV file with the model's feature columns, matched by name (other columns, such as the
-    /// target, are ignored with a note).
-    #[arg(long, value_name = "PATH")]
-    data: PathBuf,
-    /// One probability column per class (named by its label) instead of the predicted class.
-    #[arg(long)]
-    proba: bool,
-    /// Write the CSV to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// The CSV file has no header row: its columns are the model's features in training order
-    /// (and nothing else).
-    #[arg(long)]
-    no_header: bool,
 }
