@@ -39,10 +39,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let (data, unused, name, part) = if path.is_file() {
         let target = args.data.target.as_deref().unwrap_or(&model.target_name);
         let columns = data::Columns {
-            features: &model.feature_names,
             target,
-            task: Some(model.task),
             header: !args.no_header,
+            ..model.columns(Some(model.task))
         };
         let read = data::read_csv_columns(path, &columns)?;
         (read.data, read.ignored, args.data.data.clone(), "every row".to_string())

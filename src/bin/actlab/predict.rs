@@ -36,10 +36,8 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let model = model_io::load(&args.model)?;
     let columns = data::Columns {
-        features: &model.feature_names,
-        target: &model.target_name,
-        task: None,
         header: !args.no_header,
+        ..model.columns(None)
     };
     let read = data::read_csv_columns(&args.data, &columns)?;
     let predictions = model.predict(&read.data)?;
