@@ -4,14 +4,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use actlab::model::{output_layer, Fitted, Scores};
+use actlab::model::{output_layer, FitConfig, Fitted, Scores};
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -68,28 +68,40 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let prepared = args.split.load(args.optim.seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
-    let epochs = config.train.epochs_for(prepared.train.len());
-    let (name, train_set, test_set) = (&prepared.name, &prepared.train, &prepared.test);
-    let task = train_set.task().context("the training data has no target")?;
-    let n_classes = match &train_set.target {
-        actlab::Target::Classes { classes, .. } => classes.len(),
-        _ => 0,
-    };
+    let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
-        print_data_summary(name, train_set, test_set);
+        print_data_summary(&prepared.name, &prepared.train, &prepared.test);
         if args.network.output.0.is_none() {
-            let (output, outputs) = output_layer(task, n_classes, None)?;
-            println!(
-                "output   auto: {output} with {outputs} output{} for {}",
-                if outputs == 1 { "" } else { "s" },
-                match task {
-                    Task::Regression => "regression".to_string(),
-                    Task::Classification => format!("{n_classes} classes"),
-                }
-            );
+            print_auto_output(&prepared.train, task)?;
         }
     }
+    let outcome = fit(&args, &config, &prepared)?;
+    if let Some(path) = &args.save {
+        let bytes = model_io::to_safetensors(&outcome.fitted.model)?;
+        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
+    }
+    if args.json {
+        println!("{}", json_report(&args, &config, &prepared, task, &outcome)?);
+    } else {
+        print_summary(&args, &outcome);
+    }
+    Ok(())
+}
 
+/// What a run gave: the model, its scores and how fast it trained.
+struct Outcome {
+    fitted: Fitted,
+    train_scores: Scores,
+    /// None for a data set too small to hold out a test sample (one sample per class).
+    test_scores: Option<Scores>,
+    seconds: f64,
+    samples_per_second: f64,
+}
+
+/// Trains (or resumes training) with a progress bar on a terminal, and scores the model.
+fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outcome> {
+    let (train_set, test_set) = (&prepared.train, &prepared.test);
+    let epochs = config.train.epochs_for(train_set.len());
     let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(epochs as u64);
         bar.set_style(
@@ -103,7 +115,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let mut epochs_run = 0;
     let (resume, every) = (args.resume.as_deref(), args.checkpoint_every as usize);
     let checkpoint = args.checkpoint.as_deref().map(|path| (path, every));
-    let fitted = checkpoint::fit(train_set, &config, resume, checkpoint, |record: &EpochRecord| {
+    let fitted = checkpoint::fit(train_set, config, resume, checkpoint, |record: &EpochRecord| {
         epochs_run += 1;
         if let Some(bar) = &progress {
             bar.set_position(record.epoch as u64);
@@ -122,65 +134,64 @@ pub fn train(args: TrainArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let train_scores = fitted.model.evaluate(train_set)?;
-    // A data set too small to hold out a test sample (one sample per class) has no test scores.
     let test_scores = (!test_set.is_empty())
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
-    if let Some(path) = &args.save {
-        let bytes = model_io::to_safetensors(&fitted.model)?;
-        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
-    }
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
-    if args.json {
-        let mut report = json!({
-            "data": name,
-            "task": task,
-            "n_train": fitted.n_train,
-            "n_test": test_set.len(),
-            "n_features": train_set.n_features(),
-            "n_outputs": fitted.model.mlp.outputs(),
-            "classes": fitted.model.classes,
-            "layers": layer_report(&fitted, train_set)?,
-            "residual": args.network.residual,
-            "loss": fitted.model.loss.to_string(),
-            // The settings training ran with, as the library received them.
-            "optimizer": config.train.optimizer.kind.to_string(),
-            "weight_decay": config.train.optimizer.weight_decay,
-            "learning_rate": config.train.learning_rate,
-            "batch_size": config.train.batch_size,
-            "seed": config.train.seed,
-            "threads": rayon::current_num_threads(),
-            "epochs": fitted.history.epochs.len(),
-            "best_epoch": fitted.history.best_epoch,
-            "steps": fitted.history.steps,
-            "train_loss": train_scores.loss,
-            "seconds": seconds,
-            "samples_per_second": samples_per_second,
-            "history": fitted.history.epochs,
-        });
-        add_scores(&mut report, "train", &train_scores);
-        if let Some(test_scores) = &test_scores {
-            report["test_loss"] = json!(test_scores.loss);
-            add_scores(&mut report, "test", test_scores);
-        }
-        if let Some(path) = &args.save {
-            report["model"] = json!(path);
-        }
-        println!("{report}");
-    } else {
-        print_training_summary(&fitted, &args, seconds, samples_per_second);
-        println!(
-            "result   train {}, test {}",
-            describe(&train_scores),
-            test_scores
-                .as_ref()
-                .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
-        );
-        if let Some(path) = &args.save {
-            println!("saved    {}", path.display());
-        }
+    Ok(Outcome {
+        fitted,
+        train_scores,
+        test_scores,
+        seconds,
+        samples_per_second,
+    })
+}
+
+/// The `--json` report: the data, the network, the settings training ran with, the scores and
+/// the history.
+fn json_report(
+    args: &TrainArgs,
+    config: &FitConfig,
+    prepared: &Prepared,
+    task: Task,
+    outcome: &Outcome,
+) -> Result<serde_json::Value> {
+    let fitted = &outcome.fitted;
+    let mut report = json!({
+        "data": prepared.name,
+        "task": task,
+        "n_train": fitted.n_train,
+        "n_test": prepared.test.len(),
+        "n_features": prepared.train.n_features(),
+        "n_outputs": fitted.model.mlp.outputs(),
+        "classes": fitted.model.classes,
+        "layers": layer_report(fitted, &prepared.train)?,
+        "residual": args.network.residual,
+        "loss": fitted.model.loss.to_string(),
+        // The settings training ran with, as the library received them.
+        "optimizer": config.train.optimizer.kind.to_string(),
+        "weight_decay": config.train.optimizer.weight_decay,
+        "learning_rate": config.train.learning_rate,
+        "batch_size": config.train.batch_size,
+        "seed": config.train.seed,
+        "threads": rayon::current_num_threads(),
+        "epochs": fitted.history.epochs.len(),
+        "best_epoch": fitted.history.best_epoch,
+        "steps": fitted.history.steps,
+        "train_loss": outcome.train_scores.loss,
+        "seconds": outcome.seconds,
+        "samples_per_second": outcome.samples_per_second,
+        "history": fitted.history.epochs,
+    });
+    add_scores(&mut report, "train", &outcome.train_scores);
+    if let Some(test_scores) = &outcome.test_scores {
+        report["test_loss"] = json!(test_scores.loss);
+        add_scores(&mut report, "test", test_scores);
     }
-    Ok(())
+    if let Some(path) = &args.save {
+        report["model"] = json!(path);
+    }
+    Ok(report)
 }
 
 /// Each layer's shape and activation with its diagnostics on the training data.
@@ -239,7 +250,27 @@ fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
     );
 }
 
-fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, samples_per_second: f64) {
+/// The output layer that `--output auto` chose for the training data.
+fn print_auto_output(train: &Dataset, task: Task) -> Result<()> {
+    let n_classes = match &train.target {
+        actlab::Target::Classes { classes, .. } => classes.len(),
+        _ => 0,
+    };
+    let (output, outputs) = output_layer(task, n_classes, None)?;
+    println!(
+        "output   auto: {output} with {outputs} output{} for {}",
+        if outputs == 1 { "" } else { "s" },
+        match task {
+            Task::Regression => "regression".to_string(),
+            Task::Classification => format!("{n_classes} classes"),
+        }
+    );
+    Ok(())
+}
+
+/// The network, the training and the scores, after training.
+fn print_summary(args: &TrainArgs, outcome: &Outcome) {
+    let fitted = &outcome.fitted;
     let mlp = &fitted.model.mlp;
     let mut chain = mlp.inputs().to_string();
     for (i, layer) in mlp.layers().iter().enumerate() {
@@ -270,7 +301,18 @@ fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, sampl
         h.epochs.len(),
         h.steps,
         o.seed,
-        seconds,
-        samples_per_second
+        outcome.seconds,
+        outcome.samples_per_second
     );
+    println!(
+        "result   train {}, test {}",
+        describe(&outcome.train_scores),
+        outcome
+            .test_scores
+            .as_ref()
+            .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
+    );
+    if let Some(path) = &args.save {
+        println!("saved    {}", path.display());
+    }
 }
