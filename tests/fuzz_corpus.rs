@@ -16,10 +16,14 @@ mod advise;
 mod args;
 #[path = "../src/bin/actlab/compare.rs"]
 mod compare;
+#[path = "../src/bin/actlab/eval.rs"]
+mod eval;
 #[path = "../src/bin/actlab/experiments.rs"]
 mod experiments;
 #[path = "../src/bin/actlab/plot.rs"]
 mod plot;
+#[path = "../src/bin/actlab/predict.rs"]
+mod predict;
 #[path = "../src/bin/actlab/report.rs"]
 mod report;
 #[path = "../src/bin/actlab/stdout.rs"]

@@ -3,7 +3,7 @@
 use super::{table, Comparison, EpochFigures, Run};
 use crate::plot::{activation_chart, Chart, Series};
 use crate::report::{file_stem, Figure, Page, ReportFile, Section, Table};
-use crate::{Result, Task};
+use crate::{Activation, Result, Task};
 
 /// Range of `x` in the charts of the activation functions.
 const FUNCTION_RANGE: (f64, f64) = (-5.0, 5.0);
@@ -19,65 +19,125 @@ const FUNCTION_RANGE: (f64, f64) = (-5.0, 5.0);
 /// [`crate::Error::Plot`] if a chart cannot be drawn.
 pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Result<Vec<ReportFile>> {
     let mut files = Vec::new();
-    let mut sections: Vec<(&str, Vec<Figure>)> = Vec::new();
     let seeds = comparison.summaries.first().map_or(1, |s| s.runs);
     let of_seeds = if seeds > 1 {
         format!(" (mean of {seeds} seeds)")
     } else {
         String::new()
     };
+    let chart_sections = [
+        ("Training curves", training_curves(comparison, &of_seeds, &mut files)?),
+        (
+            "Activation functions and their derivatives",
+            function_figures(comparison, &mut files)?,
+        ),
+        (
+            "Dead and saturated units",
+            unit_figures(comparison, &of_seeds, &mut files)?,
+        ),
+        (
+            "Gradient flow",
+            vec![Figure::chart(
+                &mut files,
+                "gradient-ratio.svg".into(),
+                &gradient_chart(comparison, &of_seeds),
+            )?],
+        ),
+    ];
 
+    let mut sections = vec![Section {
+        heading: "Results".into(),
+        tables: vec![Table::new(table(comparison))],
+        notes: super::notes(comparison),
+        ..Section::default()
+    }];
+    sections.extend(chart_sections.into_iter().map(|(heading, figures)| Section {
+        heading: heading.into(),
+        figures,
+        ..Section::default()
+    }));
+    sections.push(Section {
+        heading: "Every run".into(),
+        tables: vec![Table::new(run_table(comparison))],
+        ..Section::default()
+    });
+    let page = Page {
+        title: title.into(),
+        settings: settings.to_vec(),
+        sections,
+    };
+    files.extend(page.files());
+    Ok(files)
+}
+
+/// The training loss per epoch and, for a classification, the training accuracy.
+fn training_curves(comparison: &Comparison, of_seeds: &str, files: &mut Vec<ReportFile>) -> Result<Vec<Figure>> {
     let mut curves = vec![Figure::chart(
-        &mut files,
+        files,
         "loss.svg".into(),
-        &Chart {
-            title: format!("Training loss{of_seeds}"),
-            x_label: "epoch".into(),
-            y_label: "training loss (log scale)".into(),
-            series: per_activation(comparison, |e| Some(e.train_loss)),
-            log_y: true,
-            y_range: None,
-        },
+        &loss_chart(comparison, of_seeds),
     )?];
     if comparison.task == Task::Classification {
-        let mut series = per_activation(comparison, |e| e.train_accuracy);
-        if let Some(t) = comparison.target_accuracy {
-            series.push(Series {
-                name: format!("target {t:.2}"),
-                points: vec![(1.0, t), (comparison.epochs.max(2) as f64, t)],
-                dashed: true,
-                color: Some(7),
-            });
-        }
-        curves.push(Figure::chart(
-            &mut files,
-            "accuracy.svg".into(),
-            &Chart {
-                title: format!("Training accuracy{of_seeds}"),
-                x_label: "epoch".into(),
-                y_label: "training accuracy".into(),
-                series,
-                ..Chart::default()
-            },
-        )?);
+        let chart = accuracy_chart(comparison, of_seeds);
+        curves.push(Figure::chart(files, "accuracy.svg".into(), &chart)?);
     }
-    sections.push(("Training curves", curves));
+    Ok(curves)
+}
 
-    let mut functions = Vec::new();
+fn loss_chart(comparison: &Comparison, of_seeds: &str) -> Chart {
+    Chart {
+        title: format!("Training loss{of_seeds}"),
+        x_label: "epoch".into(),
+        y_label: "training loss (log scale)".into(),
+        series: per_activation(comparison, |e| Some(e.train_loss)),
+        log_y: true,
+        y_range: None,
+    }
+}
+
+/// The training accuracy per epoch, with the target accuracy as a dashed line if there is one.
+fn accuracy_chart(comparison: &Comparison, of_seeds: &str) -> Chart {
+    let mut series = per_activation(comparison, |e| e.train_accuracy);
+    if let Some(t) = comparison.target_accuracy {
+        series.push(Series {
+            name: format!("target {t:.2}"),
+            points: vec![(1.0, t), (comparison.epochs.max(2) as f64, t)],
+            dashed: true,
+            color: Some(7),
+        });
+    }
+    Chart {
+        title: format!("Training accuracy{of_seeds}"),
+        x_label: "epoch".into(),
+        y_label: "training accuracy".into(),
+        series,
+        ..Chart::default()
+    }
+}
+
+/// One chart per activation: the function and its derivative.
+fn function_figures(comparison: &Comparison, files: &mut Vec<ReportFile>) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
     for (i, s) in comparison.summaries.iter().enumerate() {
-        let mut chart = activation_chart(&[s.activation], FUNCTION_RANGE, true)?;
-        chart.series[1].name = "derivative".into();
-        chart.series[0].name = "function".into();
-        // In the activation's colour, as in the other charts.
-        chart.series.iter_mut().for_each(|series| series.color = Some(i));
-        functions.push(Figure::chart(
-            &mut files,
-            format!("activation-{}.svg", file_stem(&s.activation.to_string())),
-            &chart,
-        )?);
+        let file = format!("activation-{}.svg", file_stem(&s.activation.to_string()));
+        figures.push(Figure::chart(files, file, &function_chart(s.activation, i)?)?);
     }
-    sections.push(("Activation functions and their derivatives", functions));
+    Ok(figures)
+}
 
+/// `activation` and its derivative, both in the activation's colour (number `color`), as in
+/// the other charts.
+fn function_chart(activation: Activation, color: usize) -> Result<Chart> {
+    let mut chart = activation_chart(&[activation], FUNCTION_RANGE, true)?;
+    chart.series[1].name = "derivative".into();
+    chart.series[0].name = "function".into();
+    chart.series.iter_mut().for_each(|series| series.color = Some(color));
+    Ok(chart)
+}
+
+/// For every hidden layer, the share of dead units per epoch and, if any activation saturates,
+/// the share of saturated activations.
+fn unit_figures(comparison: &Comparison, of_seeds: &str, files: &mut Vec<ReportFile>) -> Result<Vec<Figure>> {
     let hidden = comparison
         .runs
         .iter()
@@ -87,81 +147,55 @@ pub fn report(comparison: &Comparison, title: &str, settings: &[String]) -> Resu
     let mut units = Vec::new();
     for layer in 0..hidden {
         let n = layer + 1;
-        let dead = per_activation(comparison, |e| e.layers.get(layer).map(|l| 100.0 * l.dead_fraction));
-        let dead_range = percent_range(&dead);
-        units.push(Figure::chart(
-            &mut files,
-            format!("dead-layer-{n}.svg"),
-            &Chart {
-                title: format!("Dead units in hidden layer {n}{of_seeds}"),
-                x_label: "epoch".into(),
-                y_label: "dead units (%)".into(),
-                series: dead,
-                y_range: Some(dead_range),
-                ..Chart::default()
-            },
-        )?);
-        let saturated = per_activation(comparison, |e| {
-            e.layers
-                .get(layer)
-                .and_then(|l| l.saturated_fraction.map(|s| 100.0 * s))
-        });
-        if !saturated.is_empty() {
-            units.push(Figure::chart(
-                &mut files,
-                format!("saturated-layer-{n}.svg"),
-                &Chart {
-                    title: format!("Saturated activations in hidden layer {n}{of_seeds}"),
-                    x_label: "epoch".into(),
-                    y_label: "f′(z) < 1 % of its maximum (%)".into(),
-                    y_range: Some(percent_range(&saturated)),
-                    series: saturated,
-                    ..Chart::default()
-                },
-            )?);
+        let chart = dead_chart(comparison, layer, of_seeds);
+        units.push(Figure::chart(files, format!("dead-layer-{n}.svg"), &chart)?);
+        if let Some(chart) = saturated_chart(comparison, layer, of_seeds) {
+            units.push(Figure::chart(files, format!("saturated-layer-{n}.svg"), &chart)?);
         }
     }
-    sections.push(("Dead and saturated units", units));
+    Ok(units)
+}
 
-    sections.push((
-        "Gradient flow",
-        vec![Figure::chart(
-            &mut files,
-            "gradient-ratio.svg".into(),
-            &Chart {
-                title: format!("Gradient norm, first layer / last layer{of_seeds}"),
-                x_label: "epoch".into(),
-                y_label: "ratio (log scale)".into(),
-                series: per_activation(comparison, |e| Some(e.gradient_ratio)),
-                log_y: true,
-                y_range: None,
-            },
-        )?],
-    ));
+/// The share of dead units in hidden layer `layer` (from 0) per epoch.
+fn dead_chart(comparison: &Comparison, layer: usize, of_seeds: &str) -> Chart {
+    let dead = per_activation(comparison, |e| e.layers.get(layer).map(|l| 100.0 * l.dead_fraction));
+    Chart {
+        title: format!("Dead units in hidden layer {}{of_seeds}", layer + 1),
+        x_label: "epoch".into(),
+        y_label: "dead units (%)".into(),
+        y_range: Some(percent_range(&dead)),
+        series: dead,
+        ..Chart::default()
+    }
+}
 
-    let mut page_sections = vec![Section {
-        heading: "Results".into(),
-        tables: vec![Table::new(table(comparison))],
-        notes: super::notes(comparison),
-        ..Section::default()
-    }];
-    page_sections.extend(sections.into_iter().map(|(heading, figures)| Section {
-        heading: heading.into(),
-        figures,
-        ..Section::default()
-    }));
-    page_sections.push(Section {
-        heading: "Every run".into(),
-        tables: vec![Table::new(run_table(comparison))],
-        ..Section::default()
+/// The share of saturated activations in hidden layer `layer` (from 0) per epoch; `None` if no
+/// activation saturates.
+fn saturated_chart(comparison: &Comparison, layer: usize, of_seeds: &str) -> Option<Chart> {
+    let saturated = per_activation(comparison, |e| {
+        e.layers
+            .get(layer)
+            .and_then(|l| l.saturated_fraction.map(|s| 100.0 * s))
     });
-    let page = Page {
-        title: title.into(),
-        settings: settings.to_vec(),
-        sections: page_sections,
-    };
-    files.extend(page.files());
-    Ok(files)
+    (!saturated.is_empty()).then(|| Chart {
+        title: format!("Saturated activations in hidden layer {}{of_seeds}", layer + 1),
+        x_label: "epoch".into(),
+        y_label: "f′(z) < 1 % of its maximum (%)".into(),
+        y_range: Some(percent_range(&saturated)),
+        series: saturated,
+        ..Chart::default()
+    })
+}
+
+fn gradient_chart(comparison: &Comparison, of_seeds: &str) -> Chart {
+    Chart {
+        title: format!("Gradient norm, first layer / last layer{of_seeds}"),
+        x_label: "epoch".into(),
+        y_label: "ratio (log scale)".into(),
+        series: per_activation(comparison, |e| Some(e.gradient_ratio)),
+        log_y: true,
+        y_range: None,
+    }
 }
 
 /// One series per activation (those with at least one point), each the mean over its seeds

@@ -4,8 +4,9 @@
 //!
 //! The binary keeps `Cli` private in `main.rs`, so this check builds the same subcommands from
 //! the public argument structs of its modules, which the including crate must declare at its
-//! root (they refer to each other through `crate::`): `advise`, `args`, `compare`,
-//! `experiments`, `plot`, `report` and `train`, loaded with `#[path]` from `src/bin/actlab/`.
+//! root (they refer to each other through `crate::`): `advise`, `args`, `compare`, `eval`,
+//! `experiments`, `plot`, `predict`, `report`, `stdout` and `train`, loaded with `#[path]`
+//! from `src/bin/actlab/`.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -19,9 +20,11 @@ use rand::SeedableRng;
 use crate::advise::AdviseArgs;
 use crate::args::{fit_config, NetworkArgs, OptimArgs, Prepared};
 use crate::compare::CompareArgs;
+use crate::eval::EvalArgs;
 use crate::experiments::ExperimentsArgs;
 use crate::plot::PlotArgs;
-use crate::train::{EvalArgs, PredictArgs, TrainArgs};
+use crate::predict::PredictArgs;
+use crate::train::TrainArgs;
 
 /// Networks with more parameters than this are not built (building one is not cheap).
 const MAX_PARAMS: usize = 1 << 20;

@@ -4,8 +4,10 @@
 mod advise;
 mod args;
 mod compare;
+mod eval;
 mod experiments;
 mod plot;
+mod predict;
 mod report;
 mod stdout;
 mod train;
@@ -50,9 +52,9 @@ enum Command {
     /// Train a network and report train and test scores.
     Train(Box<train::TrainArgs>),
     /// Score a saved model on labelled data.
-    Eval(train::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Write a saved model's predictions as CSV.
-    Predict(train::PredictArgs),
+    Predict(predict::PredictArgs),
     /// Reproduce nine claims about activation functions on built-in data and say whether each held.
     #[command(after_help = experiments::list())]
     Experiments(experiments::ExperimentsArgs),
@@ -194,8 +196,8 @@ fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Train(args) => train::train(*args),
-        Command::Eval(args) => train::eval(args),
-        Command::Predict(args) => train::predict(args),
+        Command::Eval(args) => eval::eval(args),
+        Command::Predict(args) => predict::predict(args),
         Command::Experiments(args) => experiments::experiments(args),
         Command::Advise(args) => advise::advise(args),
         Command::Compare(args) => compare::compare(*args),

@@ -1,18 +1,17 @@
-//! `actlab train`, `eval` and `predict`.
+//! `actlab train`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use actlab::data;
-use actlab::model::{output_layer, Fitted, Scores};
+use actlab::model::{output_layer, FitConfig, Fitted, Scores};
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, load_data, DataArgs, NetworkArgs, OptimArgs, Source, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -69,28 +68,40 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let prepared = args.split.load(args.optim.seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
-    let epochs = config.train.epochs_for(prepared.train.len());
-    let (name, train_set, test_set) = (&prepared.name, &prepared.train, &prepared.test);
-    let task = train_set.task().context("the training data has no target")?;
-    let n_classes = match &train_set.target {
-        actlab::Target::Classes { classes, .. } => classes.len(),
-        _ => 0,
-    };
+    let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
-        print_data_summary(name, train_set, test_set);
+        print_data_summary(&prepared.name, &prepared.train, &prepared.test);
         if args.network.output.0.is_none() {
-            let (output, outputs) = output_layer(task, n_classes, None)?;
-            println!(
-                "output   auto: {output} with {outputs} output{} for {}",
-                if outputs == 1 { "" } else { "s" },
-                match task {
-                    Task::Regression => "regression".to_string(),
-                    Task::Classification => format!("{n_classes} classes"),
-                }
-            );
+            print_auto_output(&prepared.train, task)?;
         }
     }
+    let outcome = fit(&args, &config, &prepared)?;
+    if let Some(path) = &args.save {
+        let bytes = model_io::to_safetensors(&outcome.fitted.model)?;
+        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
+    }
+    if args.json {
+        println!("{}", json_report(&args, &config, &prepared, task, &outcome)?);
+    } else {
+        print_summary(&args, &outcome);
+    }
+    Ok(())
+}
 
+/// What a run gave: the model, its scores and how fast it trained.
+struct Outcome {
+    fitted: Fitted,
+    train_scores: Scores,
+    /// None for a data set too small to hold out a test sample (one sample per class).
+    test_scores: Option<Scores>,
+    seconds: f64,
+    samples_per_second: f64,
+}
+
+/// Trains (or resumes training) with a progress bar on a terminal, and scores the model.
+fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outcome> {
+    let (train_set, test_set) = (&prepared.train, &prepared.test);
+    let epochs = config.train.epochs_for(train_set.len());
     let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(epochs as u64);
         bar.set_style(
@@ -104,7 +115,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let mut epochs_run = 0;
     let (resume, every) = (args.resume.as_deref(), args.checkpoint_every as usize);
     let checkpoint = args.checkpoint.as_deref().map(|path| (path, every));
-    let fitted = checkpoint::fit(train_set, &config, resume, checkpoint, |record: &EpochRecord| {
+    let fitted = checkpoint::fit(train_set, config, resume, checkpoint, |record: &EpochRecord| {
         epochs_run += 1;
         if let Some(bar) = &progress {
             bar.set_position(record.epoch as u64);
@@ -123,65 +134,64 @@ pub fn train(args: TrainArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let train_scores = fitted.model.evaluate(train_set)?;
-    // A data set too small to hold out a test sample (one sample per class) has no test scores.
     let test_scores = (!test_set.is_empty())
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
-    if let Some(path) = &args.save {
-        let bytes = model_io::to_safetensors(&fitted.model)?;
-        fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
-    }
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
-    if args.json {
-        let mut report = json!({
-            "data": name,
-            "task": task,
-            "n_train": fitted.n_train,
-            "n_test": test_set.len(),
-            "n_features": train_set.n_features(),
-            "n_outputs": fitted.model.mlp.outputs(),
-            "classes": fitted.model.classes,
-            "layers": layer_report(&fitted, train_set)?,
-            "residual": args.network.residual,
-            "loss": fitted.model.loss.to_string(),
-            // The settings training ran with, as the library received them.
-            "optimizer": config.train.optimizer.kind.to_string(),
-            "weight_decay": config.train.optimizer.weight_decay,
-            "learning_rate": config.train.learning_rate,
-            "batch_size": config.train.batch_size,
-            "seed": config.train.seed,
-            "threads": rayon::current_num_threads(),
-            "epochs": fitted.history.epochs.len(),
-            "best_epoch": fitted.history.best_epoch,
-            "steps": fitted.history.steps,
-            "train_loss": train_scores.loss,
-            "seconds": seconds,
-            "samples_per_second": samples_per_second,
-            "history": fitted.history.epochs,
-        });
-        add_scores(&mut report, "train", &train_scores);
-        if let Some(test_scores) = &test_scores {
-            report["test_loss"] = json!(test_scores.loss);
-            add_scores(&mut report, "test", test_scores);
-        }
-        if let Some(path) = &args.save {
-            report["model"] = json!(path);
-        }
-        println!("{report}");
-    } else {
-        print_training_summary(&fitted, &args, seconds, samples_per_second);
-        println!(
-            "result   train {}, test {}",
-            describe(&train_scores),
-            test_scores
-                .as_ref()
-                .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
-        );
-        if let Some(path) = &args.save {
-            println!("saved    {}", path.display());
-        }
+    Ok(Outcome {
+        fitted,
+        train_scores,
+        test_scores,
+        seconds,
+        samples_per_second,
+    })
+}
+
+/// The `--json` report: the data, the network, the settings training ran with, the scores and
+/// the history.
+fn json_report(
+    args: &TrainArgs,
+    config: &FitConfig,
+    prepared: &Prepared,
+    task: Task,
+    outcome: &Outcome,
+) -> Result<serde_json::Value> {
+    let fitted = &outcome.fitted;
+    let mut report = json!({
+        "data": prepared.name,
+        "task": task,
+        "n_train": fitted.n_train,
+        "n_test": prepared.test.len(),
+        "n_features": prepared.train.n_features(),
+        "n_outputs": fitted.model.mlp.outputs(),
+        "classes": fitted.model.classes,
+        "layers": layer_report(fitted, &prepared.train)?,
+        "residual": args.network.residual,
+        "loss": fitted.model.loss.to_string(),
+        // The settings training ran with, as the library received them.
+        "optimizer": config.train.optimizer.kind.to_string(),
+        "weight_decay": config.train.optimizer.weight_decay,
+        "learning_rate": config.train.learning_rate,
+        "batch_size": config.train.batch_size,
+        "seed": config.train.seed,
+        "threads": rayon::current_num_threads(),
+        "epochs": fitted.history.epochs.len(),
+        "best_epoch": fitted.history.best_epoch,
+        "steps": fitted.history.steps,
+        "train_loss": outcome.train_scores.loss,
+        "seconds": outcome.seconds,
+        "samples_per_second": outcome.samples_per_second,
+        "history": fitted.history.epochs,
+    });
+    add_scores(&mut report, "train", &outcome.train_scores);
+    if let Some(test_scores) = &outcome.test_scores {
+        report["test_loss"] = json!(test_scores.loss);
+        add_scores(&mut report, "test", test_scores);
     }
-    Ok(())
+    if let Some(path) = &args.save {
+        report["model"] = json!(path);
+    }
+    Ok(report)
 }
 
 /// Each layer's shape and activation with its diagnostics on the training data.
@@ -240,7 +250,27 @@ fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
     );
 }
 
-fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, samples_per_second: f64) {
+/// The output layer that `--output auto` chose for the training data.
+fn print_auto_output(train: &Dataset, task: Task) -> Result<()> {
+    let n_classes = match &train.target {
+        actlab::Target::Classes { classes, .. } => classes.len(),
+        _ => 0,
+    };
+    let (output, outputs) = output_layer(task, n_classes, None)?;
+    println!(
+        "output   auto: {output} with {outputs} output{} for {}",
+        if outputs == 1 { "" } else { "s" },
+        match task {
+            Task::Regression => "regression".to_string(),
+            Task::Classification => format!("{n_classes} classes"),
+        }
+    );
+    Ok(())
+}
+
+/// The network, the training and the scores, after training.
+fn print_summary(args: &TrainArgs, outcome: &Outcome) {
+    let fitted = &outcome.fitted;
     let mlp = &fitted.model.mlp;
     let mut chain = mlp.inputs().to_string();
     for (i, layer) in mlp.layers().iter().enumerate() {
@@ -271,162 +301,18 @@ fn print_training_summary(fitted: &Fitted, args: &TrainArgs, seconds: f64, sampl
         h.epochs.len(),
         h.steps,
         o.seed,
-        seconds,
-        samples_per_second
+        outcome.seconds,
+        outcome.samples_per_second
     );
-}
-
-pub fn eval(args: EvalArgs) -> Result<()> {
-    let model = model_io::load(&args.model)?;
-    let path = Path::new(&args.data.data);
-    // A CSV file given by the user is scored whole, its columns matched by name (the target by
-    // the model's target name unless --target names another); a built-in set or an IDX
-    // directory by the test part that `actlab train` held out.
-    let (data, unused, name, part) = if path.is_file() {
-        let target = args.data.target.as_deref().unwrap_or(&model.target_name);
-        let columns = data::Columns {
-            features: &model.feature_names,
-            target,
-            task: Some(model.task),
-            header: !args.no_header,
-        };
-        let read = data::read_csv_columns(path, &columns)?;
-        (read.data, read.ignored, args.data.data.clone(), "every row".to_string())
-    } else {
-        if args.no_header {
-            bail!("--no-header applies to CSV files; {} is not one", args.data.data);
-        }
-        let builtin = !path.exists();
-        let Source { split, name, .. } = load_data(&args.data, Some(model.task), args.seed)?;
-        let (data, part) = match split.test {
-            Some(test) => (test, "its test split".to_string()),
-            None if builtin => (
-                data::stratified_split(&split.train, 0.2, args.seed).1,
-                format!("the test part of train's 80/20 split with seed {}", args.seed),
-            ),
-            None => (split.train, "every row".to_string()),
-        };
-        let (data, unused) = model.select_features(&data)?;
-        (data, unused, name, part)
-    };
-    let scores = model.evaluate(&data).with_context(|| name.clone())?;
-    note_unused(&unused);
-    if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
-        add_scores(&mut report, "test", &scores);
-        println!("{report}");
-    } else {
-        println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
+    println!(
+        "result   train {}, test {}",
+        describe(&outcome.train_scores),
+        outcome
+            .test_scores
+            .as_ref()
+            .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
+    );
+    if let Some(path) = &args.save {
+        println!("saved    {}", path.display());
     }
-    Ok(())
-}
-
-/// One note on stderr for the columns of a file that the model does not use.
-fn note_unused(unused: &[String]) {
-    if !unused.is_empty() {
-        let shown: Vec<&str> = unused.iter().take(8).map(String::as_str).collect();
-        eprintln!(
-            "note: ignoring {} column{} the model does not use: {}{}",
-            unused.len(),
-            if unused.len() == 1 { "" } else { "s" },
-            shown.join(", "),
-            if unused.len() > shown.len() { ", …" } else { "" }
-        );
-    }
-}
-
-pub fn predict(args: PredictArgs) -> Result<()> {
-    let inputs = [args.model.as_path(), args.data.as_path()];
-    if let Some(out) = &args.out {
-        fileio::check_output(out, &inputs).map_err(crate::args::flag("--out"))?;
-    }
-    let model = model_io::load(&args.model)?;
-    let columns = data::Columns {
-        features: &model.feature_names,
-        target: &model.target_name,
-        task: None,
-        header: !args.no_header,
-    };
-    let read = data::read_csv_columns(&args.data, &columns)?;
-    let predictions = model.predict(&read.data)?;
-    note_unused(&read.ignored);
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let name = if model.target_name.is_empty() {
-        "prediction"
-    } else {
-        model.target_name.as_str()
-    };
-    match (model.task, args.proba) {
-        (Task::Classification, true) => {
-            writer.write_record(&model.classes)?;
-            for row in predictions.iter_rows() {
-                writer.write_record(row.iter().map(|p| p.to_string()))?;
-            }
-        }
-        (Task::Classification, false) => {
-            writer.write_record([name])?;
-            for row in predictions.iter_rows() {
-                writer.write_record([&model.classes[actlab::metrics::predicted_class(row)]])?;
-            }
-        }
-        (Task::Regression, proba) => {
-            if proba {
-                bail!("--proba needs a classifier; {} predicts numbers", args.model.display());
-            }
-            writer.write_record([name])?;
-            for row in predictions.iter_rows() {
-                writer.write_record([row[0].to_string()])?;
-            }
-        }
-    }
-    let bytes = writer.into_inner().context("writing CSV")?;
-    match &args.out {
-        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?,
-        None => {
-            use std::io::Write;
-            std::io::stdout().write_all(&bytes).context("standard output")?;
-        }
-    }
-    Ok(())
-}
-
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// A model file written by `actlab train --save`.
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    #[command(flatten)]
-    data: DataArgs,
-    /// For a built-in data set: the --seed the model was trained with, which chose (and for
-    /// generated sets, drew) the test part that is scored.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    seed: u64,
-    /// The CSV file has no header row: its columns are the model's features in training order,
-    /// then the target.
-    #[arg(long)]
-    no_header: bool,
-    /// Print one JSON object instead of the summary.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct PredictArgs {
-    /// A model file written by `actlab train --save`.
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
-    /// CSV file with the model's feature columns, matched by name (other columns, such as the
-    /// target, are ignored with a note).
-    #[arg(long, value_name = "PATH")]
-    data: PathBuf,
-    /// One probability column per class (named by its label) instead of the predicted class.
-    #[arg(long)]
-    proba: bool,
-    /// Write the CSV to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// The CSV file has no header row: its columns are the model's features in training order
-    /// (and nothing else).
-    #[arg(long)]
-    no_header: bool,
 }
