@@ -158,4 +158,31 @@ fn csv_reading_stops_at_the_memory_limit() {
         "{err}"
     );
     assert!(actlab::data::read_csv(std::path::Path::new(&big), &Default::default()).is_ok());
+
+    // The estimate counts the target's text too: two features and a 200-character label per
+    // row, checked first after 4096 rows (the values held, as much again for their growth, and
+    // each label with its String and line number).
+    let label = "x".repeat(200);
+    let mut text = String::from("a,b,y\n");
+    for i in 0..10_000 {
+        text += &format!("{},{},{label}{}\n", i % 7, i % 5, i % 2);
+    }
+    let wordy = write(dir.path(), "wordy.csv", &text);
+    let per_row = 2 * 2 * 4 + 201 + std::mem::size_of::<String>() + std::mem::size_of::<usize>();
+    let needed = 4096 * per_row as u64;
+    actlab::memory::set_limit(needed - 1);
+    let result = actlab::data::read_csv(std::path::Path::new(&wordy), &Default::default());
+    actlab::memory::set_limit(needed);
+    let within = actlab::data::read_csv(std::path::Path::new(&wordy), &Default::default());
+    actlab::memory::set_limit(0);
+    let err = result.unwrap_err().to_string();
+    let expected = format!(
+        "the data of {wordy} needs about {}",
+        actlab::memory::format_size(needed)
+    );
+    assert!(err.starts_with(&expected), "{err}\nexpected: {expected}");
+    // At exactly the estimate the first check passes; the second (8192 rows) is over it.
+    let err = within.unwrap_err().to_string();
+    let later = actlab::memory::format_size(2 * needed);
+    assert!(err.contains(&format!("needs about {later}")), "{err}");
 }
