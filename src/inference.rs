@@ -7,7 +7,9 @@
 //! layer is then `y = b + Σ_p x_p · Wᵀ[p]`: per input one broadcast and one aligned multiply-add
 //! per 16 outputs, no horizontal sums, no masks, and the weights read front to back.
 
-use crate::cpu::{level, Isa, Level};
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::Isa;
+use crate::cpu::{level, Level};
 use crate::{Activation, Mlp};
 
 /// Sixteen floats on one 64-byte cache line (one AVX-512 register).

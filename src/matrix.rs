@@ -346,6 +346,13 @@ mod tests {
                     let (size, by_rows) = block_size(m, n, 1 << 12, threads);
                     let along = if by_rows { m } else { n };
                     assert!(along % size != 1, "{m}×{n} on {threads} threads: blocks of {size}");
+                    // ... and the blocks are the narrowest that do so: one step of 16 less
+                    // would either leave a last block one wide or need more blocks than threads.
+                    let narrower = size - 16;
+                    assert!(
+                        narrower == 0 || along % narrower == 1 || along.div_ceil(narrower) > threads,
+                        "{m}×{n} on {threads} threads: blocks of {size}, {narrower} would do"
+                    );
                 }
             }
         }

@@ -55,7 +55,9 @@
 
 use super::scalar::nan_or;
 use super::Activation;
-use crate::cpu::{level, Isa, Level};
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::Isa;
+use crate::cpu::{level, Level};
 
 mod element;
 #[cfg(target_arch = "x86_64")]
