@@ -397,3 +397,15 @@ fn a_read_failure_is_an_io_error_naming_the_file() {
     );
     assert_eq!(err.to_string(), "flaky.csv: device fell off");
 }
+
+#[test]
+fn zero_and_negative_zero_count_once_towards_the_class_limit() {
+    // 32 distinct integers (the most that still make classes) once -0 is 0.
+    let mut text = String::from("a,y\n");
+    for v in (1..=31).map(|v| v.to_string()).chain(["0".into(), "-0".into()]) {
+        text += &format!("1,{v}\n");
+    }
+    let data = csv(&text, &CsvOptions::default()).unwrap();
+    assert_eq!(data.task(), Some(Task::Classification));
+    assert_eq!(classes_of(&data).1.len(), 32);
+}
