@@ -144,7 +144,7 @@ pub fn load(spec: &str, options: &LoadOptions) -> Result<Source, LoadError> {
     let name = spec.to_ascii_lowercase();
     if let Some(n) = options.samples {
         // Two f32 features and a u32 label per sample, and the shuffled copy the split makes.
-        crate::memory::check(&format!("generating {n} samples"), crate::memory::bytes([n, 2 * 12], 1))?;
+        crate::memory::check(&format!("generating {n} samples"), crate::memory::bytes([n], 2 * 12))?;
     }
     let Some(split) = builtin(&name, &synthetic) else {
         return Err(LoadError::Unknown(spec.to_string()));

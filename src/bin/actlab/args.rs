@@ -365,10 +365,14 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("train.patience", "--patience"),
         ("train.seed", "--seed"),
     ];
-    // A schedule's parameters (`train.schedule.step.every`) are parts of --schedule.
+    // A field inside a flag's setting (`train.schedule.step.every`) is part of that flag.
     FLAGS
         .iter()
-        .find(|(f, _)| field == *f || (*f == "train.schedule" && field.starts_with("train.schedule.")))
+        .find(|(f, _)| {
+            field
+                .strip_prefix(f)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
         .map(|&(_, flag)| flag)
 }
 
