@@ -33,6 +33,10 @@ pub struct Model {
     pub target_scale: Option<(f32, f32)>,
     /// The loss the network was trained with.
     pub loss: Loss,
+    /// Binary classifiers: the probability of the second class (in [`Model::classes`] order)
+    /// at or above which it is predicted; `None`: the class of highest probability (for a
+    /// sigmoid output, the second class from 0.5). See [`Model::class_of`].
+    pub threshold: Option<f32>,
 }
 
 /// How input features are standardized before they reach the network.
@@ -263,6 +267,7 @@ pub fn fit_with(
         input,
         target_scale,
         loss,
+        threshold: None,
     };
 
     let (x, targets, labels) = model.prepare(&fit_part)?;
@@ -612,8 +617,56 @@ impl Model {
         let probabilities = self.predict(data)?;
         Ok(probabilities
             .iter_rows()
-            .map(|row| self.classes[metrics::predicted_class(row)].clone())
+            .map(|row| self.classes[self.class_of(row)].clone())
             .collect())
+    }
+
+    /// The class (index into [`Model::classes`]) that a row of class probabilities, as
+    /// [`Model::predict`] gives them, predicts: with a [`Model::threshold`], the second of two
+    /// classes when its probability is at or above it; otherwise [`metrics::predicted_class`].
+    pub fn class_of(&self, probabilities: &[f32]) -> usize {
+        match (self.threshold, probabilities) {
+            (Some(t), [_, p]) => usize::from(*p >= t),
+            _ => metrics::predicted_class(probabilities),
+        }
+    }
+
+    /// The full report of the model's predictions on a labelled data set: for classes,
+    /// per-class precision, recall, F1 and support, macro and weighted F1, balanced accuracy,
+    /// the confusion matrix, log loss and (two classes) ROC AUC; for numbers, MAE, RMSE and R²
+    /// in the target's units. See [`metrics`].
+    ///
+    /// # Errors
+    /// No samples, or features or a target that do not fit the model.
+    pub fn report(&self, data: &Dataset) -> Result<metrics::Report> {
+        if data.is_empty() {
+            return Err(Error::config("no samples to score"));
+        }
+        let predicted = self.predict(data)?;
+        match self.task {
+            Task::Classification => {
+                let labels = self.labels(data)?;
+                let classes: Vec<u32> = predicted.iter_rows().map(|row| self.class_of(row) as u32).collect();
+                Ok(metrics::Report::Classification(metrics::classification_report(
+                    &self.classes,
+                    &labels,
+                    &classes,
+                    Some(predicted.as_slice()),
+                )))
+            }
+            Task::Regression => {
+                let Target::Values(values) = &data.target else {
+                    return Err(Error::config(format!(
+                        "the model predicts numbers, but the data's target '{}' is not numeric",
+                        data.target_name
+                    )));
+                };
+                Ok(metrics::Report::Regression(metrics::regression_report(
+                    predicted.as_slice(),
+                    values,
+                )))
+            }
+        }
     }
 
     /// The network's outputs `out` in the data's terms: two class probabilities for a single
@@ -674,7 +727,14 @@ impl Model {
         Ok(match self.task {
             Task::Classification => Scores {
                 loss: e.loss,
-                accuracy: e.score,
+                // The network's own rule unless a threshold decides.
+                accuracy: match self.threshold {
+                    None => e.score,
+                    Some(_) => match self.report(data)? {
+                        metrics::Report::Classification(r) => Some(r.accuracy),
+                        metrics::Report::Regression(_) => unreachable!("a classifier reports classes"),
+                    },
+                },
                 r2: None,
                 rmse: None,
             },

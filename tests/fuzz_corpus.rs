@@ -26,6 +26,8 @@ mod plot;
 mod predict;
 #[path = "../src/bin/actlab/report.rs"]
 mod report;
+#[path = "../src/bin/actlab/scores.rs"]
+mod scores;
 #[path = "../src/bin/actlab/stdout.rs"]
 mod stdout;
 #[path = "../src/bin/actlab/train.rs"]

@@ -149,6 +149,7 @@ pub(super) fn untrained(data: &Dataset, hidden: Vec<usize>, activation: Activati
         input: Standardizer::fit(&data.x),
         target_scale: None,
         loss: Loss::for_output(output),
+        threshold: None,
     })
 }
 

@@ -9,6 +9,7 @@ mod experiments;
 mod plot;
 mod predict;
 mod report;
+mod scores;
 mod stdout;
 mod train;
 

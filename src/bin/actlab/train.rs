@@ -94,6 +94,8 @@ struct Outcome {
     train_scores: Scores,
     /// None for a data set too small to hold out a test sample (one sample per class).
     test_scores: Option<Scores>,
+    /// The full metrics of the test data, or of the training data when there is none.
+    report: (&'static str, actlab::metrics::Report),
     seconds: f64,
     samples_per_second: f64,
 }
@@ -138,10 +140,16 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
+    let report = if test_set.is_empty() {
+        ("train", fitted.model.report(train_set)?)
+    } else {
+        ("test", fitted.model.report(test_set)?)
+    };
     Ok(Outcome {
         fitted,
         train_scores,
         test_scores,
+        report,
         seconds,
         samples_per_second,
     })
@@ -191,6 +199,7 @@ fn json_report(
     if let Some(path) = &args.save {
         report["model"] = json!(path);
     }
+    report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
     Ok(report)
 }
 
@@ -312,6 +321,7 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
             .as_ref()
             .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
     );
+    crate::scores::print_report(outcome.report.0, &outcome.report.1);
     if let Some(path) = &args.save {
         println!("saved    {}", path.display());
     }

@@ -1,0 +1,122 @@
+//! The metrics report, class and sample weights, the decision threshold, dropout and
+//! cross-validation, through the `actlab` binary.
+
+mod common;
+
+use common::{actlab, fails_with, last_json_line, write};
+use serde_json::Value;
+
+/// 400 rows, 4 % positives ("yes"), the positives shifted in x1.
+fn imbalanced(dir: &std::path::Path) -> String {
+    let mut csv = String::from("x1,x2,w,y\n");
+    for i in 0..400u32 {
+        let positive = i % 25 == 0;
+        let x1 = ((i * 37) % 101) as f32 / 101.0 + if positive { 0.6 } else { 0.0 };
+        let x2 = ((i * 53) % 97) as f32 / 97.0;
+        let w = 1 + i % 3;
+        csv += &format!("{x1},{x2},{w},{}\n", if positive { "yes" } else { "no" });
+    }
+    write(dir, "imbalanced.csv", &csv)
+}
+
+fn run_json(args: &[&str]) -> Value {
+    let output = actlab().args(args).arg("--json").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    last_json_line(&output.stdout)
+}
+
+fn number(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn an_imbalanced_classifier_is_reported_truthfully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imbalanced(dir.path());
+    let args: &[&str] = &["train", "--data", &data, "--target", "y"];
+    let report = run_json(&[args, &["--epochs", "3"]].concat());
+    let m = &report["test_metrics"];
+    assert_eq!(number(&m["accuracy"]), number(&report["test_accuracy"]));
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(m["confusion"].clone()).unwrap();
+    assert_eq!(
+        confusion.iter().flatten().sum::<u64>(),
+        report["n_test"].as_u64().unwrap()
+    );
+    let support: Vec<u64> = m["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["support"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        support,
+        [confusion[0].iter().sum::<u64>(), confusion[1].iter().sum::<u64>()]
+    );
+    let auc = number(&m["roc_auc"]);
+    assert!((0.0..=1.0).contains(&auc));
+    assert!(number(&m["log_loss"]).is_finite());
+    // Three epochs barely move from the majority class: the summary says that accuracy means nothing here.
+    let (accuracy, majority) = (number(&m["accuracy"]), number(&m["majority_accuracy"]));
+    assert!(accuracy <= majority && majority == 77.0 / 80.0, "{accuracy} {majority}");
+    let output = actlab().args(args).args(["--epochs", "3"]).output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let baseline: Vec<&str> = text.lines().filter(|l| l.starts_with("baseline")).collect();
+    assert_eq!(
+        baseline,
+        [format!(
+            "baseline test: accuracy {accuracy:.4} is no better than always answering the majority class 'no' (0.9625)"
+        )]
+    );
+    for note in m["notes"].as_array().unwrap() {
+        assert!(text.contains(&format!("note     {}", note.as_str().unwrap())), "{text}");
+    }
+    assert!(
+        text.contains("confusion matrix (test; rows: true class, columns: predicted class)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn eval_reports_the_same_metrics_as_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("iris.safetensors");
+    let model = model.to_str().unwrap();
+    let train = run_json(&["train", "--data", "iris", "--epochs", "20", "--save", model]);
+    let eval = run_json(&["eval", "--model", model, "--data", "iris"]);
+    assert_eq!(train["test_metrics"], eval["metrics"]);
+    let m = &eval["metrics"];
+    assert_eq!(m["roc_auc"], Value::Null, "three classes have no single ROC AUC");
+    assert_eq!(m["per_class"].as_array().unwrap().len(), 3);
+    let f1: Vec<f64> = m["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| number(&c["f1"]))
+        .collect();
+    assert!((number(&m["macro_f1"]) - f1.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn regression_reports_mae_rmse_and_r2_in_target_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("x,y\n");
+    for i in 0..200 {
+        let x = i as f32 / 20.0;
+        csv += &format!("{x},{}\n", 1000.0 + 300.0 * x);
+    }
+    let data = write(dir.path(), "linear.csv", &csv);
+    let report = run_json(&["train", "--data", &data, "--target", "y", "--epochs", "30"]);
+    let m = &report["test_metrics"];
+    assert_eq!(number(&m["rmse"]), number(&report["test_rmse"]));
+    assert_eq!(number(&m["r2"]), number(&report["test_r2"]));
+    let (mae, rmse) = (number(&m["mae"]), number(&m["rmse"]));
+    assert!(mae > 0.0 && mae <= rmse, "MAE {mae} RMSE {rmse}");
+    fails_with(
+        &["eval", "--model", "nonexistent.safetensors", "--data", &data],
+        "nonexistent",
+    );
+}
