@@ -41,6 +41,7 @@ pub mod plot;
 pub mod predictor;
 pub mod report;
 pub mod train;
+pub mod weights;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

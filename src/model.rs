@@ -5,13 +5,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::{stratified_split, Columns, Standardizer};
+use crate::data::{stratified_split_indices, Columns, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
 use crate::optim::OptimizerKind;
 use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
+use crate::weights::{self, ClassWeight, Threshold};
 use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
 
 /// A network with its data conventions.
@@ -78,6 +79,18 @@ pub struct FitConfig {
     pub validation_fraction: Option<f32>,
     /// Optimizer, schedule, epochs, batch size, seed.
     pub train: TrainConfig,
+    /// Class weights in training (classification); `None`: every class weighs 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<ClassWeight>,
+    /// One weight per sample of the data given to [`fit`], multiplying its loss in training
+    /// (with its class's weight); `None`: all 1. See [`crate::weights`].
+    #[serde(skip)]
+    pub sample_weights: Option<Vec<f32>>,
+    /// The decision threshold of a binary classifier, stored in the model (see
+    /// [`Model::threshold`]); `Auto` tunes it for F1 on the validation data (which it then
+    /// holds out, 0.1 by default). `None`: the most probable class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Threshold>,
 }
 
 impl Default for FitConfig {
@@ -93,12 +106,15 @@ impl Default for FitConfig {
             scale_target: true,
             validation_fraction: None,
             train: TrainConfig::default(),
+            class_weight: None,
+            sample_weights: None,
+            threshold: None,
         }
     }
 }
 
-/// The validation share that early stopping takes when [`FitConfig::validation_fraction`] is
-/// left to the default.
+/// The validation share that early stopping and a tuned threshold take when
+/// [`FitConfig::validation_fraction`] is left to the default.
 pub const PATIENCE_VALIDATION_FRACTION: f32 = 0.1;
 
 impl FitConfig {
@@ -112,7 +128,8 @@ impl FitConfig {
             self.scaling
                 .unwrap_or(if data.images { Scaling::Global } else { Scaling::Feature }),
         );
-        config.validation_fraction = Some(self.validation_fraction.unwrap_or(if self.train.patience.is_some() {
+        let needs_validation = self.train.patience.is_some() || self.threshold == Some(Threshold::Auto);
+        config.validation_fraction = Some(self.validation_fraction.unwrap_or(if needs_validation {
             PATIENCE_VALIDATION_FRACTION
         } else {
             0.0
@@ -216,8 +233,38 @@ pub fn fit_with(
     if !(0.0..1.0).contains(&validation_fraction) {
         return Err(Error::config("the validation fraction must be in [0, 1)"));
     }
-    let (fit_part, validation) = if validation_fraction > 0.0 {
-        let (t, v) = stratified_split(data, validation_fraction, config.train.seed ^ 0x5eed);
+    if config.threshold.is_some() && classes.len() != 2 {
+        return Err(Error::Setting {
+            field: "threshold",
+            message: format!(
+                "applies to two classes; the target '{}' has {}",
+                data.target_name,
+                if task == Task::Classification {
+                    format!("{} classes", classes.len())
+                } else {
+                    "numbers".into()
+                }
+            ),
+        });
+    }
+    if config.class_weight.is_some() && task != Task::Classification {
+        return Err(Error::Setting {
+            field: "class_weight",
+            message: format!("needs classes; the target '{}' is numbers", data.target_name),
+        });
+    }
+    if let Some(w) = &config.sample_weights {
+        if w.len() != data.len() {
+            return Err(Error::config(format!(
+                "{} sample weights for {} samples",
+                w.len(),
+                data.len()
+            )));
+        }
+    }
+    let (fit_part, validation, fit_rows) = if validation_fraction > 0.0 {
+        let (t_rows, v_rows) = stratified_split_indices(data, validation_fraction, config.train.seed ^ 0x5eed);
+        let (t, v) = (data.subset(&t_rows), data.subset(&v_rows));
         if v.is_empty() || t.is_empty() {
             return Err(Error::config(format!(
                 "a validation fraction of {} leaves {} of {} samples for validation and {} for training; each needs at least one",
@@ -227,9 +274,9 @@ pub fn fit_with(
                 t.len()
             )));
         }
-        (t, Some(v))
+        (t, Some(v), t_rows)
     } else {
-        (data.clone(), None)
+        (data.clone(), None, (0..data.len()).collect())
     };
 
     check_training_memory(config, data.n_features(), outputs, data.len())?;
@@ -271,6 +318,7 @@ pub fn fit_with(
     };
 
     let (x, targets, labels) = model.prepare(&fit_part)?;
+    let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
     let history = train::train_with(
         &mut model.mlp,
@@ -279,16 +327,31 @@ pub fn fit_with(
             x: &x,
             targets: &targets,
             labels: labels.as_deref(),
+            weights: sample_weights.as_deref(),
         },
         prepared_validation.as_ref().map(|(x, t, l)| Batchable {
             x,
             targets: t,
             labels: l.as_deref(),
+            weights: None,
         }),
         &config.train,
         continuation,
         on_epoch,
     )?;
+    model.threshold = match config.threshold {
+        None => None,
+        Some(Threshold::Value(t)) => Some(t),
+        Some(Threshold::Auto) => {
+            let v = validation
+                .as_ref()
+                .expect("resolved() holds out validation data for it");
+            let p = model.predict(v)?;
+            let scores: Vec<f32> = p.iter_rows().map(|row| row[1]).collect();
+            let positive: Vec<bool> = model.labels(v)?.iter().map(|&l| l == 1).collect();
+            Some(weights::best_threshold(&scores, &positive))
+        }
+    };
     Ok(Fitted {
         model,
         history,
@@ -330,6 +393,35 @@ fn check_training_memory(config: &FitConfig, inputs: usize, outputs: usize, samp
         ),
         bytes,
     )
+}
+
+/// Each training sample's weight: its class's weight times its own sample weight (`fit_rows`:
+/// the rows of the data that the training part holds); `None` when neither is set.
+fn training_weights(
+    config: &FitConfig,
+    classes: &[String],
+    labels: Option<&[u32]>,
+    fit_rows: &[usize],
+) -> Result<Option<Vec<f32>>> {
+    let per_class = match (&config.class_weight, labels) {
+        (Some(spec), Some(labels)) => Some((weights::class_weights(spec, classes, labels)?, labels)),
+        _ => None,
+    };
+    let weights: Vec<f32> = match (&config.sample_weights, &per_class) {
+        (None, None) => return Ok(None),
+        (sample, _) => (0..fit_rows.len())
+            .map(|i| {
+                let s = sample.as_ref().map_or(1.0, |w| w[fit_rows[i]]);
+                per_class.as_ref().map_or(s, |(c, labels)| s * c[labels[i] as usize])
+            })
+            .collect(),
+    };
+    if weights.iter().all(|&w| w == 0.0) {
+        return Err(Error::config(
+            "every training sample weighs 0 (sample and class weights multiplied): nothing to train on",
+        ));
+    }
+    Ok(Some(weights))
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {
@@ -712,6 +804,7 @@ impl Model {
                 x: &x,
                 targets: &targets,
                 labels: labels.as_deref(),
+                weights: None,
             },
             self.loss,
         );

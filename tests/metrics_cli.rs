@@ -120,3 +120,77 @@ fn regression_reports_mae_rmse_and_r2_in_target_units() {
         "nonexistent",
     );
 }
+
+#[test]
+fn weights_and_thresholds_are_flags_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imbalanced(dir.path());
+    let model = dir.path().join("m.safetensors");
+    let model = model.to_str().unwrap();
+    let base = ["train", "--data", &data, "--target", "y", "--epochs", "5"];
+    let plain = run_json(&base);
+    let weighted = run_json(&[&base[..], &["--class-weight", "balanced", "--sample-weight", "w"]].concat());
+    assert_eq!(weighted["class_weight"], "balanced");
+    // The weight column is not a feature.
+    assert_eq!(
+        (plain["n_features"].as_u64(), weighted["n_features"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let tuned = run_json(&[&base[..], &["--threshold", "auto", "--save", model]].concat());
+    let t = number(&tuned["threshold"]);
+    assert!((0.0..=1.0).contains(&t));
+    let eval = run_json(&["eval", "--model", model, "--data", &data]);
+    assert!(eval["metrics"]["confusion"].is_array());
+    let fixed = run_json(&[&base[..], &["--threshold", "0"]].concat());
+    let confusion = &fixed["test_metrics"]["confusion"];
+    assert_eq!(
+        (confusion[0][0].as_u64(), confusion[1][0].as_u64()),
+        (Some(0), Some(0)),
+        "{confusion}"
+    );
+
+    let bad = write(dir.path(), "bad.csv", "x,w,y\n1,1,a\n2,2,b\n3,-1,a\n4,1,b\n");
+    fails_with(
+        &["train", "--data", &bad, "--target", "y", "--sample-weight", "w"],
+        "bad.csv:4:2: sample weight 'w' -1 is negative",
+    );
+    fails_with(
+        &["train", "--data", &data, "--target", "y", "--class-weight", "maybe=2"],
+        "--class-weight names the class 'maybe', which the training data does not have (its classes: no, yes)",
+    );
+    fails_with(
+        &["train", "--data", "iris", "--threshold", "auto"],
+        "--threshold applies to two classes",
+    );
+    fails_with(
+        &["train", "--data", "iris", "--threshold", "1.5"],
+        "must be auto or a number from 0 to 1",
+    );
+}
+
+#[test]
+fn dropout_is_a_flag_of_train_and_compare() {
+    fails_with(
+        &["train", "--data", "iris", "--dropout", "1"],
+        "must be at least 0 and below 1",
+    );
+    fails_with(
+        &["train", "--data", "iris", "--hidden", "8,8", "--dropout", "0.1,0.1,0.1"],
+        "--dropout gives 3 rates",
+    );
+    let report = run_json(&["train", "--data", "iris", "--epochs", "5", "--dropout", "0.2"]);
+    assert_eq!(report["dropout"], serde_json::json!([0.2f32]));
+    let args = [
+        "compare",
+        "--data",
+        "iris",
+        "--epochs",
+        "3",
+        "--activations",
+        "relu,tanh",
+    ];
+    let plain = run_json(&args);
+    let dropped = run_json(&[&args[..], &["--dropout", "0.5"]].concat());
+    let loss = |r: &Value| number(&r["runs"][0]["history"][0]["train_loss"]);
+    assert_ne!(loss(&plain), loss(&dropped));
+}

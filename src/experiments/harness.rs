@@ -160,6 +160,7 @@ pub(super) fn train_model(model: &mut Model, data: &Dataset, config: &TrainConfi
         x: &x,
         targets: &targets,
         labels: labels.as_deref(),
+        weights: None,
     };
     train::train(&mut model.mlp, model.loss, batches, None, config, |_| {})
 }

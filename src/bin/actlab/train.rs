@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs, WeightArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -25,6 +25,8 @@ pub struct TrainArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub optim: OptimArgs,
+    #[command(flatten)]
+    pub weights: WeightArgs,
     /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
     /// epoch, on at most N training samples; they appear in the --json history.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
@@ -65,8 +67,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
-    let prepared = args.split.load(args.optim.seed)?;
-    let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
+    let mut prepared = args.split.load(args.optim.seed)?;
+    let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
+    args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    let mut config = config.resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
@@ -199,6 +203,15 @@ fn json_report(
     if let Some(path) = &args.save {
         report["model"] = json!(path);
     }
+    if let Some(t) = fitted.model.threshold {
+        report["threshold"] = json!(t);
+    }
+    if let Some(spec) = &config.class_weight {
+        report["class_weight"] = json!(spec.to_string());
+    }
+    if !config.train.dropout.is_empty() {
+        report["dropout"] = json!(config.train.dropout);
+    }
     report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
     Ok(report)
 }
@@ -321,6 +334,12 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
             .as_ref()
             .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
     );
+    if let Some(t) = fitted.model.threshold {
+        println!(
+            "decision predict '{}' when its probability is at least {t:.4}",
+            fitted.model.classes[1]
+        );
+    }
     crate::scores::print_report(outcome.report.0, &outcome.report.1);
     if let Some(path) = &args.save {
         println!("saved    {}", path.display());
