@@ -21,6 +21,7 @@ pub mod advise;
 pub mod checkpoint;
 pub mod compare;
 pub(crate) mod cpu;
+pub mod cv;
 pub mod data;
 pub mod diagnostics;
 pub mod error;

@@ -218,3 +218,33 @@ fn a_tuned_threshold_is_stored_in_the_model_and_used() {
         "threshold applies to two classes; the target 'species' has 3 classes"
     );
 }
+
+#[test]
+fn cross_validation_scores_each_fold_with_a_model_trained_on_the_others() {
+    let data = iris();
+    let mut config = config(3);
+    config.sample_weights = Some((0..data.len()).map(|i| (i % 3) as f32 + 0.5).collect());
+    let result = actlab::cv::cross_validate(&data, &config, 3, 7, |_| {}).unwrap();
+    let folds = actlab::cv::fold_indices(&data, 3, 7).unwrap();
+    // Fold 2 by hand: train on folds 1 and 3 with their rows' weights, score on fold 2.
+    let train_rows: Vec<usize> = (0..data.len()).filter(|i| !folds[1].contains(i)).collect();
+    let mut by_hand = config.clone();
+    by_hand.sample_weights = Some(train_rows.iter().map(|&i| (i % 3) as f32 + 0.5).collect());
+    let model = fit(&data.subset(&train_rows), &by_hand).unwrap().model;
+    assert_eq!(result.folds[1].metrics, model.report(&data.subset(&folds[1])).unwrap());
+    let accuracy: Vec<f64> = result
+        .folds
+        .iter()
+        .map(|f| actlab::cv::scalars(&f.metrics)[0].1.unwrap())
+        .collect();
+    let summary = &result.summary[0];
+    assert_eq!(summary.metric, "accuracy");
+    assert!((summary.mean - accuracy.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    config.sample_weights = Some(vec![1.0; 4]);
+    assert_eq!(
+        actlab::cv::cross_validate(&data, &config, 3, 7, |_| {})
+            .unwrap_err()
+            .to_string(),
+        "4 sample weights for 150 samples"
+    );
+}

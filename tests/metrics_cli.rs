@@ -194,3 +194,69 @@ fn dropout_is_a_flag_of_train_and_compare() {
     let loss = |r: &Value| number(&r["runs"][0]["history"][0]["train_loss"]);
     assert_ne!(loss(&plain), loss(&dropped));
 }
+
+#[test]
+fn cv_reports_each_metric_over_stratified_folds() {
+    let report = run_json(&[
+        "cv", "--data", "iris", "--folds", "3", "--epochs", "10", "--hidden", "8",
+    ]);
+    let folds = report["per_fold"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    assert_eq!(folds.iter().map(|f| f["n_test"].as_u64().unwrap()).sum::<u64>(), 150);
+    let accuracy: Vec<f64> = folds.iter().map(|f| number(&f["metrics"]["accuracy"])).collect();
+    let mean = accuracy.iter().sum::<f64>() / 3.0;
+    let std = (accuracy.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+    let summary = &report["summary"]["accuracy"];
+    assert!((number(&summary["mean"]) - mean).abs() < 1e-12);
+    assert!((number(&summary["std"]) - std).abs() < 1e-12);
+    assert_eq!(
+        report["summary"]["roc_auc"],
+        Value::Null,
+        "three classes have no ROC AUC"
+    );
+    // Every train flag applies: with dropout the folds train differently.
+    let dropped = run_json(&[
+        "cv",
+        "--data",
+        "iris",
+        "--folds",
+        "3",
+        "--epochs",
+        "10",
+        "--hidden",
+        "8",
+        "--dropout",
+        "0.5",
+    ]);
+    assert_ne!(dropped["summary"]["log_loss"], report["summary"]["log_loss"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = imbalanced(dir.path());
+    fails_with(
+        &["cv", "--data", &data, "--target", "y", "--folds", "20"],
+        "--folds (20) exceed the 16 samples of class 'yes', the smallest; stratified folds need one of each class in every fold",
+    );
+    fails_with(
+        &["cv", "--data", "iris", "--test", &data],
+        "--test does not apply to cv",
+    );
+    let output = actlab()
+        .args([
+            "cv",
+            "--data",
+            &data,
+            "--target",
+            "y",
+            "--folds",
+            "4",
+            "--epochs",
+            "3",
+            "--threshold",
+            "auto",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("roc_auc "), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("fold ")).count(), 4, "{text}");
+}

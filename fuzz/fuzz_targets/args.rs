@@ -11,6 +11,8 @@ mod advise;
 mod args;
 #[path = "../../src/bin/actlab/compare.rs"]
 mod compare;
+#[path = "../../src/bin/actlab/cv.rs"]
+mod cv;
 #[path = "../../src/bin/actlab/eval.rs"]
 mod eval;
 #[path = "../../src/bin/actlab/experiments.rs"]

@@ -356,7 +356,7 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
 /// The command line's flag for a configuration field of the library (`train.epochs` →
 /// `--epochs`), where one flag sets it as it is.
 pub fn flag_of(field: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 20] = [
+    const FLAGS: [(&str, &str); 21] = [
         ("hidden", "--hidden"),
         ("activations", "--activation"),
         ("output", "--output"),
@@ -377,6 +377,7 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("train.dropout", "--dropout"),
         ("class_weight", "--class-weight"),
         ("threshold", "--threshold"),
+        ("folds", "--folds"),
     ];
     // A field inside a flag's setting (`train.schedule.step.every`) is part of that flag.
     FLAGS
