@@ -122,9 +122,14 @@ pub fn check_weight_column(path: &Path, column: &str) -> Result<()> {
         column: col,
         message,
     };
-    let text = std::fs::read(path).map_err(io)?;
-    let header = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    let header = String::from_utf8_lossy(header);
+    let mut header = Vec::new();
+    std::io::BufRead::read_until(
+        &mut std::io::BufReader::new(std::fs::File::open(path).map_err(io)?),
+        b'\n',
+        &mut header,
+    )
+    .map_err(io)?;
+    let header = String::from_utf8_lossy(&header);
     let delimiter = [b',', b';', b'\t', b'|']
         .into_iter()
         .find(|&d| {
@@ -137,7 +142,7 @@ pub fn check_weight_column(path: &Path, column: &str) -> Result<()> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
-        .from_reader(text.as_slice());
+        .from_reader(std::io::BufReader::new(std::fs::File::open(path).map_err(io)?));
     let index = reader
         .headers()
         .map_err(|e| data(1, 0, e.to_string()))?

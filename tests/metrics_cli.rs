@@ -260,3 +260,42 @@ fn cv_reports_each_metric_over_stratified_folds() {
     assert!(text.contains("roc_auc "), "{text}");
     assert_eq!(text.lines().filter(|l| l.starts_with("fold ")).count(), 4, "{text}");
 }
+
+#[test]
+fn a_threshold_in_a_model_file_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imbalanced(dir.path());
+    let model = dir.path().join("m.safetensors");
+    let report = run_json(&[
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "y",
+        "--epochs",
+        "2",
+        "--threshold",
+        "0.25",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(number(&report["threshold"]), 0.25);
+    let bytes = std::fs::read(&model).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert!(header.metadata().as_ref().unwrap()["actlab"].contains("\"threshold\":0.25"));
+    let broken = common::edited_model(&bytes, |meta, _| meta["threshold"] = serde_json::json!(1.5));
+    let broken_path = dir.path().join("broken.safetensors");
+    std::fs::write(&broken_path, broken).unwrap();
+    fails_with(
+        &["eval", "--model", broken_path.to_str().unwrap(), "--data", &data],
+        "the metadata's decision threshold 1.5 needs a classifier of two classes and a value in [0, 1]",
+    );
+    // Without the field (a file written before thresholds existed) the model predicts the most probable class.
+    let old = common::edited_model(&bytes, |meta, _| {
+        meta.as_object_mut().unwrap().remove("threshold");
+    });
+    let old_path = dir.path().join("old.safetensors");
+    std::fs::write(&old_path, old).unwrap();
+    let eval = run_json(&["eval", "--model", old_path.to_str().unwrap(), "--data", &data]);
+    assert!(eval["metrics"]["accuracy"].is_number());
+}

@@ -326,6 +326,20 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
         outcome.seconds,
         outcome.samples_per_second
     );
+    let mut options = Vec::new();
+    if !args.network.dropout.is_empty() {
+        let rates: Vec<String> = args.network.dropout.iter().map(f32::to_string).collect();
+        options.push(format!("dropout {}", rates.join(",")));
+    }
+    if let Some(spec) = &args.weights.class_weight {
+        options.push(format!("class weights {spec}"));
+    }
+    if let Some(column) = &args.weights.sample_weight {
+        options.push(format!("sample weights from '{column}'"));
+    }
+    if !options.is_empty() {
+        println!("options  {}", options.join(", "));
+    }
     println!(
         "result   train {}, test {}",
         describe(&outcome.train_scores),
