@@ -83,8 +83,9 @@ pub struct FitConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_weight: Option<ClassWeight>,
     /// One weight per sample of the data given to [`fit`], multiplying its loss in training
-    /// (with its class's weight); `None`: all 1. See [`crate::weights`].
-    #[serde(skip)]
+    /// (with its class's weight); `None`: all 1. See [`crate::weights`]. Serialized as a
+    /// digest (see [`weights::digest`]), so that a checkpoint tells when they change.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_digest")]
     pub sample_weights: Option<Vec<f32>>,
     /// The decision threshold of a binary classifier, stored in the model (see
     /// [`Model::threshold`]); `Auto` tunes it for F1 on the validation data (which it then
@@ -393,6 +394,10 @@ fn check_training_memory(config: &FitConfig, inputs: usize, outputs: usize, samp
         ),
         bytes,
     )
+}
+
+fn serialize_digest<S: serde::Serializer>(weights: &Option<Vec<f32>>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&weights::digest(weights.as_deref().unwrap_or_default()))
 }
 
 /// Each training sample's weight: its class's weight times its own sample weight (`fit_rows`:

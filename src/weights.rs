@@ -177,6 +177,18 @@ pub fn check_weight_column(path: &Path, column: &str) -> Result<()> {
     Ok(())
 }
 
+/// A short text that identifies a list of weights: its length and a 64-bit FNV-1a hash of the
+/// values' bits (any change to a weight changes it, but for the rarest collisions).
+pub fn digest(weights: &[f32]) -> String {
+    let hash = weights
+        .iter()
+        .flat_map(|w| w.to_bits().to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{} weights, FNV-1a {hash:016x}", weights.len())
+}
+
 /// Removes the feature column `name` from `data` and returns its values, or `None` when
 /// `data` has no such feature.
 pub fn take_feature(data: &mut Dataset, name: &str) -> Option<Vec<f32>> {
@@ -334,6 +346,14 @@ mod tests {
         assert_eq!(data.x.as_slice(), [1.0, 3.0, 4.0, 6.0]);
         assert_eq!(data.feature_names, ["a", "b"]);
         assert_eq!(take_feature(&mut data, "w"), None);
+    }
+
+    #[test]
+    fn a_digest_tells_weights_apart() {
+        // FNV-1a of no bytes is its offset basis.
+        assert_eq!(digest(&[]), "0 weights, FNV-1a cbf29ce484222325");
+        assert_ne!(digest(&[1.0, 2.0]), digest(&[2.0, 1.0]));
+        assert_eq!(digest(&[1.0, 2.0]), digest(&[1.0, 2.0]));
     }
 
     #[test]

@@ -299,3 +299,35 @@ fn a_threshold_in_a_model_file_is_checked() {
     let eval = run_json(&["eval", "--model", old_path.to_str().unwrap(), "--data", &data]);
     assert!(eval["metrics"]["accuracy"].is_number());
 }
+
+#[test]
+fn a_run_resumes_only_with_its_weights_and_dropout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imbalanced(dir.path());
+    let checkpoint = dir.path().join("c.safetensors");
+    let checkpoint = checkpoint.to_str().unwrap();
+    let base = [
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "y",
+        "--epochs",
+        "2",
+        "--sample-weight",
+        "w",
+    ];
+    let first = run_json(&[&base[..], &["--checkpoint", checkpoint]].concat());
+    let resumed = run_json(&[&base[..], &["--resume", checkpoint]].concat());
+    assert_eq!(first["test_metrics"], resumed["test_metrics"]);
+    fails_with(
+        &[
+            "train", "--data", &data, "--target", "y", "--epochs", "2", "--resume", checkpoint,
+        ],
+        "made with --sample-weight = \"320 weights, FNV-1a",
+    );
+    fails_with(
+        &[&base[..], &["--dropout", "0.1", "--resume", checkpoint]].concat(),
+        "made with --dropout = null, this run has [0.1]",
+    );
+}

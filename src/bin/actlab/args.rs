@@ -356,7 +356,7 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
 /// The command line's flag for a configuration field of the library (`train.epochs` →
 /// `--epochs`), where one flag sets it as it is.
 pub fn flag_of(field: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 21] = [
+    const FLAGS: [(&str, &str); 22] = [
         ("hidden", "--hidden"),
         ("activations", "--activation"),
         ("output", "--output"),
@@ -378,6 +378,7 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("class_weight", "--class-weight"),
         ("threshold", "--threshold"),
         ("folds", "--folds"),
+        ("sample_weights", "--sample-weight"),
     ];
     // A field inside a flag's setting (`train.schedule.step.every`) is part of that flag.
     FLAGS
