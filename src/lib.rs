@@ -21,6 +21,7 @@ pub mod advise;
 pub mod checkpoint;
 pub mod compare;
 pub(crate) mod cpu;
+pub mod cv;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
@@ -41,6 +42,7 @@ pub mod plot;
 pub mod predictor;
 pub mod report;
 pub mod train;
+pub mod weights;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -45,6 +45,10 @@ pub struct ModelMeta {
     pub target: String,
     /// Loss the model was trained with.
     pub loss: Loss,
+    /// Decision threshold of a binary classifier (see [`Model::threshold`]); absent in files
+    /// written before it existed, and when the model predicts the most probable class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
 }
 
 fn to_bytes(values: &[f32]) -> Vec<u8> {
@@ -86,6 +90,7 @@ pub fn to_safetensors(model: &Model) -> Result<Vec<u8>> {
         features: model.feature_names.clone(),
         target: model.target_name.clone(),
         loss: model.loss,
+        threshold: model.threshold,
     };
     let json = serde_json::to_string(&meta).expect("metadata serializes");
     let views = tensors
@@ -208,6 +213,7 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
         input,
         target_scale,
         loss: meta.loss,
+        threshold: meta.threshold,
     })
 }
 
@@ -243,6 +249,13 @@ fn check_metadata(meta: &ModelMeta, target_scale: bool) -> std::result::Result<(
     }
     if let Some(name) = first_duplicate(&meta.features) {
         return Err(format!("metadata names the feature '{name}' twice"));
+    }
+    if let Some(t) = meta.threshold {
+        if meta.task != Task::Classification || meta.classes.len() != 2 || !(0.0..=1.0).contains(&t) {
+            return Err(format!(
+                "the metadata's decision threshold {t} needs a classifier of two classes and a value in [0, 1]"
+            ));
+        }
     }
     meta.loss
         .check(output)

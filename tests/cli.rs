@@ -15,6 +15,7 @@ fn every_subcommand_has_help() {
         "predict",
         "activations",
         "compare",
+        "cv",
         "plot",
         "experiments",
         "advise",

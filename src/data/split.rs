@@ -13,6 +13,12 @@ use super::{Dataset, Target};
 /// and `test_fraction` lies strictly between 0 and 1. Both parts keep the original row order
 /// and the class list. The same seed gives the same split.
 pub fn stratified_split(data: &Dataset, test_fraction: f32, seed: u64) -> (Dataset, Dataset) {
+    let (train, test) = stratified_split_indices(data, test_fraction, seed);
+    (data.subset(&train), data.subset(&test))
+}
+
+/// The rows of the train and test parts of [`stratified_split`], each in increasing order.
+pub fn stratified_split_indices(data: &Dataset, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let groups: Vec<Vec<usize>> = match &data.target {
         Target::Classes { labels, classes } => {
@@ -34,7 +40,7 @@ pub fn stratified_split(data: &Dataset, test_fraction: f32, seed: u64) -> (Datas
     }
     train.sort_unstable();
     test.sort_unstable();
-    (data.subset(&train), data.subset(&test))
+    (train, test)
 }
 
 /// How many of `n` samples go to the test part.

@@ -7,6 +7,7 @@ use actlab::data::{self, LoadError, LoadOptions, FASHION_MNIST_DIR};
 use actlab::model::{FitConfig, Scaling};
 use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
 use actlab::train::TrainConfig;
+use actlab::weights::{ClassWeight, Threshold};
 use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
@@ -190,6 +191,11 @@ pub struct NetworkArgs {
     /// Do not standardize regression targets internally.
     #[arg(long)]
     pub no_scale_target: bool,
+    /// Inverted dropout on the hidden layers' outputs in training only: one rate for all hidden
+    /// layers or one per hidden layer, comma separated, each at least 0 and below 1 (e.g. 0.2 or
+    /// 0.2,0.1). Deterministic for a given --seed.
+    #[arg(long, value_name = "RATES", value_delimiter = ',', action = ArgAction::Set, allow_negative_numbers = true, value_parser = fraction)]
+    pub dropout: Vec<f32>,
 }
 
 /// The most worker threads --threads accepts: far more than any machine's cores, few enough
@@ -339,14 +345,18 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
             patience: optim.patience.map(|p| p as usize),
             seed: optim.seed,
             diagnostics: None,
+            dropout: network.dropout.clone(),
         },
+        class_weight: None,
+        sample_weights: None,
+        threshold: None,
     }
 }
 
 /// The command line's flag for a configuration field of the library (`train.epochs` →
 /// `--epochs`), where one flag sets it as it is.
 pub fn flag_of(field: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 17] = [
+    const FLAGS: [(&str, &str); 22] = [
         ("hidden", "--hidden"),
         ("activations", "--activation"),
         ("output", "--output"),
@@ -364,6 +374,11 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("train.clip_norm", "--clip-norm"),
         ("train.patience", "--patience"),
         ("train.seed", "--seed"),
+        ("train.dropout", "--dropout"),
+        ("class_weight", "--class-weight"),
+        ("threshold", "--threshold"),
+        ("folds", "--folds"),
+        ("sample_weights", "--sample-weight"),
     ];
     // A field inside a flag's setting (`train.schedule.step.every`) is part of that flag.
     FLAGS
@@ -398,4 +413,46 @@ pub fn in_flags(e: &actlab::Error) -> String {
 /// `--save out: is a directory, not a regular file; refusing to replace it`.
 pub fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
     move |e| anyhow::anyhow!("{name} {}", in_flags(&e))
+}
+
+/// Weights for imbalanced data and the decision threshold (train and cv).
+#[derive(Args, Debug, Clone)]
+pub struct WeightArgs {
+    /// Weigh each class's samples in training: balanced (inversely to the class's frequency,
+    /// n / (k · n_class)) or label=weight pairs, comma separated (e.g. yes=5,no=1; classes not
+    /// named weigh 1).
+    #[arg(long, value_name = "SPEC", value_parser = |s: &str| s.parse::<ClassWeight>().map_err(|e| e.to_string()))]
+    pub class_weight: Option<ClassWeight>,
+    /// A column of the CSV file holding each sample's weight (finite, at least 0); it multiplies
+    /// the sample's loss in training and is not a feature.
+    #[arg(long, value_name = "COL")]
+    pub sample_weight: Option<String>,
+    /// Binary classification: predict the second class when its probability is at least X
+    /// (default: 0.5), or auto: the threshold with the best F1 of the second class on the
+    /// validation data (holds out 10% unless --validation says otherwise). Stored in the model.
+    #[arg(long, value_name = "X", value_parser = |s: &str| s.parse::<Threshold>().map_err(|e| e.to_string()))]
+    pub threshold: Option<Threshold>,
+}
+
+impl WeightArgs {
+    /// Sets the weights and the threshold of `config`, and takes the sample-weight column out of
+    /// the features of `prepared` (checked in the file `data` first, naming line and column).
+    pub fn apply(&self, config: &mut FitConfig, prepared: &mut Prepared, data: &str) -> Result<()> {
+        config.class_weight = self.class_weight.clone();
+        config.threshold = self.threshold;
+        let Some(column) = &self.sample_weight else {
+            return Ok(());
+        };
+        let path = std::path::Path::new(data);
+        if !path.is_file() {
+            bail!("--sample-weight reads a column of a CSV file; {data} is not one");
+        }
+        actlab::weights::check_weight_column(path, column)?;
+        let weights = actlab::weights::take_feature(&mut prepared.train, column).ok_or_else(|| {
+            anyhow!("--sample-weight '{column}' is not a numeric feature column of {data} (is it the target?)")
+        })?;
+        actlab::weights::take_feature(&mut prepared.test, column);
+        config.sample_weights = Some(weights);
+        Ok(())
+    }
 }

@@ -63,13 +63,16 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         (data, unused, name, part)
     };
     let scores = model.evaluate(&data).with_context(|| name.clone())?;
+    let report = model.report(&data).with_context(|| name.clone())?;
     note_unused(&unused);
     if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
-        add_scores(&mut report, "test", &scores);
-        println!("{report}");
+        let mut json = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
+        add_scores(&mut json, "test", &scores);
+        json["metrics"] = crate::scores::report_json(&report);
+        println!("{json}");
     } else {
         println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
+        crate::scores::print_report("scored", &report);
     }
     Ok(())
 }

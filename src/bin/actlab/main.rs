@@ -4,11 +4,13 @@
 mod advise;
 mod args;
 mod compare;
+mod cv;
 mod eval;
 mod experiments;
 mod plot;
 mod predict;
 mod report;
+mod scores;
 mod stdout;
 mod train;
 
@@ -64,6 +66,9 @@ enum Command {
     /// Train the same network with several activations (same data, same seeds) and compare them.
     #[command(after_help = compare::EXAMPLES)]
     Compare(Box<compare::CompareArgs>),
+    /// Cross-validate: train on k-1 folds, score the k-th, and report each metric's mean ± std.
+    #[command(after_help = cv::EXAMPLES)]
+    Cv(Box<cv::CvArgs>),
     /// Draw activation functions and their derivatives as SVG or PNG.
     #[command(after_help = plot::EXAMPLES)]
     Plot(plot::PlotArgs),
@@ -201,6 +206,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Experiments(args) => experiments::experiments(args),
         Command::Advise(args) => advise::advise(args),
         Command::Compare(args) => compare::compare(*args),
+        Command::Cv(args) => cv::cv(*args),
         Command::Plot(args) => plot::plot(args),
         Command::Activations { json } => activations(json),
     }

@@ -58,7 +58,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         (Task::Classification, false) => {
             writer.write_record([name])?;
             for row in predictions.iter_rows() {
-                writer.write_record([&model.classes[actlab::metrics::predicted_class(row)]])?;
+                writer.write_record([&model.classes[model.class_of(row)]])?;
             }
         }
         (Task::Regression, proba) => {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs, WeightArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -25,6 +25,8 @@ pub struct TrainArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub optim: OptimArgs,
+    #[command(flatten)]
+    pub weights: WeightArgs,
     /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
     /// epoch, on at most N training samples; they appear in the --json history.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
@@ -65,8 +67,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
-    let prepared = args.split.load(args.optim.seed)?;
-    let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
+    let mut prepared = args.split.load(args.optim.seed)?;
+    let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
+    args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    let mut config = config.resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
@@ -94,6 +98,8 @@ struct Outcome {
     train_scores: Scores,
     /// None for a data set too small to hold out a test sample (one sample per class).
     test_scores: Option<Scores>,
+    /// The full metrics of the test data, or of the training data when there is none.
+    report: (&'static str, actlab::metrics::Report),
     seconds: f64,
     samples_per_second: f64,
 }
@@ -138,10 +144,16 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
+    let report = if test_set.is_empty() {
+        ("train", fitted.model.report(train_set)?)
+    } else {
+        ("test", fitted.model.report(test_set)?)
+    };
     Ok(Outcome {
         fitted,
         train_scores,
         test_scores,
+        report,
         seconds,
         samples_per_second,
     })
@@ -191,6 +203,16 @@ fn json_report(
     if let Some(path) = &args.save {
         report["model"] = json!(path);
     }
+    if let Some(t) = fitted.model.threshold {
+        report["threshold"] = json!(t);
+    }
+    if let Some(spec) = &config.class_weight {
+        report["class_weight"] = json!(spec.to_string());
+    }
+    if !config.train.dropout.is_empty() {
+        report["dropout"] = json!(config.train.dropout);
+    }
+    report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
     Ok(report)
 }
 
@@ -304,6 +326,20 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
         outcome.seconds,
         outcome.samples_per_second
     );
+    let mut options = Vec::new();
+    if !args.network.dropout.is_empty() {
+        let rates: Vec<String> = args.network.dropout.iter().map(f32::to_string).collect();
+        options.push(format!("dropout {}", rates.join(",")));
+    }
+    if let Some(spec) = &args.weights.class_weight {
+        options.push(format!("class weights {spec}"));
+    }
+    if let Some(column) = &args.weights.sample_weight {
+        options.push(format!("sample weights from '{column}'"));
+    }
+    if !options.is_empty() {
+        println!("options  {}", options.join(", "));
+    }
     println!(
         "result   train {}, test {}",
         describe(&outcome.train_scores),
@@ -312,6 +348,13 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
             .as_ref()
             .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
     );
+    if let Some(t) = fitted.model.threshold {
+        println!(
+            "decision predict '{}' when its probability is at least {t:.4}",
+            fitted.model.classes[1]
+        );
+    }
+    crate::scores::print_report(outcome.report.0, &outcome.report.1);
     if let Some(path) = &args.save {
         println!("saved    {}", path.display());
     }
