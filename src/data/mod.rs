@@ -20,6 +20,7 @@ pub mod load;
 pub mod split;
 pub mod standardize;
 pub mod synthetic;
+pub mod table;
 
 pub use builtin::{builtin, BUILTIN_NAMES};
 pub use csv::{quote, read_csv, read_csv_columns, Columns, Matched};

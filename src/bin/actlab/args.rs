@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use actlab::data::table::TableOptions;
 pub use actlab::data::Source;
 use actlab::data::{self, LoadError, LoadOptions, FASHION_MNIST_DIR};
 use actlab::model::{FitConfig, Scaling};
 use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use actlab::preprocess::{self, ColumnSummary, Preprocessor, SchemaOptions};
 use actlab::train::TrainConfig;
 use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{anyhow, bail, Context, Result};
@@ -162,6 +164,10 @@ pub struct SplitArgs {
     /// few distinct values, are classes).
     #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
     pub task: TaskArg,
+    #[command(flatten)]
+    pub table: TableArgs,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
 }
 
 /// The network around the hidden activations.
@@ -243,13 +249,35 @@ pub struct Prepared {
     pub test: Dataset,
     /// How the data is called in reports.
     pub name: String,
+    /// How a CSV file's raw columns became the features, and the schema inferred (None for
+    /// built-in sets and IDX directories).
+    pub preprocessing: Option<(Preprocessor, Vec<ColumnSummary>)>,
 }
 
 impl SplitArgs {
     /// Reads the data and makes the train/test split (seeded by `seed`).
     pub fn load(&self, seed: u64) -> Result<Prepared> {
-        let Source { split, name } = load_data(&self.data, self.task.task(), seed)?;
+        let (Source { split, name }, preprocessing) = self.read(seed)?;
         let (train, test) = match (split.test, &self.test) {
+            (_, Some(path)) if preprocessing.is_some() => {
+                let (preprocessor, _) = preprocessing.as_ref().expect("matched");
+                let task = split.train.task().context("the training data has no target")?;
+                let read = preprocessor.read(
+                    path,
+                    &self.table.options(),
+                    Some((&split.train.target_name, task)),
+                    false,
+                )?;
+                print_notes(&read.notes);
+                let mut test = read.data;
+                if let actlab::Target::Classes { classes, .. } = &split.train.target {
+                    if classes.len() >= 2 {
+                        test.align_classes(classes)
+                            .with_context(|| format!("--test {}", path.display()))?;
+                    }
+                }
+                (split.train, test)
+            }
             (_, Some(path)) => {
                 // The training set's columns, by name, in whatever order the test file has them.
                 let columns = data::Columns {
@@ -295,7 +323,137 @@ impl SplitArgs {
                 (train, test)
             }
         };
-        Ok(Prepared { train, test, name })
+        Ok(Prepared {
+            train,
+            test,
+            name,
+            preprocessing,
+        })
+    }
+
+    /// Reads `--data`: a CSV file as a raw table whose schema is inferred (see
+    /// [`preprocess::read_training`]), anything else with [`load_data`].
+    fn read(&self, seed: u64) -> Result<(Source, Option<(Preprocessor, Vec<ColumnSummary>)>)> {
+        let path = std::path::Path::new(&self.data.data);
+        if !path.is_file() {
+            if let Some(flag) = self.table.flag_given().or(self.schema.flag_given()) {
+                bail!("{flag} applies to CSV files; {} is not one", self.data.data);
+            }
+            return Ok((load_data(&self.data, self.task.task(), seed)?, None));
+        }
+        let prepared = preprocess::read_training(
+            path,
+            &self.table.options(),
+            &self.schema.options(),
+            self.data.target.as_deref(),
+            self.task.task(),
+        )?;
+        for warning in &prepared.warnings {
+            eprintln!("warning: {warning}");
+        }
+        print_notes(&prepared.notes);
+        let source = Source {
+            split: data::Split {
+                train: prepared.data,
+                test: None,
+            },
+            name: self.data.data.clone(),
+        };
+        Ok((source, Some((prepared.preprocessor, prepared.schema))))
+    }
+}
+
+/// Each note on its own `note:` line on stderr.
+pub fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+}
+
+/// How a CSV file is read: its delimiter and the cells that mean "missing".
+#[derive(Args, Debug, Clone, Default)]
+pub struct TableArgs {
+    /// The CSV delimiter: ',', ';', '|' or 'tab' (default: sniffed from the header line, the one
+    /// of these found most often outside quotes).
+    #[arg(long, value_name = "CHAR", value_parser = delimiter)]
+    pub delimiter: Option<u8>,
+    /// Cells that mean "missing", comma separated (a leading comma includes the empty cell).
+    /// Default: empty, NA, N/A, NaN, nan, null, ?, -.
+    #[arg(long, value_name = "TOKENS", value_delimiter = ',', action = ArgAction::Set, allow_hyphen_values = true)]
+    pub na_values: Option<Vec<String>>,
+}
+
+impl TableArgs {
+    /// The library's reading options.
+    pub fn options(&self) -> TableOptions {
+        let mut options = TableOptions {
+            delimiter: self.delimiter,
+            ..TableOptions::default()
+        };
+        if let Some(na) = &self.na_values {
+            options.na_values = na.iter().map(|s| s.trim().to_string()).collect();
+        }
+        options
+    }
+
+    /// The first of these flags given, for a message that they do not apply.
+    pub fn flag_given(&self) -> Option<&'static str> {
+        if self.delimiter.is_some() {
+            Some("--delimiter")
+        } else if self.na_values.is_some() {
+            Some("--na-values")
+        } else {
+            None
+        }
+    }
+}
+
+fn delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "|" => Ok(b'|'),
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => Err("must be ',', ';', '|' or 'tab'".into()),
+    }
+}
+
+/// How the columns of a training CSV file are typed.
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Columns of integers to encode as categories (one-hot) rather than numbers, comma separated.
+    #[arg(long, value_name = "COLS", value_delimiter = ',', action = ArgAction::Set)]
+    pub categorical: Vec<String>,
+    /// Columns to leave out (an identifier, say), comma separated.
+    #[arg(long, value_name = "COLS", value_delimiter = ',', action = ArgAction::Set)]
+    pub drop: Vec<String>,
+    /// Categories seen fewer times than this in the training file are pooled into one
+    /// "<other>" column.
+    #[arg(long, value_name = "N", default_value_t = preprocess::DEFAULT_MIN_CATEGORY_COUNT as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub min_category_count: u64,
+}
+
+impl SchemaArgs {
+    /// The library's schema options.
+    pub fn options(&self) -> SchemaOptions {
+        SchemaOptions {
+            categorical: self.categorical.clone(),
+            drop: self.drop.clone(),
+            min_category_count: self.min_category_count as usize,
+        }
+    }
+
+    /// The first of these flags given, for a message that they do not apply.
+    pub fn flag_given(&self) -> Option<&'static str> {
+        if !self.categorical.is_empty() {
+            Some("--categorical")
+        } else if !self.drop.is_empty() {
+            Some("--drop")
+        } else if self.min_category_count != preprocess::DEFAULT_MIN_CATEGORY_COUNT as u64 {
+            Some("--min-category-count")
+        } else {
+            None
+        }
     }
 }
 
