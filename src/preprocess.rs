@@ -644,7 +644,7 @@ impl Preprocessor {
             Some((name, task)) => {
                 let t = table.find(name).ok_or_else(|| {
                     table.header_error(format!(
-                        "missing target column {}; the file has {}",
+                        "missing column {}; the file has {}",
                         quote(name),
                         table.name_list()
                     ))
@@ -711,3 +711,6 @@ impl Preprocessor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -211,6 +211,16 @@ pub fn sniff_delimiter(line: &[u8]) -> u8 {
     DELIMITERS[best]
 }
 
+/// The error for a quote opened in the cell at `line`, 0-based column `c`, and never closed.
+fn unterminated(path: &Path, line: usize, c: usize) -> Error {
+    data_error(
+        path,
+        line,
+        c + 1,
+        "unterminated quoted field: the quote opened here is not closed before the end of the file",
+    )
+}
+
 /// The column being read.
 enum Builder {
     Numeric(Vec<f32>),
@@ -342,7 +352,21 @@ pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
         .map_err(|e| csv_error(path, e, &mut reader))?
     {
         let line = record.position().map_or(0, |p| reader.get_mut().line_at(p.byte()));
+        last_line_break = record
+            .iter()
+            .position(|cell| cell.contains(['\n', '\r']))
+            .map(|c| (line, c));
         if record.len() != names.len() {
+            if let Some((line, c)) = last_line_break {
+                // A quote left open makes a ragged row of the rest of the file.
+                while reader
+                    .read_record(&mut record)
+                    .map_err(|e| csv_error(path, e, &mut reader))?
+                {}
+                if reader.get_ref().inner.quotes % 2 == 1 {
+                    return Err(unterminated(path, line, c));
+                }
+            }
             let plural = if record.len() == 1 { "" } else { "s" };
             let first = if options.header { "header" } else { "first row" };
             return Err(data_error(
@@ -352,10 +376,6 @@ pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
                 format!("row has {} field{plural}, {first} has {}", record.len(), names.len()),
             ));
         }
-        last_line_break = record
-            .iter()
-            .position(|cell| cell.contains(['\n', '\r']))
-            .map(|c| (line, c));
         let row = lines.len();
         for (c, (builder, cell)) in builders.iter_mut().zip(record.iter()).enumerate() {
             let missing = options.na_values.iter().any(|na| na == cell);
@@ -375,12 +395,7 @@ pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
     // has an odd number of quotes and its last row a line break in a cell.
     if let Some((line, c)) = last_line_break {
         if reader.get_ref().inner.quotes % 2 == 1 {
-            return Err(data_error(
-                path,
-                line,
-                c + 1,
-                "unterminated quoted field: the quote opened here is not closed before the end of the file",
-            ));
+            return Err(unterminated(path, line, c));
         }
     }
     if lines.is_empty() {

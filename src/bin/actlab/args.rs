@@ -378,7 +378,7 @@ pub struct TableArgs {
     #[arg(long, value_name = "CHAR", value_parser = delimiter)]
     pub delimiter: Option<u8>,
     /// Cells that mean "missing", comma separated (a leading comma includes the empty cell).
-    /// Default: empty, NA, N/A, NaN, nan, null, ?, -.
+    /// Default: empty, NA, N/A, null, ?, - and not-a-number in its two usual spellings.
     #[arg(long, value_name = "TOKENS", value_delimiter = ',', action = ArgAction::Set, allow_hyphen_values = true)]
     pub na_values: Option<Vec<String>>,
 }

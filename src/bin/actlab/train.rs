@@ -270,14 +270,18 @@ fn print_schema(schema: &[ColumnSummary]) {
             detail.push(format!("range {lo} to {hi}"));
         }
         if let Some(categories) = &column.categories {
-            let shown: Vec<&str> = categories.iter().take(6).map(String::as_str).collect();
+            let shown: Vec<String> = categories.iter().take(6).map(|c| actlab::data::quote(c)).collect();
             let more = if categories.len() > shown.len() { ", …" } else { "" };
             let label = if column.kind == "target" {
                 "classes"
             } else {
                 "categories"
             };
-            detail.push(format!("{} {label}: {}{more}", categories.len(), shown.join(", ")));
+            if categories.is_empty() {
+                detail.push(format!("no {label} of its own"));
+            } else {
+                detail.push(format!("{} {label}: {}{more}", categories.len(), shown.join(", ")));
+            }
         }
         if column.pooled > 0 {
             detail.push(format!("{} rare pooled into <other>", column.pooled));
