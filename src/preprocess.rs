@@ -484,9 +484,10 @@ impl Preprocessor {
     /// numeric column holding text, and (when `strict`) for a category or a missing cell that
     /// training did not have; [`Error::Memory`].
     pub fn encode(&self, table: &Table, rows: &[usize], strict: bool) -> Result<(Matrix, Vec<String>)> {
+        let position: HashMap<&str, usize> = table.names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
         let missing: Vec<&str> = self
             .used_columns()
-            .filter(|c| table.find(&c.name).is_none())
+            .filter(|c| !position.contains_key(c.name.as_str()))
             .map(|c| c.name.as_str())
             .collect();
         if !missing.is_empty() {
@@ -506,7 +507,7 @@ impl Preprocessor {
         let mut notes = Vec::new();
         let mut offset = 0;
         for plan in self.used_columns() {
-            let c = table.find(&plan.name).expect("checked above");
+            let c = position[plan.name.as_str()];
             let column = &table.columns[c];
             match &plan.encoding {
                 Encoding::Numeric { median, indicator } => {
@@ -667,10 +668,11 @@ impl Preprocessor {
         };
         let (x, encode_notes) = self.encode(&table, &rows, strict)?;
         notes.extend(encode_notes);
+        let known: std::collections::HashSet<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         let ignored = table
             .names
             .iter()
-            .filter(|n| **n != target_name && !self.columns.iter().any(|c| &c.name == *n))
+            .filter(|n| **n != target_name && !known.contains(n.as_str()))
             .cloned()
             .collect();
         let data = Dataset {

@@ -55,8 +55,8 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let (data, ignored, kept) = match &preprocessor {
         Some(preprocessor) => {
             let read = preprocessor.read(&args.data, &options, None, args.strict)?;
-            print_notes(&read.notes);
             let kept = kept_cells(&read.table, &args.keep)?;
+            print_notes(&read.notes);
             (read.data, read.ignored, kept)
         }
         None => {
