@@ -27,8 +27,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::csv::{build_target, name_list, TargetColumn};
-use crate::data::quote;
 use crate::data::table::{read_table, Column, Table, TableOptions};
+use crate::data::{quote, stratified_indices};
 use crate::{memory, Dataset, Error, Matrix, Result, Target, Task};
 
 /// Categories seen fewer times than this in training are pooled into `<other>` by default.
@@ -128,8 +128,11 @@ pub struct ColumnSummary {
 /// to tell the user.
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    /// Encoded features and the target.
+    /// Encoded features and the target: every row with a target, or the training part when a
+    /// part was held out.
     pub data: Dataset,
+    /// The held-out part, encoded with the preprocessing fitted on `data` (when asked for).
+    pub test: Option<Dataset>,
     /// The fitted preprocessing.
     pub preprocessor: Preprocessor,
     /// The inferred schema, target last.
@@ -163,7 +166,9 @@ fn id_name(name: &str) -> bool {
 }
 
 /// Reads a training file: infers the schema, fits the preprocessing and encodes the data.
-/// `target` names the target column (`None`: the last); `task` forces the task.
+/// `target` names the target column (`None`: the last); `task` forces the task. `holdout`
+/// (`(test_fraction, seed)`) holds out the test part of [`crate::data::stratified_split`]
+/// before anything is fitted: the schema and the preprocessing are of the training part only.
 ///
 /// # Errors
 /// As [`read_table`]; [`Error::Data`] at line 1 for a missing target column, a file with no
@@ -175,6 +180,7 @@ pub fn read_training(
     schema: &SchemaOptions,
     target: Option<&str>,
     task: Option<Task>,
+    holdout: Option<(f32, u64)>,
 ) -> Result<Prepared> {
     let options = TableOptions {
         verbatim: target.map(|t| vec![t.to_string()]).unwrap_or_default(),
@@ -228,6 +234,11 @@ pub fn read_training(
         ));
     }
     let target_values = build_target(&target_column, task, path)?;
+    let (fit, held_out) = match holdout {
+        Some((fraction, seed)) => stratified_indices(&target_values, rows.len(), fraction, seed),
+        None => ((0..rows.len()).collect(), Vec::new()),
+    };
+    let fit_rows: Vec<usize> = fit.iter().map(|&i| rows[i]).collect();
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
     let mut columns = Vec::new();
@@ -235,7 +246,7 @@ pub fn read_training(
         if c == t {
             continue;
         }
-        let (plan, summary) = fit_column(&table.names[c], column, &rows, schema, &mut warnings, &mut notes);
+        let (plan, summary) = fit_column(&table.names[c], column, &fit_rows, schema, &mut warnings, &mut notes);
         columns.push(plan);
         summaries.push(summary);
     }
@@ -260,8 +271,13 @@ pub fn read_training(
         target: target_values,
         images: false,
     };
+    let (data, test) = match holdout {
+        Some(_) => (data.subset(&fit), Some(data.subset(&held_out))),
+        None => (data, None),
+    };
     Ok(Prepared {
         data,
+        test,
         preprocessor,
         schema: summaries,
         warnings,
@@ -283,6 +299,16 @@ fn target_cells(table: &Table, t: usize) -> (TargetColumn, Vec<usize>) {
         lines: rows.iter().map(|&r| table.lines[r]).collect(),
     };
     (target, rows)
+}
+
+/// The error for columns a table lacks, naming each and the columns it has.
+fn missing_error(table: &Table, missing: &[&str]) -> Error {
+    table.header_error(format!(
+        "missing column{} {}; the file has {}",
+        plural(missing.len()),
+        name_list(missing),
+        table.name_list()
+    ))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -311,6 +337,49 @@ fn target_summary(name: &str, target: &Target, dropped: usize) -> ColumnSummary 
         categories,
         pooled: 0,
         note: (dropped > 0).then(|| format!("{dropped} row{} without a target dropped", plural(dropped))),
+    }
+}
+
+/// Warns that the column `name` looks like an identifier.
+fn flag_identifier(name: &str, all_distinct: bool, warnings: &mut Vec<String>, summary: &mut ColumnSummary) {
+    let why = if all_distinct {
+        "every value is distinct"
+    } else {
+        "by its name"
+    };
+    warnings.push(format!(
+        "column {} looks like an identifier ({why}); if it is one, leave it out with --drop {name}",
+        quote(name)
+    ));
+    summary.note = Some("looks like an identifier".into());
+}
+
+/// How many times each present text occurs in the rows `rows` of `column`.
+fn text_counts(column: &Column, rows: &[usize]) -> HashMap<String, usize> {
+    match column {
+        Column::Text { codes, levels } => {
+            let mut per_level = vec![0usize; levels.len()];
+            for &r in rows {
+                if let Some(count) = per_level.get_mut(codes[r] as usize) {
+                    *count += 1;
+                }
+            }
+            levels
+                .iter()
+                .zip(per_level)
+                .filter(|(_, n)| *n > 0)
+                .map(|(l, n)| (l.clone(), n))
+                .collect()
+        }
+        Column::Numeric(_) => {
+            let mut counts = HashMap::new();
+            for &r in rows {
+                if let Some(text) = column.text(r) {
+                    *counts.entry(text.into_owned()).or_default() += 1;
+                }
+            }
+            counts
+        }
     }
 }
 
@@ -348,39 +417,16 @@ fn fit_column(
         notes.push(format!("column {} is dropped: every cell is missing", quote(name)));
         return (dropped("every cell is missing".into(), &mut summary), summary);
     }
-    // Counts of each present text, for categories and for the distinct-value checks.
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for &r in rows {
-        if let Some(text) = column.text(r) {
-            *counts.entry(text.into_owned()).or_default() += 1;
-        }
-    }
     let numbers = column.numbers().ok();
-    let all_distinct = present >= MIN_ROWS_FOR_DISTINCT && counts.len() == present;
-    let id_like = id_name(name)
-        || (all_distinct
-            && match &numbers {
-                Some(v) => rows.iter().all(|&r| v[r].is_nan() || v[r].fract() == 0.0),
-                None => counts.keys().all(|k| !k.contains(char::is_whitespace)),
-            });
-    if id_like {
-        warnings.push(format!(
-            "column {} looks like an identifier ({}); if it is one, leave it out with --drop {}",
-            quote(name),
-            if all_distinct {
-                "every value is distinct"
-            } else {
-                "by its name"
-            },
-            name
-        ));
-        summary.note = Some("looks like an identifier".into());
-    }
     let categorical = schema.categorical.iter().any(|c| c == name);
     if let (Some(values), false) = (&numbers, categorical) {
         let mut present_values: Vec<f32> = rows.iter().map(|&r| values[r]).filter(|v| !v.is_nan()).collect();
         present_values.sort_by(f32::total_cmp);
         let n = present_values.len();
+        let all_distinct = n >= MIN_ROWS_FOR_DISTINCT && present_values.windows(2).all(|w| w[0] != w[1]);
+        if id_name(name) || (all_distinct && present_values.iter().all(|v| v.fract() == 0.0)) {
+            flag_identifier(name, all_distinct, warnings, &mut summary);
+        }
         let median = if n % 2 == 1 {
             present_values[n / 2]
         } else {
@@ -396,6 +442,12 @@ fn fit_column(
             },
         };
         return (plan, summary);
+    }
+    let counts = text_counts(column, rows);
+    let all_distinct = present >= MIN_ROWS_FOR_DISTINCT && counts.len() == present;
+    let id_like = id_name(name) || (all_distinct && counts.keys().all(|k| !k.contains(char::is_whitespace)));
+    if id_like {
+        flag_identifier(name, all_distinct, warnings, &mut summary);
     }
     if numbers.is_none()
         && !id_like
@@ -476,6 +528,15 @@ impl Preprocessor {
             .filter(|c| !matches!(c.encoding, Encoding::Dropped { .. }))
     }
 
+    /// The used columns that `table` lacks.
+    fn missing_columns(&self, table: &Table) -> Vec<&str> {
+        let names: std::collections::HashSet<&str> = table.names.iter().map(String::as_str).collect();
+        self.used_columns()
+            .map(|c| c.name.as_str())
+            .filter(|n| !names.contains(n))
+            .collect()
+    }
+
     /// Encodes the rows `rows` of `table`, its columns matched by name. Returns the features
     /// and counted notes (unknown categories, missing cells that training did not have).
     ///
@@ -484,20 +545,12 @@ impl Preprocessor {
     /// numeric column holding text, and (when `strict`) for a category or a missing cell that
     /// training did not have; [`Error::Memory`].
     pub fn encode(&self, table: &Table, rows: &[usize], strict: bool) -> Result<(Matrix, Vec<String>)> {
-        let position: HashMap<&str, usize> = table.names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-        let missing: Vec<&str> = self
-            .used_columns()
-            .filter(|c| !position.contains_key(c.name.as_str()))
-            .map(|c| c.name.as_str())
-            .collect();
+        let missing = self.missing_columns(table);
         if !missing.is_empty() {
-            return Err(table.header_error(format!(
-                "missing column{} {}; the file has {}",
-                plural(missing.len()),
-                name_list(&missing),
-                table.name_list()
-            )));
+            return Err(missing_error(table, &missing));
         }
+        let position: HashMap<&str, usize> = table.names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+
         let width = self.width();
         memory::check(
             &format!("encoding {} rows of {}", rows.len(), table.path.display()),
@@ -643,13 +696,12 @@ impl Preprocessor {
         let mut notes = Vec::new();
         let (target_values, target_name, rows) = match target {
             Some((name, task)) => {
-                let t = table.find(name).ok_or_else(|| {
-                    table.header_error(format!(
-                        "missing column {}; the file has {}",
-                        quote(name),
-                        table.name_list()
-                    ))
-                })?;
+                let Some(t) = table.find(name) else {
+                    // Every missing column at once, the target last.
+                    let mut missing = self.missing_columns(&table);
+                    missing.push(name);
+                    return Err(missing_error(&table, &missing));
+                };
                 let (cells, rows) = target_cells(&table, t);
                 let dropped = table.rows() - rows.len();
                 if rows.is_empty() {

@@ -5,6 +5,7 @@ mod common;
 
 use std::path::Path;
 
+use actlab::data::stratified_indices;
 use actlab::data::table::TableOptions;
 use actlab::preprocess::{self, SchemaOptions};
 use common::{actlab, fails_with, last_json_line, write};
@@ -60,7 +61,7 @@ fn train_then_predict_and_eval_replay_the_preprocessing() {
         stdout.contains("sex         categorical 0 missing; 2 categories: 'female', 'male'"),
         "{stdout}"
     );
-    assert!(stdout.contains("age         numeric     15 missing"), "{stdout}");
+    assert!(stdout.contains("age         numeric     12 missing"), "{stdout}");
     assert!(
         stderr.contains("warning: column 'PassengerId' looks like an identifier"),
         "{stderr}"
@@ -113,31 +114,51 @@ fn train_then_predict_and_eval_replay_the_preprocessing() {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("PassengerId,0,1"));
     let (saved, preprocessor) = actlab::model_io::load_with_preprocessor(Path::new(&model)).unwrap();
-    let prepared = preprocess::read_training(
-        Path::new(&data),
-        &TableOptions::default(),
-        &SchemaOptions::default(),
-        Some("survived"),
-        None,
-    )
-    .unwrap();
+    let read = |holdout| {
+        preprocess::read_training(
+            Path::new(&data),
+            &TableOptions::default(),
+            &SchemaOptions::default(),
+            Some("survived"),
+            None,
+            holdout,
+        )
+        .unwrap()
+    };
+    // Training fitted the preprocessing on its 80/20 split's training part (seed 0).
+    let prepared = read(Some((0.2, 0)));
     assert_eq!(preprocessor.as_ref(), Some(&prepared.preprocessor));
-    let expected = saved.predict(&prepared.data).unwrap();
+    let test = prepared.test.as_ref().unwrap();
+    let (fit_rows, test_rows) = stratified_indices(&read(None).data.target, 90, 0.2, 0);
+    let mut expected = vec![Vec::new(); 90];
+    for (rows, part) in [(&fit_rows, &prepared.data), (&test_rows, test)] {
+        for (&r, p) in rows.iter().zip(saved.predict(part).unwrap().iter_rows()) {
+            expected[r] = p.to_vec();
+        }
+    }
     let mut rows = 0;
-    for (i, (line, probabilities)) in lines.zip(expected.iter_rows()).enumerate() {
+    for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         assert_eq!(cells[0], (1000 + i).to_string());
         let got: Vec<f32> = cells[1..].iter().map(|c| c.parse().unwrap()).collect();
-        assert_eq!(got, probabilities, "row {i}");
+        assert_eq!(got.len(), 2);
+        for (g, e) in got.iter().zip(&expected[i]) {
+            assert!((g - e).abs() <= 1e-6, "row {i}: {got:?} against {:?}", expected[i]);
+        }
         rows += 1;
     }
     assert_eq!(rows, 90);
 
-    // eval on the whole file scores what the library scores.
+    // eval on the whole file: the accuracies of both parts, weighted.
     let output = run(&["eval", "--model", &model, "--data", &data, "--json"]);
     let report = last_json_line(&output.stdout);
-    let scores = saved.evaluate(&prepared.data).unwrap();
-    assert_eq!(report["test_accuracy"].as_f64(), scores.accuracy);
+    let train_accuracy = saved.evaluate(&prepared.data).unwrap().accuracy.unwrap();
+    let test_accuracy = saved.evaluate(test).unwrap().accuracy.unwrap();
+    let whole = (train_accuracy * 72.0 + test_accuracy * 18.0) / 90.0;
+    assert!(
+        (report["test_accuracy"].as_f64().unwrap() - whole).abs() < 1e-9,
+        "{report} {whole}"
+    );
     assert_eq!(report["n_test"], 90);
 
     // New rows, semicolon-separated, columns reordered, no target, an unknown port, a

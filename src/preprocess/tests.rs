@@ -13,7 +13,7 @@ fn file(text: &str) -> tempfile::NamedTempFile {
 
 fn train(text: &str, schema: &SchemaOptions, target: Option<&str>) -> Result<(Prepared, tempfile::NamedTempFile)> {
     let f = file(text);
-    read_training(f.path(), &TableOptions::default(), schema, target, None).map(|p| (p, f))
+    read_training(f.path(), &TableOptions::default(), schema, target, None, None).map(|p| (p, f))
 }
 
 /// A table of 12 rows: an id, a number with two missing cells, a category with a rare value
@@ -294,4 +294,37 @@ proptest! {
             Err(e) => prop_assert!(e.to_string().contains("no feature column is left"), "{}", e),
         }
     }
+}
+
+#[test]
+fn a_held_out_part_is_not_fitted() {
+    // 20 rows: the held-out fifth's values must not move the median or add categories.
+    let mut text = String::from("x,c,y\n");
+    for i in 0..20 {
+        text += &format!("{},k{},{}\n", i * i, i, i % 2);
+    }
+    let f = file(&text);
+    let schema = SchemaOptions {
+        min_category_count: 1,
+        ..SchemaOptions::default()
+    };
+    let p = read_training(f.path(), &TableOptions::default(), &schema, None, None, Some((0.2, 7))).unwrap();
+    let test = p.test.as_ref().unwrap();
+    assert_eq!((p.data.len(), test.len()), (16, 4));
+    // The same rows as stratified_split of the whole encoding.
+    let whole = read_training(f.path(), &TableOptions::default(), &schema, None, None, None).unwrap();
+    let (train, held) = crate::data::stratified_split(&whole.data, 0.2, 7);
+    let first = |d: &Dataset| d.x.iter_rows().map(|r| r[0]).collect::<Vec<f32>>();
+    assert_eq!(first(&p.data), first(&train));
+    assert_eq!(first(test), first(&held));
+    // Categories: only the 16 training rows' (each seen once), so a test row is all zeros.
+    let Encoding::Categorical { categories, .. } = &p.preprocessor.columns[1].encoding else {
+        panic!("categorical expected")
+    };
+    assert_eq!(categories.len(), 16);
+    assert!(test.x.iter_rows().all(|r| r[1..].iter().all(|&v| v == 0.0)));
+    assert_eq!(
+        p.schema[0].range.unwrap()[1],
+        first(&train).iter().copied().fold(0.0, f32::max)
+    );
 }

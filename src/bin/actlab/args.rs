@@ -269,6 +269,7 @@ impl SplitArgs {
                     false,
                 )?;
                 print_notes(&read.notes);
+                note_ignored(path, &read.ignored);
                 let mut test = read.data;
                 if let actlab::Target::Classes { classes, .. } = &split.train.target {
                     if classes.len() >= 2 {
@@ -296,29 +297,14 @@ impl SplitArgs {
                         .with_context(|| format!("--test {}", path.display()))?,
                     _ => {}
                 }
-                if !matched.ignored.is_empty() {
-                    eprintln!(
-                        "note: {} has columns the training data lacks, ignored: {}",
-                        path.display(),
-                        matched
-                            .ignored
-                            .iter()
-                            .map(|n| data::quote(n))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
+                note_ignored(path, &matched.ignored);
                 (split.train, matched.data)
             }
             (Some(test), None) => (split.train, test),
             (None, None) => {
                 let (train, test) = data::stratified_split(&split.train, 0.2, seed);
                 if test.is_empty() {
-                    bail!(
-                        "{name}: {} rows leave no test samples in the 80/20 split (it keeps one of each class for \
-                         training); give more rows, or test data with --test",
-                        train.len()
-                    );
+                    return Err(no_test_samples(&name, train.len()));
                 }
                 (train, test)
             }
@@ -347,7 +333,12 @@ impl SplitArgs {
             &self.schema.options(),
             self.data.target.as_deref(),
             self.task.task(),
+            // Without --test, the 80/20 split is made before anything is fitted.
+            self.test.is_none().then_some((0.2, seed)),
         )?;
+        if prepared.test.as_ref().is_some_and(Dataset::is_empty) {
+            return Err(no_test_samples(&self.data.data, prepared.data.len()));
+        }
         for warning in &prepared.warnings {
             eprintln!("warning: {warning}");
         }
@@ -355,11 +346,30 @@ impl SplitArgs {
         let source = Source {
             split: data::Split {
                 train: prepared.data,
-                test: None,
+                test: prepared.test,
             },
             name: self.data.data.clone(),
         };
         Ok((source, Some((prepared.preprocessor, prepared.schema))))
+    }
+}
+
+/// The error for data too small to hold out a test sample.
+fn no_test_samples(name: &str, rows: usize) -> anyhow::Error {
+    anyhow!(
+        "{name}: {rows} rows leave no test samples in the 80/20 split (it keeps one of each class for training); \
+         give more rows, or test data with --test"
+    )
+}
+
+/// One note naming the columns of a test file that training did not use.
+fn note_ignored(path: &std::path::Path, ignored: &[String]) {
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {} has columns the training data lacks, ignored: {}",
+            path.display(),
+            ignored.iter().map(|n| data::quote(n)).collect::<Vec<_>>().join(", ")
+        );
     }
 }
 
