@@ -459,10 +459,14 @@ fn fit_column(
         return (dropped(reason, &mut summary), summary);
     }
     let sorted: BTreeMap<String, usize> = counts.into_iter().collect();
-    let (categories, other): (Vec<(String, usize)>, Vec<(String, usize)>) = sorted
-        .into_iter()
-        .partition(|(_, count)| *count >= schema.min_category_count);
-    let categories: Vec<String> = categories.into_iter().map(|(c, _)| c).collect();
+    let (mut categories, mut other) = (Vec::new(), Vec::new());
+    for (category, count) in sorted {
+        if count >= schema.min_category_count {
+            categories.push(category);
+        } else {
+            other.push(category);
+        }
+    }
     summary.kind = "categorical";
     summary.categories = Some(categories.clone());
     summary.pooled = other.len();
@@ -470,7 +474,7 @@ fn fit_column(
         name: name.to_string(),
         encoding: Encoding::Categorical {
             categories,
-            other: other.into_iter().map(|(c, _)| c).collect(),
+            other,
             missing: missing > 0,
         },
     };
@@ -756,10 +760,11 @@ impl Preprocessor {
                 features.len()
             ));
         }
-        if let Some(c) = self.columns.iter().find_map(|c| match &c.encoding {
-            Encoding::Numeric { median, .. } if !median.is_finite() => Some(c),
-            _ => None,
-        }) {
+        if let Some(c) = self
+            .columns
+            .iter()
+            .find(|c| matches!(c.encoding, Encoding::Numeric { median, .. } if !median.is_finite()))
+        {
             return Err(format!("the median of column '{}' is not finite", c.name));
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::path::Path;
 use actlab::data::stratified_indices;
 use actlab::data::table::TableOptions;
 use actlab::preprocess::{self, SchemaOptions};
-use common::{actlab, fails_with, last_json_line, write};
+use common::{actlab, edited_model, fails_with, last_json_line, write};
 
 /// A titanic-like table: an id, a class, a quoted name with a comma, a sex, an age with
 /// missing cells, a port with an empty cell now and then, and whether the passenger survived.
@@ -295,4 +295,48 @@ fn delimiter_and_na_flags() {
     .concat();
     let report = last_json_line(&run(&args).stdout);
     assert_eq!(report["schema"][1]["categories"], serde_json::json!(["1", "2", "3"]));
+}
+
+#[test]
+fn the_stored_preprocessing_is_checked_and_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "t.csv", &titanic(40, ','));
+    let model = dir.path().join("m.safetensors");
+    let m = model.display().to_string();
+    run(&[
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "survived",
+        "--save",
+        &m,
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ]);
+    let bytes = std::fs::read(&model).unwrap();
+    let (_, preprocessor) = actlab::model_io::from_safetensors_with(&bytes, &model).unwrap();
+    assert_eq!(preprocessor.unwrap().width(), 10);
+    // A category fewer than the network takes is refused when the file is loaded.
+    let edited = edited_model(&bytes, |meta, _| {
+        let columns = meta["preprocess"]["columns"].as_array_mut().unwrap();
+        let sex = columns.iter_mut().find(|c| c["name"] == "sex").unwrap();
+        sex["encoding"]["categories"].as_array_mut().unwrap().pop();
+    });
+    let error = actlab::model_io::from_safetensors_with(&edited, &model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the preprocessing makes 9 features that are not the model's 10 features"),
+        "{error}"
+    );
+    // Without it (a file written before it existed), the model loads and reads encoded columns.
+    let edited = edited_model(&bytes, |meta, _| {
+        meta.as_object_mut().unwrap().remove("preprocess");
+    });
+    let (model, none) = actlab::model_io::from_safetensors_with(&edited, &model).unwrap();
+    assert!(none.is_none());
+    assert_eq!(model.feature_names[2..4], ["sex=female", "sex=male"]);
 }

@@ -251,8 +251,11 @@ pub struct Prepared {
     pub name: String,
     /// How a CSV file's raw columns became the features, and the schema inferred (None for
     /// built-in sets and IDX directories).
-    pub preprocessing: Option<(Preprocessor, Vec<ColumnSummary>)>,
+    pub preprocessing: Option<Preprocessing>,
 }
+
+/// How a CSV file's raw columns became the features, and the schema inferred.
+pub type Preprocessing = (Preprocessor, Vec<ColumnSummary>);
 
 impl SplitArgs {
     /// Reads the data and makes the train/test split (seeded by `seed`).
@@ -319,7 +322,7 @@ impl SplitArgs {
 
     /// Reads `--data`: a CSV file as a raw table whose schema is inferred (see
     /// [`preprocess::read_training`]), anything else with [`load_data`].
-    fn read(&self, seed: u64) -> Result<(Source, Option<(Preprocessor, Vec<ColumnSummary>)>)> {
+    fn read(&self, seed: u64) -> Result<(Source, Option<Preprocessing>)> {
         let path = std::path::Path::new(&self.data.data);
         if !path.is_file() {
             if let Some(flag) = self.table.flag_given().or(self.schema.flag_given()) {
