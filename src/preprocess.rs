@@ -264,10 +264,13 @@ pub fn read_training(
     }
     summaries.push(target_summary(&table.names[t], &target_values, dropped_rows));
     let (x, _) = preprocessor.encode(&table, &rows, false)?;
+    // The raw cells are no longer needed: free them before the parts are copied out.
+    let target_name = table.names[t].clone();
+    drop(table);
     let data = Dataset {
         x,
         feature_names: preprocessor.feature_names(),
-        target_name: table.names[t].clone(),
+        target_name,
         target: target_values,
         images: false,
     };
