@@ -204,9 +204,9 @@ pub fn read_training(
             quote(&table.names[t])
         )));
     }
-    for (flag, names) in [
-        ("to drop", &schema.drop),
-        ("to treat as categorical", &schema.categorical),
+    for (flag, done, names) in [
+        ("to drop", "dropped", &schema.drop),
+        ("to treat as categorical", "a feature", &schema.categorical),
     ] {
         let unknown: Vec<&String> = names.iter().filter(|n| table.find(n).is_none()).collect();
         if !unknown.is_empty() {
@@ -217,7 +217,7 @@ pub fn read_training(
             )));
         }
         if names.contains(&table.names[t]) {
-            return Err(table.header_error(format!("the target {} cannot be {flag}", quote(&table.names[t]))));
+            return Err(table.header_error(format!("the target {} cannot be {done}", quote(&table.names[t]))));
         }
     }
     let (target_column, rows) = target_cells(&table, t);

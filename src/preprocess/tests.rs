@@ -105,7 +105,7 @@ fn drop_categorical_and_min_count_flags() {
     assert!(!names.iter().any(|n| n.contains("<other>")));
     for (bad, needle) in [
         (vec!["nope".to_string()], "no column 'nope' to drop"),
-        (vec!["y".to_string()], "the target 'y' cannot be to drop"),
+        (vec!["y".to_string()], "the target 'y' cannot be dropped"),
     ] {
         let schema = SchemaOptions {
             drop: bad,
