@@ -40,6 +40,7 @@ pub mod model_io;
 pub mod optim;
 pub mod plot;
 pub mod predictor;
+pub mod preprocess;
 pub mod report;
 pub mod train;
 pub mod weights;

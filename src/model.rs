@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::{stratified_split_indices, Columns, Standardizer};
+use crate::data::{stratified_indices, Columns, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
@@ -264,7 +264,12 @@ pub fn fit_with(
         }
     }
     let (fit_part, validation, fit_rows) = if validation_fraction > 0.0 {
-        let (t_rows, v_rows) = stratified_split_indices(data, validation_fraction, config.train.seed ^ 0x5eed);
+        let (t_rows, v_rows) = stratified_indices(
+            &data.target,
+            data.len(),
+            validation_fraction,
+            config.train.seed ^ 0x5eed,
+        );
         let (t, v) = (data.subset(&t_rows), data.subset(&v_rows));
         if v.is_empty() || t.is_empty() {
             return Err(Error::config(format!(

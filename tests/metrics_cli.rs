@@ -331,3 +331,58 @@ fn a_run_resumes_only_with_its_weights_and_dropout() {
         "made with --dropout = null, this run has [0.1]",
     );
 }
+
+/// The weight column of a raw table (with a string column and a missing cell) is no feature:
+/// the model's schema drops it and predict works on a file without it. `cv` reads the same
+/// raw table.
+#[test]
+fn a_raw_tables_weight_column_is_not_a_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("colour,x,w,y\n");
+    let mut predict = String::from("colour,x\n");
+    for i in 0..120u32 {
+        let colour = ["red", "green", "blue"][(i % 3) as usize];
+        let x = if i == 7 {
+            String::new()
+        } else {
+            format!("{}", (i * 13 % 29) as f32 / 29.0)
+        };
+        csv += &format!("{colour},{x},{},{}\n", 1 + i % 2, if i % 3 == 0 { "a" } else { "b" });
+        predict += &format!("{colour},{x}\n");
+    }
+    let data = write(dir.path(), "raw.csv", &csv);
+    let rows = write(dir.path(), "rows.csv", &predict);
+    let model = dir.path().join("m.safetensors");
+    let model = model.to_str().unwrap();
+    let report = run_json(&[
+        "train",
+        "--data",
+        &data,
+        "--target",
+        "y",
+        "--sample-weight",
+        "w",
+        "--epochs",
+        "3",
+        "--save",
+        model,
+    ]);
+    let schema = report["schema"].as_array().unwrap();
+    let w = schema.iter().find(|c| c["name"] == "w").unwrap();
+    assert_eq!(w["kind"], "dropped", "{w}");
+    let output = actlab()
+        .args(["predict", "--model", model, "--data", &rows])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 121);
+    let cv = run_json(&["cv", "--data", &data, "--target", "y", "--folds", "3", "--epochs", "2"]);
+    assert_eq!(cv["per_fold"].as_array().map(Vec::len), Some(3), "{cv}");
+    assert_eq!(cv["n_samples"], 120);
+    assert!(
+        cv["schema"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|c| c["name"] == "colour")),
+        "{cv}"
+    );
+}

@@ -169,5 +169,6 @@ fn tiny(task: Task) -> Prepared {
         train: data.clone(),
         test: data,
         name: "tiny".into(),
+        preprocessing: None,
     }
 }

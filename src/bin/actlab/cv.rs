@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, load_data, NetworkArgs, OptimArgs, Prepared, SplitArgs, WeightArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, SplitArgs, WeightArgs};
 
 pub const EXAMPLES: &str = "Examples:
   actlab cv --data iris --folds 5
@@ -26,7 +26,8 @@ pub struct CvArgs {
     #[command(flatten)]
     pub weights: WeightArgs,
     /// Number of folds (stratified by class for classification; shuffled with --seed). Each
-    /// fold is scored by a model trained on the others.
+    /// fold is scored by a model trained on the others. A CSV table's preprocessing (schema,
+    /// medians, categories) is fitted once on every row, before the folds are made.
     #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..=1000))]
     pub folds: u64,
     /// Print one JSON object instead of the table.
@@ -40,13 +41,8 @@ pub fn cv(args: CvArgs) -> Result<()> {
     }
     args.optim.init_threads()?;
     let seed = args.optim.seed;
-    let source = load_data(&args.split.data, args.split.task.task(), seed)?;
     // A set that comes split (MNIST-1D, IDX directories) is cross-validated on its training part.
-    let mut prepared = Prepared {
-        test: source.split.train.subset(&[]),
-        train: source.split.train,
-        name: source.name,
-    };
+    let mut prepared = args.split.read_whole(seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
     args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
     let data = &prepared.train;
@@ -91,7 +87,7 @@ pub fn cv(args: CvArgs) -> Result<()> {
                 )
             })
             .collect();
-        let report = json!({
+        let mut report = json!({
             "data": prepared.name,
             "n_samples": data.len(),
             "folds": k,
@@ -99,6 +95,9 @@ pub fn cv(args: CvArgs) -> Result<()> {
             "summary": summary,
             "per_fold": result.folds,
         });
+        if let Some((_, schema)) = &prepared.preprocessing {
+            report["schema"] = json!(schema);
+        }
         println!("{report}");
     } else {
         println!("{:<18} mean ± std over {k} folds", "metric");

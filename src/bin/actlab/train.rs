@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actlab::model::{output_layer, FitConfig, Fitted, Scores};
+use actlab::preprocess::ColumnSummary;
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
 use anyhow::{Context, Result};
@@ -75,13 +76,17 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
         print_data_summary(&prepared.name, &prepared.train, &prepared.test);
+        if let Some((_, schema)) = &prepared.preprocessing {
+            print_schema(schema);
+        }
         if args.network.output.0.is_none() {
             print_auto_output(&prepared.train, task)?;
         }
     }
     let outcome = fit(&args, &config, &prepared)?;
     if let Some(path) = &args.save {
-        let bytes = model_io::to_safetensors(&outcome.fitted.model)?;
+        let preprocessor = prepared.preprocessing.as_ref().map(|(p, _)| p);
+        let bytes = model_io::to_safetensors_with(&outcome.fitted.model, preprocessor)?;
         fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
     }
     if args.json {
@@ -213,6 +218,9 @@ fn json_report(
         report["dropout"] = json!(config.train.dropout);
     }
     report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
+    if let Some((_, schema)) = &prepared.preprocessing {
+        report["schema"] = json!(schema);
+    }
     Ok(report)
 }
 
@@ -270,6 +278,47 @@ fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
         test.len(),
         train.n_features()
     );
+}
+
+/// The schema inferred from a CSV file, one line per column.
+fn print_schema(schema: &[ColumnSummary]) {
+    let width = schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).min(24);
+    for (i, column) in schema.iter().enumerate() {
+        let mut detail = Vec::new();
+        if column.missing > 0 || column.kind != "dropped" {
+            detail.push(format!("{} missing", column.missing));
+        }
+        if let Some([lo, hi]) = column.range {
+            detail.push(format!("range {lo} to {hi}"));
+        }
+        if let Some(categories) = &column.categories {
+            let shown: Vec<String> = categories.iter().take(6).map(|c| actlab::data::quote(c)).collect();
+            let more = if categories.len() > shown.len() { ", …" } else { "" };
+            let label = if column.kind == "target" {
+                "classes"
+            } else {
+                "categories"
+            };
+            if categories.is_empty() {
+                detail.push(format!("no {label} of its own"));
+            } else {
+                detail.push(format!("{} {label}: {}{more}", categories.len(), shown.join(", ")));
+            }
+        }
+        if column.pooled > 0 {
+            detail.push(format!("{} rare pooled into <other>", column.pooled));
+        }
+        if let Some(note) = &column.note {
+            detail.push(note.clone());
+        }
+        println!(
+            "{} {:<width$} {:<11} {}",
+            if i == 0 { "schema  " } else { "        " },
+            column.name,
+            column.kind,
+            detail.join("; ")
+        );
+    }
 }
 
 /// The output layer that `--output auto` chose for the training data.
