@@ -8,7 +8,10 @@ use actlab::model::{fit as fit_model, FitConfig};
 use actlab::optim::OptimizerKind;
 use actlab::train::{self, Batchable, TrainConfig};
 use actlab::{model_io, onnx, Activation, Dataset, Init, Matrix, Target};
-use numpy::{IntoPyArray, PyArrayMethods, PyUntypedArrayMethods, PyArray2, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -42,12 +45,18 @@ fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> PyResult<Dataset> {
 }
 
 /// Classes (`labels` indexes into `n_classes` classes named "0", "1", …) or values.
-fn target(labels: Option<PyReadonlyArray1<'_, i64>>, n_classes: usize, values: Option<PyReadonlyArray1<'_, f32>>) -> PyResult<Target> {
+fn target(
+    labels: Option<PyReadonlyArray1<'_, i64>>,
+    n_classes: usize,
+    values: Option<PyReadonlyArray1<'_, f32>>,
+) -> PyResult<Target> {
     match (labels, values) {
         (Some(labels), None) => {
             let labels = labels.as_array();
             if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= n_classes) {
-                return Err(PyValueError::new_err(format!("class index {bad} is not below {n_classes}")));
+                return Err(PyValueError::new_err(format!(
+                    "class index {bad} is not below {n_classes}"
+                )));
             }
             Ok(Target::Classes {
                 labels: labels.iter().map(|&l| l as u32).collect(),
@@ -107,7 +116,10 @@ fn fit(
     let data = dataset(&x, target(labels, n_classes, values)?)?;
     let mut config = FitConfig {
         hidden,
-        activations: activations.iter().map(|a| parse::<Activation>(a)).collect::<PyResult<_>>()?,
+        activations: activations
+            .iter()
+            .map(|a| parse::<Activation>(a))
+            .collect::<PyResult<_>>()?,
         output: output.as_deref().map(parse::<Activation>).transpose()?,
         residual,
         init: init.as_deref().map(parse::<Init>).transpose()?,
@@ -204,7 +216,10 @@ impl Model {
                 })
             })?
             .map_err(value_error)?;
-        Ok((Model { inner: model }, serde_json::to_string(&history).expect("history serializes")))
+        Ok((
+            Model { inner: model },
+            serde_json::to_string(&history).expect("history serializes"),
+        ))
     }
 
     /// Dead, saturated and gradient-flow measurements per layer on (at most `max_samples` rows
@@ -220,7 +235,9 @@ impl Model {
         max_samples: usize,
     ) -> PyResult<String> {
         let data = dataset(&x, target(labels, n_classes, values)?)?;
-        let d = py.detach(|| self.inner.diagnose(&data, max_samples)).map_err(value_error)?;
+        let d = py
+            .detach(|| self.inner.diagnose(&data, max_samples))
+            .map_err(value_error)?;
         Ok(serde_json::to_string(&d).expect("diagnostics serialize"))
     }
 
@@ -246,7 +263,13 @@ fn activation<'py>(
             "{a} works on whole rows, not on single values"
         )));
     }
-    let out = x.as_array().mapv(|v| if derivative { a.derivative(v, a.forward(v)) } else { a.forward(v) });
+    let out = x.as_array().mapv(|v| {
+        if derivative {
+            a.derivative(v, a.forward(v))
+        } else {
+            a.forward(v)
+        }
+    });
     Ok(out.into_pyarray(py))
 }
 
