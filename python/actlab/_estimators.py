@@ -89,7 +89,8 @@ class _BaseMLP(BaseEstimator):
             init=self.init,
             residual=bool(self.residual),
             optimizer=_SOLVERS.get(self.solver, self.solver),
-            weight_decay=float(self.alpha),
+            # scikit-learn adds α·w / batch_size to the gradient; actlab's weight decay λ adds λ·w.
+            weight_decay=float(self.alpha) / min(self._batch_size(X.shape[0]), X.shape[0]),
             batch_size=self._batch_size(X.shape[0]),
             learning_rate=float(self.learning_rate_init),
             epochs=int(self.max_iter),
@@ -149,7 +150,20 @@ class _BaseMLP(BaseEstimator):
 
     def _outputs(self, X):
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
+        if not (
+            # A float32 C-contiguous matrix of the right width for a model fitted without feature
+            # names goes straight to the library, which checks every value is finite: scikit-learn's
+            # validation would cost more than predicting a row.
+            type(X) is np.ndarray
+            and X.dtype == np.float32
+            and X.ndim == 2
+            and X.flags.c_contiguous
+            and 0 < X.shape[0]
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and np.isfinite(X).all()
+        ):
+            X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
         return self.model_.predict(X)
 
     def to_onnx(self, path=None):

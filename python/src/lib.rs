@@ -37,7 +37,11 @@ fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> PyResult<Dataset> {
     };
     Ok(Dataset {
         x: Matrix::from_vec(rows, cols, values),
-        feature_names: (0..cols).map(|i| format!("x{i}")).collect(),
+        // Names only for training (the model keeps them); predicting never reads them.
+        feature_names: match target {
+            Target::None => Vec::new(),
+            _ => (0..cols).map(|i| format!("x{i}")).collect(),
+        },
         target_name: "y".into(),
         target,
         images: false,
@@ -174,7 +178,7 @@ impl Model {
         let data = dataset(&x, Target::None)?;
         let out = py.detach(|| self.inner.predict(&data)).map_err(value_error)?;
         let (rows, cols) = (out.rows(), out.cols());
-        Ok(out.into_vec().into_pyarray(py).reshape([rows, cols])?)
+        out.into_vec().into_pyarray(py).reshape([rows, cols])
     }
 
     /// Trains the model further for `epochs` epochs on `x` (a fresh optimizer state: actlab
