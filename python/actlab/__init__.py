@@ -5,6 +5,6 @@ contract; the engine is actlab's Rust library (``actlab._actlab``).
 """
 
 from . import activations
-from ._estimators import MLPClassifier, MLPRegressor, diagnose
+from ._estimators import MLPClassifier, MLPRegressor, compare, diagnose, experiments
 
-__all__ = ["MLPClassifier", "MLPRegressor", "activations", "diagnose"]
+__all__ = ["MLPClassifier", "MLPRegressor", "activations", "compare", "diagnose", "experiments"]

@@ -266,3 +266,61 @@ def diagnose(estimator, X, y, max_samples=2000):
     X = validate_data(estimator, X, dtype=np.float32, order="C", reset=False)
     target = estimator._target(np.asarray(y), reset=False)
     return json.loads(estimator.model_.diagnose(X, max_samples=max_samples, **target))
+
+
+def _frame(records):
+    """``records`` as a pandas DataFrame (nested figures flattened) when pandas is installed."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return records
+    return pd.json_normalize(records)
+
+
+def _classes_or_values(y, classes=None):
+    """Keyword arguments for the Rust side: class indices into ``classes`` or float32 values."""
+    y = np.asarray(y)
+    if classes is not None:
+        index = np.searchsorted(classes, y).clip(0, len(classes) - 1)
+        if not np.all(classes[index] == y):
+            raise ValueError(f"y has labels that are not in classes {classes.tolist()}")
+        return {"labels": index.astype(np.int64), "n_classes": len(classes), "values": None}
+    return {"labels": None, "n_classes": 0, "values": np.ascontiguousarray(y, dtype=np.float32)}
+
+
+def compare(X, y, X_test=None, y_test=None, *, activations=("relu", "tanh", "gelu"), hidden_layer_sizes=(64,),
+            seeds=(0,), max_iter=None, batch_size=32, learning_rate_init=0.001, task=None):
+    """Trains the same network once per activation and seed (same data, same seeds) and compares
+    them, as ``actlab compare`` does: a dict with ``summaries`` (one per activation: scores, loss,
+    epochs to target, dead and saturated fractions, gradient ratio) and ``runs`` (one per run),
+    each a pandas DataFrame when pandas is installed.
+
+    Without ``X_test`` a stratified fifth of ``X`` is held out. ``task`` is ``"classification"``
+    or ``"regression"``; by default classification unless ``y`` is floating point.
+    """
+    from sklearn.model_selection import train_test_split
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    classify = task == "classification" or (task is None and not np.issubdtype(y.dtype, np.floating))
+    if X_test is None:
+        X, X_test, y, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y if classify else None)
+    classes = np.unique(y) if classify else None
+    train = _classes_or_values(y, classes)
+    test = _classes_or_values(y_test, classes)
+    result = json.loads(_actlab.compare(
+        X, x_test=np.ascontiguousarray(X_test, dtype=np.float32), labels_test=test["labels"],
+        values_test=test["values"], activations=[str(a) for a in activations], hidden=list(hidden_layer_sizes),
+        seeds=[int(s) for s in seeds], epochs=max_iter, batch_size=int(batch_size),
+        learning_rate=float(learning_rate_init), **train))
+    result["summaries"] = _frame(result["summaries"])
+    result["runs"] = _frame(result["runs"])
+    return result
+
+
+def experiments(ids=None, quick=False):
+    """Runs actlab's experiments on claims about activation functions (``actlab experiments``):
+    all nine, or those numbered in ``ids``; ``quick`` runs the smaller version the tests use.
+    One record per experiment (claim, criterion, measurements, whether it holds), a pandas
+    DataFrame when pandas is installed."""
+    return _frame(json.loads(_actlab.experiments(None if ids is None else [int(i) for i in ids], bool(quick))))

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use actlab::compare::CompareConfig;
+use actlab::experiments::{find as find_experiment, Budget, Experiment, EXPERIMENTS};
 use actlab::model::{fit as fit_model, FitConfig};
 use actlab::optim::OptimizerKind;
 use actlab::train::{self, Batchable, TrainConfig};
@@ -252,6 +254,78 @@ impl Model {
     }
 }
 
+/// Trains one network per activation and seed on the training data and scores it on the test
+/// data (`actlab::compare::compare`); the comparison as JSON.
+#[pyfunction]
+#[pyo3(signature = (x, labels, n_classes, values, x_test, labels_test, values_test, activations, hidden, seeds,
+    epochs, batch_size, learning_rate))]
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    labels: Option<PyReadonlyArray1<'_, i64>>,
+    n_classes: usize,
+    values: Option<PyReadonlyArray1<'_, f32>>,
+    x_test: PyReadonlyArray2<'_, f32>,
+    labels_test: Option<PyReadonlyArray1<'_, i64>>,
+    values_test: Option<PyReadonlyArray1<'_, f32>>,
+    activations: Vec<String>,
+    hidden: Vec<usize>,
+    seeds: Vec<u64>,
+    epochs: Option<usize>,
+    batch_size: usize,
+    learning_rate: f32,
+) -> PyResult<String> {
+    let train = dataset(&x, target(labels, n_classes, values)?)?;
+    let test = dataset(&x_test, target(labels_test, n_classes, values_test)?)?;
+    let mut fit = FitConfig {
+        hidden,
+        ..FitConfig::default()
+    };
+    fit.train.epochs = epochs;
+    fit.train.batch_size = batch_size;
+    fit.train.learning_rate = learning_rate;
+    let config = CompareConfig {
+        activations: activations
+            .iter()
+            .map(|a| parse::<Activation>(a))
+            .collect::<PyResult<_>>()?,
+        seeds,
+        fit,
+        target_accuracy: None,
+    };
+    let comparison = py
+        .detach(|| actlab::compare::compare(&train, &test, &config, |_| {}))
+        .map_err(value_error)?;
+    Ok(serde_json::to_string(&comparison).expect("the comparison serializes"))
+}
+
+/// Runs actlab's experiments (`ids`, or all nine), `quick` with the smaller budget of the tests;
+/// their results as JSON.
+#[pyfunction]
+#[pyo3(signature = (ids, quick))]
+fn experiments(py: Python<'_>, ids: Option<Vec<u8>>, quick: bool) -> PyResult<String> {
+    let chosen: Vec<&Experiment> = match ids {
+        None => EXPERIMENTS.iter().collect(),
+        Some(ids) => ids
+            .iter()
+            .map(|&id| {
+                find_experiment(id).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "no experiment {id}; they are numbered 1 to {}",
+                        EXPERIMENTS.len()
+                    ))
+                })
+            })
+            .collect::<PyResult<_>>()?,
+    };
+    let budget = if quick { Budget::Quick } else { Budget::Full };
+    let results = py
+        .detach(|| chosen.iter().map(|e| e.run(budget)).collect::<actlab::Result<Vec<_>>>())
+        .map_err(value_error)?;
+    Ok(serde_json::to_string(&results).expect("results serialize"))
+}
+
 /// `activation(x)` elementwise (the scalar definition, in f32), or its derivative.
 #[pyfunction]
 #[pyo3(signature = (name, x, derivative=false))]
@@ -293,6 +367,8 @@ fn check_activation(name: &str) -> PyResult<String> {
 fn _actlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(experiments, m)?)?;
     m.add_function(wrap_pyfunction!(activation, m)?)?;
     m.add_function(wrap_pyfunction!(activation_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_activation, m)?)?;

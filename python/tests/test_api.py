@@ -96,3 +96,23 @@ def test_diagnose_reports_every_layer():
     report = actlab.diagnose(est, X, y)
     assert len(report["layers"]) == 3 and report["samples"] == 150
     assert report["verdict"] in ("healthy", "vanishing", "exploding")
+
+
+def test_compare_returns_one_summary_per_activation():
+    X, y = load_iris(return_X_y=True)
+    result = actlab.compare(X, y, activations=["relu", "tanh"], seeds=[0, 1], max_iter=20)
+    summaries, runs = result["summaries"], result["runs"]
+    assert list(summaries["activation"]) == ["relu", "tanh"]
+    assert list(summaries["runs"]) == [2, 2] and len(runs) == 4
+    assert ((summaries["test_score.mean"] > 0.5) & (summaries["test_score.mean"] <= 1)).all()
+    assert result["epochs"] == 20
+    with pytest.raises(ValueError, match="softmax"):
+        actlab.compare(X, y, activations=["softmax"], max_iter=1)
+
+
+def test_experiments_report_their_claims():
+    table = actlab.experiments(quick=True)
+    assert list(table["id"]) == list(range(1, 10))
+    assert table["holds"].dtype == bool and table["claim"].str.len().min() > 10
+    with pytest.raises(ValueError, match="no experiment 12"):
+        actlab.experiments([12])
