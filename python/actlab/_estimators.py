@@ -170,7 +170,7 @@ class _BaseMLP(BaseEstimator):
         """The fitted model as an ONNX graph (opset 17): its bytes, also written to ``path`` if given.
 
         Input ``features`` (float32 ``[N, n_features_in_]``); outputs ``probabilities`` and
-        ``label`` (class indices as strings "0", "1", … into ``classes_``) for a classifier,
+        ``label`` (the predicted class of ``classes_`` as a string) for a classifier,
         ``prediction`` ``[N, 1]`` for a regressor.
         """
         check_is_fitted(self, "model_")
@@ -213,7 +213,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if not np.all(self.classes_[index] == y):
             unknown = np.setdiff1d(np.unique(y), self.classes_)
             raise ValueError(f"y has labels {unknown.tolist()} that are not in classes {self.classes_.tolist()}")
-        return {"labels": index.astype(np.int64), "n_classes": len(self.classes_), "values": None}
+        return {"labels": index.astype(np.int64), "classes": [str(c) for c in self.classes_], "values": None}
 
     def fit(self, X, y):
         """Trains a new network on ``X``, ``y``."""
@@ -248,7 +248,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _target(self, y, reset):
         y = column_or_1d(y, warn=True)
-        return {"labels": None, "n_classes": 0, "values": np.ascontiguousarray(y, dtype=np.float32)}
+        return {"labels": None, "classes": [], "values": np.ascontiguousarray(y, dtype=np.float32)}
 
     def fit(self, X, y):
         """Trains a new network on ``X``, ``y``."""
@@ -284,8 +284,8 @@ def _classes_or_values(y, classes=None):
         index = np.searchsorted(classes, y).clip(0, len(classes) - 1)
         if not np.all(classes[index] == y):
             raise ValueError(f"y has labels that are not in classes {classes.tolist()}")
-        return {"labels": index.astype(np.int64), "n_classes": len(classes), "values": None}
-    return {"labels": None, "n_classes": 0, "values": np.ascontiguousarray(y, dtype=np.float32)}
+        return {"labels": index.astype(np.int64), "classes": [str(c) for c in classes], "values": None}
+    return {"labels": None, "classes": [], "values": np.ascontiguousarray(y, dtype=np.float32)}
 
 
 def compare(X, y, X_test=None, y_test=None, *, activations=("relu", "tanh", "gelu"), hidden_layer_sizes=(64,),

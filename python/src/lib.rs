@@ -50,23 +50,24 @@ fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> PyResult<Dataset> {
     })
 }
 
-/// Classes (`labels` indexes into `n_classes` classes named "0", "1", …) or values.
+/// Classes (`labels` indexes into `classes`, the labels as text) or values.
 fn target(
     labels: Option<PyReadonlyArray1<'_, i64>>,
-    n_classes: usize,
+    classes: Vec<String>,
     values: Option<PyReadonlyArray1<'_, f32>>,
 ) -> PyResult<Target> {
     match (labels, values) {
         (Some(labels), None) => {
             let labels = labels.as_array();
-            if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= n_classes) {
+            if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= classes.len()) {
                 return Err(PyValueError::new_err(format!(
-                    "class index {bad} is not below {n_classes}"
+                    "class index {bad} is not below {}",
+                    classes.len()
                 )));
             }
             Ok(Target::Classes {
                 labels: labels.iter().map(|&l| l as u32).collect(),
-                classes: (0..n_classes).map(|i| i.to_string()).collect(),
+                classes,
             })
         }
         (None, Some(values)) => Ok(Target::Values(values.as_array().to_vec())),
@@ -95,14 +96,14 @@ fn parse<T: std::str::FromStr<Err = actlab::Error>>(s: &str) -> PyResult<T> {
 
 /// Trains a model; returns it and its history as JSON (`actlab::train::History`).
 #[pyfunction]
-#[pyo3(signature = (x, labels, n_classes, values, hidden, activations, output, init, residual, optimizer,
+#[pyo3(signature = (x, labels, classes, values, hidden, activations, output, init, residual, optimizer,
     weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
     x: PyReadonlyArray2<'_, f32>,
     labels: Option<PyReadonlyArray1<'_, i64>>,
-    n_classes: usize,
+    classes: Vec<String>,
     values: Option<PyReadonlyArray1<'_, f32>>,
     hidden: Vec<usize>,
     activations: Vec<String>,
@@ -119,7 +120,7 @@ fn fit(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<(Model, String)> {
-    let data = dataset(&x, target(labels, n_classes, values)?)?;
+    let data = dataset(&x, target(labels, classes, values)?)?;
     let mut config = FitConfig {
         hidden,
         activations: activations
@@ -185,14 +186,14 @@ impl Model {
 
     /// Trains the model further for `epochs` epochs on `x` (a fresh optimizer state: actlab
     /// keeps none between calls); returns the history as JSON.
-    #[pyo3(signature = (x, labels, n_classes, values, epochs, batch_size, learning_rate, seed, n_threads))]
+    #[pyo3(signature = (x, labels, classes, values, epochs, batch_size, learning_rate, seed, n_threads))]
     #[allow(clippy::too_many_arguments)]
     fn partial_fit(
         &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         labels: Option<PyReadonlyArray1<'_, i64>>,
-        n_classes: usize,
+        classes: Vec<String>,
         values: Option<PyReadonlyArray1<'_, f32>>,
         epochs: usize,
         batch_size: usize,
@@ -200,7 +201,7 @@ impl Model {
         seed: u64,
         n_threads: Option<usize>,
     ) -> PyResult<(Model, String)> {
-        let data = dataset(&x, target(labels, n_classes, values)?)?;
+        let data = dataset(&x, target(labels, classes, values)?)?;
         let config = TrainConfig {
             epochs: Some(epochs),
             batch_size,
@@ -230,17 +231,17 @@ impl Model {
 
     /// Dead, saturated and gradient-flow measurements per layer on (at most `max_samples` rows
     /// of) `x` with its target, as JSON (`actlab::diagnostics::Diagnostics`).
-    #[pyo3(signature = (x, labels, n_classes, values, max_samples))]
+    #[pyo3(signature = (x, labels, classes, values, max_samples))]
     fn diagnose(
         &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         labels: Option<PyReadonlyArray1<'_, i64>>,
-        n_classes: usize,
+        classes: Vec<String>,
         values: Option<PyReadonlyArray1<'_, f32>>,
         max_samples: usize,
     ) -> PyResult<String> {
-        let data = dataset(&x, target(labels, n_classes, values)?)?;
+        let data = dataset(&x, target(labels, classes, values)?)?;
         let d = py
             .detach(|| self.inner.diagnose(&data, max_samples))
             .map_err(value_error)?;
@@ -257,14 +258,14 @@ impl Model {
 /// Trains one network per activation and seed on the training data and scores it on the test
 /// data (`actlab::compare::compare`); the comparison as JSON.
 #[pyfunction]
-#[pyo3(signature = (x, labels, n_classes, values, x_test, labels_test, values_test, activations, hidden, seeds,
+#[pyo3(signature = (x, labels, classes, values, x_test, labels_test, values_test, activations, hidden, seeds,
     epochs, batch_size, learning_rate))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
     x: PyReadonlyArray2<'_, f32>,
     labels: Option<PyReadonlyArray1<'_, i64>>,
-    n_classes: usize,
+    classes: Vec<String>,
     values: Option<PyReadonlyArray1<'_, f32>>,
     x_test: PyReadonlyArray2<'_, f32>,
     labels_test: Option<PyReadonlyArray1<'_, i64>>,
@@ -276,8 +277,8 @@ fn compare(
     batch_size: usize,
     learning_rate: f32,
 ) -> PyResult<String> {
-    let train = dataset(&x, target(labels, n_classes, values)?)?;
-    let test = dataset(&x_test, target(labels_test, n_classes, values_test)?)?;
+    let train = dataset(&x, target(labels, classes.clone(), values)?)?;
+    let test = dataset(&x_test, target(labels_test, classes, values_test)?)?;
     let mut fit = FitConfig {
         hidden,
         ..FitConfig::default()
