@@ -115,6 +115,20 @@ for act in ["relu", "tanh", "logistic"]:
     w(f"| {act} | {ta:.3f} | {ts:.3f} | {ts / ta:.2f} | {aa:.4f} | {sa:.4f} | {abs(aa - sa):.4f} | {ok(met)} |")
     targets.append((f"W2 {act}", met, f"{ts / ta:.2f}× faster (target ≥ 2.5×), Δ accuracy {abs(aa - sa):.4f} (≤ 0.01)"))
 
+py = pick("actlab-python", "w2")
+if py:
+    w("\nThe same workload from Python (`actlab.MLPClassifier`, `bench/peers/actlab_python_peer.py`, same data and "
+      "defaults), and the cost of `predict_proba` on one row against the extension's own call under it:\n")
+    w("| activation | actlab from Python s/epoch | scikit-learn ÷ it (speed) | accuracy | predict_proba, one row (µs) | extension call (µs) | Python's share (µs) |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    for act in ["relu", "tanh", "logistic"]:
+        p, s = pick("actlab-python", "w2", activation=act), pick("scikit-learn", "w2", activation=act)
+        if not p or not s:
+            continue
+        tp, ts = med([r["seconds_per_epoch"] for r in p]), med([r["seconds_per_epoch"] for r in s])
+        one, ext = med([r["predict_one_row_us"] for r in p]), med([r["extension_call_one_row_us"] for r in p])
+        w(f"| {act} | {tp:.3f} | {ts / tp:.2f} | {med([r['test_accuracy'] for r in p]):.4f} | {one:.1f} | {ext:.1f} | {one - ext:.1f} |")
+
 # W3
 w("\n## W3: activation kernels on 16 Mi f32 values (forward and backward)\n")
 w("GB/s counts the bytes a kernel must move: forward reads x and writes y (8 bytes a value), backward reads the "

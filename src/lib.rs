@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod model_io;
+pub mod onnx;
 pub mod optim;
 pub mod plot;
 pub mod predictor;

@@ -180,3 +180,18 @@ fn advise_errors_are_one_line() {
     let csv = write(dir.path(), "d.csv", "x,y\n1,2\n2,3\n");
     fails_with(&["advise", "--data", &csv, "--target", "z"], "no target column 'z'");
 }
+
+/// advise reads a raw table as train does: string and missing feature cells are fine.
+#[test]
+fn advise_reads_raw_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "raw.csv",
+        "city;rooms;price\nParis;3;250.5\nLyon;;120\nNA;2;99.5\nParis;4;310\n",
+    );
+    let a = json(&["advise", "--data", &csv, "--target", "price", "--json"]);
+    assert_eq!(a["target"]["kind"], "non_negative");
+    assert_eq!(a["target"]["max"], 310.0);
+    assert_eq!(a["output"]["name"], "identity");
+}

@@ -17,6 +17,8 @@ mod cv;
 mod eval;
 #[path = "../../src/bin/actlab/experiments.rs"]
 mod experiments;
+#[path = "../../src/bin/actlab/export.rs"]
+mod export;
 #[path = "../../src/bin/actlab/plot.rs"]
 mod plot;
 #[path = "../../src/bin/actlab/predict.rs"]

@@ -30,8 +30,23 @@ pub struct AdviseArgs {
 }
 
 pub fn advise(args: AdviseArgs) -> Result<()> {
-    let Source { split, name, .. } = load_data(&args.data, args.task.task(), 0)?;
-    let advice = advise_target(&split.train, args.output)?;
+    let path = std::path::Path::new(&args.data.data);
+    // A CSV file is read as a raw table (strings and missing cells allowed), as train reads it.
+    let (data, name) = if path.is_file() {
+        let prepared = actlab::preprocess::read_training(
+            path,
+            &Default::default(),
+            &Default::default(),
+            args.data.target.as_deref(),
+            args.task.task(),
+            None,
+        )?;
+        (prepared.data, args.data.data.clone())
+    } else {
+        let Source { split, name, .. } = load_data(&args.data, args.task.task(), 0)?;
+        (split.train, name)
+    };
+    let advice = advise_target(&data, args.output)?;
     if args.json {
         // The advice's fields in its order, the train flags in place of `scale_target`.
         #[derive(Serialize)]
@@ -60,7 +75,7 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
     if let Some(target) = &args.data.target {
         data_flag += &format!(" --target {target}");
     }
-    print_advice(&name, &data_flag, &split.train, &advice);
+    print_advice(&name, &data_flag, &data, &advice);
     Ok(())
 }
 

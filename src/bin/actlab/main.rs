@@ -7,6 +7,7 @@ mod compare;
 mod cv;
 mod eval;
 mod experiments;
+mod export;
 mod plot;
 mod predict;
 mod report;
@@ -57,6 +58,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a saved model's predictions as CSV.
     Predict(predict::PredictArgs),
+    /// Write a saved model as an ONNX graph that returns what `predict` does.
+    #[command(after_help = export::EXAMPLES)]
+    Export(export::ExportArgs),
     /// Reproduce nine claims about activation functions on built-in data and say whether each held.
     #[command(after_help = experiments::list())]
     Experiments(experiments::ExperimentsArgs),
@@ -203,6 +207,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::train(*args),
         Command::Eval(args) => eval::eval(args),
         Command::Predict(args) => predict::predict(args),
+        Command::Export(args) => export::export(args),
         Command::Experiments(args) => experiments::experiments(args),
         Command::Advise(args) => advise::advise(args),
         Command::Compare(args) => compare::compare(*args),

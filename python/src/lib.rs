@@ -1,0 +1,380 @@
+//! `actlab._actlab`: the Rust side of the Python package. Thin: every number comes from the
+//! `actlab` library; this converts numpy arrays to its data sets and its errors to Python's.
+//! The scikit-learn estimators around it are Python (`python/actlab/`).
+
+use std::path::Path;
+
+use actlab::compare::CompareConfig;
+use actlab::experiments::{find as find_experiment, Budget, Experiment, EXPERIMENTS};
+use actlab::model::{fit as fit_model, FitConfig};
+use actlab::optim::OptimizerKind;
+use actlab::train::{self, Batchable, TrainConfig};
+use actlab::{model_io, onnx, Activation, Dataset, Init, Matrix, Target};
+use numpy::{
+    IntoPyArray, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+/// actlab's error as a Python `ValueError` with actlab's one-line message.
+fn value_error(e: actlab::Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// A trained actlab model (`actlab::Model`), picklable through its safetensors bytes.
+#[pyclass(module = "actlab._actlab", frozen)]
+struct Model {
+    inner: actlab::Model,
+}
+
+/// A data set over `x` (rows × features, read from numpy's buffer without a conversion in
+/// Python; the library owns its copy, which it standardizes) with `target`.
+fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> PyResult<Dataset> {
+    let (rows, cols) = (x.shape()[0], x.shape()[1]);
+    let values = match x.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        Err(_) => x.as_array().iter().copied().collect(),
+    };
+    Ok(Dataset {
+        x: Matrix::from_vec(rows, cols, values),
+        // Names only for training (the model keeps them); predicting never reads them.
+        feature_names: match target {
+            Target::None => Vec::new(),
+            _ => (0..cols).map(|i| format!("x{i}")).collect(),
+        },
+        target_name: "y".into(),
+        target,
+        images: false,
+    })
+}
+
+/// Classes (`labels` indexes into `classes`, the labels as text) or values.
+fn target(
+    labels: Option<PyReadonlyArray1<'_, i64>>,
+    classes: Vec<String>,
+    values: Option<PyReadonlyArray1<'_, f32>>,
+) -> PyResult<Target> {
+    match (labels, values) {
+        (Some(labels), None) => {
+            let labels = labels.as_array();
+            if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= classes.len()) {
+                return Err(PyValueError::new_err(format!(
+                    "class index {bad} is not below {}",
+                    classes.len()
+                )));
+            }
+            Ok(Target::Classes {
+                labels: labels.iter().map(|&l| l as u32).collect(),
+                classes,
+            })
+        }
+        (None, Some(values)) => Ok(Target::Values(values.as_array().to_vec())),
+        _ => Err(PyTypeError::new_err("give either labels or values")),
+    }
+}
+
+/// Runs `work` on a rayon pool of `n_threads` threads (all cores when `None`).
+fn with_threads<T: Send>(n_threads: Option<usize>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    match n_threads {
+        None => Ok(work()),
+        Some(0) => Err(PyValueError::new_err("n_threads must be at least 1")),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            Ok(pool.install(work))
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = actlab::Error>>(s: &str) -> PyResult<T> {
+    s.parse().map_err(value_error)
+}
+
+/// Trains a model; returns it and its history as JSON (`actlab::train::History`).
+#[pyfunction]
+#[pyo3(signature = (x, labels, classes, values, hidden, activations, output, init, residual, dropout, optimizer,
+    weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    labels: Option<PyReadonlyArray1<'_, i64>>,
+    classes: Vec<String>,
+    values: Option<PyReadonlyArray1<'_, f32>>,
+    hidden: Vec<usize>,
+    activations: Vec<String>,
+    output: Option<String>,
+    init: Option<String>,
+    residual: bool,
+    dropout: Vec<f32>,
+    optimizer: &str,
+    weight_decay: f32,
+    batch_size: usize,
+    learning_rate: f32,
+    epochs: usize,
+    patience: Option<usize>,
+    validation_fraction: f32,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<(Model, String)> {
+    let data = dataset(&x, target(labels, classes, values)?)?;
+    let mut config = FitConfig {
+        hidden,
+        activations: activations
+            .iter()
+            .map(|a| parse::<Activation>(a))
+            .collect::<PyResult<_>>()?,
+        output: output.as_deref().map(parse::<Activation>).transpose()?,
+        residual,
+        init: init.as_deref().map(parse::<Init>).transpose()?,
+        validation_fraction: Some(if patience.is_some() { validation_fraction } else { 0.0 }),
+        train: TrainConfig {
+            epochs: Some(epochs),
+            batch_size,
+            learning_rate,
+            patience,
+            seed,
+            dropout,
+            ..TrainConfig::default()
+        },
+        ..FitConfig::default()
+    };
+    config.train.optimizer.kind = parse::<OptimizerKind>(optimizer)?;
+    config.train.optimizer.weight_decay = weight_decay;
+    let fitted = py
+        .detach(|| with_threads(n_threads, || fit_model(&data, &config)))?
+        .map_err(value_error)?;
+    let history = serde_json::to_string(&fitted.history).expect("history serializes");
+    Ok((Model { inner: fitted.model }, history))
+}
+
+#[pymethods]
+impl Model {
+    /// The model from the bytes of an actlab `.safetensors` model file.
+    #[staticmethod]
+    fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
+        let inner = model_io::from_safetensors(bytes, Path::new("<bytes>")).map_err(value_error)?;
+        Ok(Model { inner })
+    }
+
+    /// The bytes of the model's `.safetensors` file.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = model_io::to_safetensors(&self.inner).map_err(value_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The bytes of the model as an ONNX graph (see `actlab::onnx`).
+    fn to_onnx<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = onnx::to_onnx(&self.inner).map_err(value_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let constructor = slf.getattr("from_bytes")?;
+        Ok((constructor, (slf.get().to_bytes(slf.py())?,)))
+    }
+
+    /// Probabilities (one column per class) or values in the target's units, `[rows, columns]`.
+    fn predict<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let data = dataset(&x, Target::None)?;
+        let out = py.detach(|| self.inner.predict(&data)).map_err(value_error)?;
+        let (rows, cols) = (out.rows(), out.cols());
+        out.into_vec().into_pyarray(py).reshape([rows, cols])
+    }
+
+    /// Trains the model further for `epochs` epochs on `x` (a fresh optimizer state: actlab
+    /// keeps none between calls); returns the history as JSON.
+    #[pyo3(signature = (x, labels, classes, values, epochs, batch_size, learning_rate, seed, n_threads))]
+    #[allow(clippy::too_many_arguments)]
+    fn partial_fit(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        labels: Option<PyReadonlyArray1<'_, i64>>,
+        classes: Vec<String>,
+        values: Option<PyReadonlyArray1<'_, f32>>,
+        epochs: usize,
+        batch_size: usize,
+        learning_rate: f32,
+        seed: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<(Model, String)> {
+        let data = dataset(&x, target(labels, classes, values)?)?;
+        let config = TrainConfig {
+            epochs: Some(epochs),
+            batch_size,
+            learning_rate,
+            seed,
+            ..TrainConfig::default()
+        };
+        let mut model = self.inner.clone();
+        let history = py
+            .detach(|| {
+                with_threads(n_threads, || {
+                    let (x, targets, labels) = model.prepare(&data)?;
+                    let batch = Batchable {
+                        x: &x,
+                        targets: &targets,
+                        labels: labels.as_deref(),
+                        weights: None,
+                    };
+                    train::train(&mut model.mlp, model.loss, batch, None, &config, |_| {})
+                })
+            })?
+            .map_err(value_error)?;
+        Ok((
+            Model { inner: model },
+            serde_json::to_string(&history).expect("history serializes"),
+        ))
+    }
+
+    /// Dead, saturated and gradient-flow measurements per layer on (at most `max_samples` rows
+    /// of) `x` with its target, as JSON (`actlab::diagnostics::Diagnostics`).
+    #[pyo3(signature = (x, labels, classes, values, max_samples))]
+    fn diagnose(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        labels: Option<PyReadonlyArray1<'_, i64>>,
+        classes: Vec<String>,
+        values: Option<PyReadonlyArray1<'_, f32>>,
+        max_samples: usize,
+    ) -> PyResult<String> {
+        let data = dataset(&x, target(labels, classes, values)?)?;
+        let d = py
+            .detach(|| self.inner.diagnose(&data, max_samples))
+            .map_err(value_error)?;
+        Ok(serde_json::to_string(&d).expect("diagnostics serialize"))
+    }
+
+    /// Number of input features.
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.inner.mlp.inputs()
+    }
+}
+
+/// Trains one network per activation and seed on the training data and scores it on the test
+/// data (`actlab::compare::compare`); the comparison as JSON.
+#[pyfunction]
+#[pyo3(signature = (x, labels, classes, values, x_test, labels_test, values_test, activations, hidden, seeds,
+    epochs, batch_size, learning_rate))]
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    py: Python<'_>,
+    x: PyReadonlyArray2<'_, f32>,
+    labels: Option<PyReadonlyArray1<'_, i64>>,
+    classes: Vec<String>,
+    values: Option<PyReadonlyArray1<'_, f32>>,
+    x_test: PyReadonlyArray2<'_, f32>,
+    labels_test: Option<PyReadonlyArray1<'_, i64>>,
+    values_test: Option<PyReadonlyArray1<'_, f32>>,
+    activations: Vec<String>,
+    hidden: Vec<usize>,
+    seeds: Vec<u64>,
+    epochs: Option<usize>,
+    batch_size: usize,
+    learning_rate: f32,
+) -> PyResult<String> {
+    let train = dataset(&x, target(labels, classes.clone(), values)?)?;
+    let test = dataset(&x_test, target(labels_test, classes, values_test)?)?;
+    let mut fit = FitConfig {
+        hidden,
+        ..FitConfig::default()
+    };
+    fit.train.epochs = epochs;
+    fit.train.batch_size = batch_size;
+    fit.train.learning_rate = learning_rate;
+    let config = CompareConfig {
+        activations: activations
+            .iter()
+            .map(|a| parse::<Activation>(a))
+            .collect::<PyResult<_>>()?,
+        seeds,
+        fit,
+        target_accuracy: None,
+    };
+    let comparison = py
+        .detach(|| actlab::compare::compare(&train, &test, &config, |_| {}))
+        .map_err(value_error)?;
+    Ok(serde_json::to_string(&comparison).expect("the comparison serializes"))
+}
+
+/// Runs actlab's experiments (`ids`, or all nine), `quick` with the smaller budget of the tests;
+/// their results as JSON.
+#[pyfunction]
+#[pyo3(signature = (ids, quick))]
+fn experiments(py: Python<'_>, ids: Option<Vec<u8>>, quick: bool) -> PyResult<String> {
+    let chosen: Vec<&Experiment> = match ids {
+        None => EXPERIMENTS.iter().collect(),
+        Some(ids) => ids
+            .iter()
+            .map(|&id| {
+                find_experiment(id).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "no experiment {id}; they are numbered 1 to {}",
+                        EXPERIMENTS.len()
+                    ))
+                })
+            })
+            .collect::<PyResult<_>>()?,
+    };
+    let budget = if quick { Budget::Quick } else { Budget::Full };
+    let results = py
+        .detach(|| chosen.iter().map(|e| e.run(budget)).collect::<actlab::Result<Vec<_>>>())
+        .map_err(value_error)?;
+    Ok(serde_json::to_string(&results).expect("results serialize"))
+}
+
+/// `activation(x)` elementwise (the scalar definition, in f32), or its derivative.
+#[pyfunction]
+#[pyo3(signature = (name, x, derivative=false))]
+fn activation<'py>(
+    py: Python<'py>,
+    name: &str,
+    x: PyReadonlyArrayDyn<'py, f32>,
+    derivative: bool,
+) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+    let a = parse::<Activation>(name)?;
+    if a.is_output_only() {
+        return Err(PyValueError::new_err(format!(
+            "{a} works on whole rows, not on single values"
+        )));
+    }
+    let out = x.as_array().mapv(|v| {
+        if derivative {
+            a.derivative(v, a.forward(v))
+        } else {
+            a.forward(v)
+        }
+    });
+    Ok(out.into_pyarray(py))
+}
+
+/// The activation names actlab knows, with default parameters.
+#[pyfunction]
+fn activation_names() -> Vec<String> {
+    Activation::ALL.iter().map(|a| a.to_string()).collect()
+}
+
+/// Whether `name` parses as an activation (the error message otherwise).
+#[pyfunction]
+fn check_activation(name: &str) -> PyResult<String> {
+    Ok(parse::<Activation>(name)?.to_string())
+}
+
+#[pymodule]
+fn _actlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(experiments, m)?)?;
+    m.add_function(wrap_pyfunction!(activation, m)?)?;
+    m.add_function(wrap_pyfunction!(activation_names, m)?)?;
+    m.add_function(wrap_pyfunction!(check_activation, m)?)?;
+    Ok(())
+}

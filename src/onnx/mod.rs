@@ -1,0 +1,373 @@
+//! ONNX export: a trained [`Model`] as an ONNX graph that any ONNX runtime can run.
+//!
+//! The graph uses the standard operator set **opset 17** (ONNX IR version 8), which onnxruntime
+//! 1.13 and later run. It takes the raw features and returns what `actlab predict` does:
+//!
+//! - input `features`: float32 `[N, features]`, the model's features in training order;
+//! - for a classifier, output `probabilities`: float32 `[N, classes]` in [`Model::classes`]
+//!   order (a single sigmoid output is spelled out as `[1 - p, p]`), and output `label`: string
+//!   `[N]`, the class with the highest probability (the first of equals);
+//! - for a regressor, output `prediction`: float32 `[N, 1]` in the target's units.
+//!
+//! Inside: `(x - mean) / std` with the training statistics, then per layer `Gemm` (the
+//! weights as stored, `transB = 1`) and its activation, the input added back on residual
+//! layers, and for a regressor with a scaled target `y · std + mean`. Activations map to native
+//! operators where ONNX has the same function (`Sigmoid`, `Tanh`, `Relu`, `LeakyRelu`, `Elu`,
+//! `Selu`, `Softsign`, `HardSigmoid`, `HardSwish`, `PRelu` with the learned slopes, `Softmax`,
+//! `Clip` for ReLU6) and to exact compositions elsewhere: GELU `x/2 (1 + erf(x/√2))`, GELU's
+//! tanh form, SiLU `x σ(x)`, Mish `x tanh(softplus(x))`, softplus with β and its linear
+//! threshold. The results agree with actlab's to float32 rounding (checked with onnxruntime by
+//! the Python tests).
+
+pub mod proto;
+
+use std::path::Path;
+
+use prost::Message;
+
+use crate::activation::{SELU_ALPHA, SELU_LAMBDA};
+use crate::{fileio, model_io, Activation, Error, Model, Result, Task};
+use proto::*;
+
+/// The ONNX standard operator set version the graph uses.
+pub const OPSET: i64 = 17;
+/// The ONNX IR version written (the one that goes with opset 17).
+pub const IR_VERSION: i64 = 8;
+
+/// Metadata keys of the model file that the export translates; any other key with a value
+/// (preprocessing added to the model format later) makes [`to_onnx`] refuse the model rather
+/// than export a graph that would skip a step of `actlab predict`.
+const TRANSLATED_METADATA: [&str; 9] = [
+    "version", "actlab", "task", "classes", "residual", "layers", "features", "target", "loss",
+];
+
+/// The model as the bytes of an `.onnx` file (see the module documentation for the graph).
+///
+/// # Errors
+/// [`Error::Config`] for a model whose file metadata would hold a setting the export does not
+/// translate (such as preprocessing of the raw columns), naming it.
+pub fn to_onnx(model: &Model) -> Result<Vec<u8>> {
+    refuse_untranslated(&model_io::to_safetensors(model)?).map_err(Error::Config)?;
+    Ok(graph_model(model).encode_to_vec())
+}
+
+/// The model file at `path` as the bytes of an `.onnx` file: [`to_onnx`] of [`model_io::load`],
+/// refusing also metadata in the file that this actlab does not read (written by a newer one).
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read, [`Error::Model`] if it is not a valid model or
+/// holds a setting the export does not translate.
+pub fn export_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = fileio::read_input(path, 2)?;
+    let model = model_io::from_safetensors(&bytes, path)?;
+    let bad = |message: String| Error::Model {
+        path: path.to_path_buf(),
+        message,
+    };
+    refuse_untranslated(&bytes).map_err(bad)?;
+    to_onnx(&model).map_err(|e| bad(e.to_string()))
+}
+
+/// Refuses a model file (`bytes`) whose metadata has a non-default value under a key that is
+/// not in [`TRANSLATED_METADATA`]: the message names the keys.
+fn refuse_untranslated(bytes: &[u8]) -> std::result::Result<(), String> {
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the model's metadata: {e}");
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| unreadable(&e))?;
+    let json = header.metadata().as_ref().and_then(|m| m.get("actlab")).cloned();
+    let meta: serde_json::Value = serde_json::from_str(json.as_deref().unwrap_or("{}")).map_err(|e| unreadable(&e))?;
+    let untranslated = untranslated_keys(&meta);
+    if untranslated.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the model's {} ('{}' in its metadata) cannot be exported to ONNX yet: the graph would skip that step of `actlab predict`",
+        if untranslated.len() == 1 { "setting" } else { "settings" },
+        untranslated.join("', '")
+    ))
+}
+
+/// The keys of model metadata `meta` outside [`TRANSLATED_METADATA`] whose values are not
+/// empty (null, false, 0, `""`, `[]` or `{}`).
+fn untranslated_keys(meta: &serde_json::Value) -> Vec<&str> {
+    let is_default = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+    };
+    meta.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(key, value)| !TRANSLATED_METADATA.contains(&key.as_str()) && !is_default(value))
+        .map(|(key, _)| key.as_str())
+        .collect()
+}
+
+/// Nodes and constants of the graph under construction; every value gets a fresh name.
+#[derive(Default)]
+struct Builder {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+}
+
+impl Builder {
+    /// Adds `op` on `inputs` with `attributes`; returns the name of its output.
+    fn node(&mut self, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+        let output = format!("{}_{}", op.to_lowercase(), self.nodes.len());
+        self.node_named(op, inputs, attributes, &output);
+        output
+    }
+
+    /// Adds `op` on `inputs` whose output is named `output`.
+    fn node_named(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>, output: &str) {
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            name: format!("{op}_{}", self.nodes.len()),
+            op_type: op.to_string(),
+            attribute,
+        });
+    }
+
+    /// Adds a float32 constant of shape `dims`; returns its name.
+    fn constant(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: FLOAT,
+            float_data: values.to_vec(),
+            name: name.to_string(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// A scalar float32 constant (shape `[]`, broadcast by the arithmetic operators).
+    fn scalar(&mut self, name: &str, value: f32) -> String {
+        self.constant(name, &[], &[value])
+    }
+
+    /// `activation(z)` of layer `layer`; returns the output's name.
+    fn activation(&mut self, activation: Activation, layer: usize, z: &str, slopes: &[f32]) -> String {
+        let name = |what: &str| format!("layers.{layer}.{what}");
+        match activation {
+            Activation::Identity => z.to_string(),
+            Activation::Sigmoid => self.node("Sigmoid", &[z], vec![]),
+            Activation::Tanh => self.node("Tanh", &[z], vec![]),
+            Activation::Relu => self.node("Relu", &[z], vec![]),
+            Activation::LeakyRelu { negative_slope } => {
+                self.node("LeakyRelu", &[z], vec![float("alpha", negative_slope)])
+            }
+            Activation::Elu { alpha } => self.node("Elu", &[z], vec![float("alpha", alpha)]),
+            Activation::Selu => self.node(
+                "Selu",
+                &[z],
+                vec![float("alpha", SELU_ALPHA), float("gamma", SELU_LAMBDA)],
+            ),
+            Activation::Gelu => {
+                // x/2 (1 + erf(x/√2))
+                let sqrt2 = self.scalar(&name("sqrt2"), std::f32::consts::SQRT_2);
+                let (one, half) = (self.scalar(&name("one"), 1.0), self.scalar(&name("half"), 0.5));
+                let scaled = self.node("Div", &[z, &sqrt2], vec![]);
+                let erf = self.node("Erf", &[&scaled], vec![]);
+                let bracket = self.node("Add", &[&erf, &one], vec![]);
+                let product = self.node("Mul", &[z, &bracket], vec![]);
+                self.node("Mul", &[&product, &half], vec![])
+            }
+            Activation::GeluTanh => {
+                // x/2 (1 + tanh(√(2/π) (x + 0.044715 x³)))
+                let c = self.scalar(&name("sqrt_2_over_pi"), (2.0 / std::f64::consts::PI).sqrt() as f32);
+                let k = self.scalar(&name("cubic"), 0.044715);
+                let (one, half) = (self.scalar(&name("one"), 1.0), self.scalar(&name("half"), 0.5));
+                let square = self.node("Mul", &[z, z], vec![]);
+                let cube = self.node("Mul", &[&square, z], vec![]);
+                let term = self.node("Mul", &[&cube, &k], vec![]);
+                let inner = self.node("Add", &[z, &term], vec![]);
+                let u = self.node("Mul", &[&inner, &c], vec![]);
+                let t = self.node("Tanh", &[&u], vec![]);
+                let bracket = self.node("Add", &[&t, &one], vec![]);
+                let product = self.node("Mul", &[z, &bracket], vec![]);
+                self.node("Mul", &[&product, &half], vec![])
+            }
+            Activation::Silu => {
+                let s = self.node("Sigmoid", &[z], vec![]);
+                self.node("Mul", &[z, &s], vec![])
+            }
+            Activation::Softplus { beta, threshold } => {
+                // ln(1 + e^(βx)) / β, and x where βx > threshold
+                let b = self.scalar(&name("beta"), beta);
+                let t = self.scalar(&name("threshold"), threshold);
+                let bx = self.node("Mul", &[z, &b], vec![]);
+                let soft = self.node("Softplus", &[&bx], vec![]);
+                let curve = self.node("Div", &[&soft, &b], vec![]);
+                let linear = self.node("Greater", &[&bx, &t], vec![]);
+                self.node("Where", &[&linear, z, &curve], vec![])
+            }
+            Activation::Mish => {
+                let soft = self.node("Softplus", &[z], vec![]);
+                let t = self.node("Tanh", &[&soft], vec![]);
+                self.node("Mul", &[z, &t], vec![])
+            }
+            Activation::Softsign => self.node("Softsign", &[z], vec![]),
+            Activation::Relu6 => {
+                let (lo, hi) = (self.scalar(&name("zero"), 0.0), self.scalar(&name("six"), 6.0));
+                self.node("Clip", &[z, &lo, &hi], vec![])
+            }
+            Activation::HardSigmoid => {
+                self.node("HardSigmoid", &[z], vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)])
+            }
+            Activation::HardSwish => self.node("HardSwish", &[z], vec![]),
+            Activation::Prelu { .. } => {
+                let s = self.constant(&name("prelu"), &[slopes.len()], slopes);
+                self.node("PRelu", &[z, &s], vec![])
+            }
+            Activation::Softmax => self.node("Softmax", &[z], vec![int("axis", -1)]),
+        }
+    }
+}
+
+fn float(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: ATTRIBUTE_FLOAT,
+        f,
+        i: 0,
+    }
+}
+
+fn int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: ATTRIBUTE_INT,
+        f: 0.0,
+        i,
+    }
+}
+
+/// A tensor type with a symbolic batch dimension `N` followed by `dims`.
+fn value_info(name: &str, elem_type: i32, dims: &[usize], doc: &str) -> ValueInfoProto {
+    let dim = std::iter::once(DimensionValue::DimParam("N".into()))
+        .chain(dims.iter().map(|&d| DimensionValue::DimValue(d as i64)))
+        .map(|value| Dimension { value: Some(value) })
+        .collect();
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type,
+                shape: Some(TensorShapeProto { dim }),
+            }),
+        }),
+        doc_string: doc.to_string(),
+    }
+}
+
+fn graph_model(model: &Model) -> ModelProto {
+    let mut b = Builder::default();
+    let features = model.mlp.inputs();
+    let mean = b.constant("input.mean", &[features], &model.input.mean);
+    let std = b.constant("input.std", &[features], &model.input.std);
+    let centred = b.node("Sub", &["features", &mean], vec![]);
+    let mut h = b.node("Div", &[&centred, &std], vec![]);
+    for (i, layer) in model.mlp.layers().iter().enumerate() {
+        let p = model.mlp.layer_params(i);
+        let w = b.constant(&format!("layers.{i}.weight"), &[layer.outputs, layer.inputs], p.weight);
+        let bias = b.constant(&format!("layers.{i}.bias"), &[layer.outputs], p.bias);
+        let z = b.node("Gemm", &[&h, &w, &bias], vec![int("transB", 1)]);
+        let y = b.activation(layer.activation, i, &z, p.slopes);
+        h = if model.mlp.is_residual(i) {
+            b.node("Add", &[&h, &y], vec![])
+        } else {
+            y
+        };
+    }
+    let outputs = match model.task {
+        Task::Classification => {
+            let classes = model.classes.len();
+            let probabilities = "probabilities";
+            if model.mlp.outputs() == 1 {
+                let one = b.scalar("one", 1.0);
+                let complement = b.node("Sub", &[&one, &h], vec![]);
+                b.node_named("Concat", &[&complement, &h], vec![int("axis", 1)], probabilities);
+            } else {
+                b.node_named("Identity", &[&h], vec![], probabilities);
+            }
+            let index = b.node(
+                "ArgMax",
+                &[probabilities],
+                vec![int("axis", 1), int("keepdims", 0), int("select_last_index", 0)],
+            );
+            b.initializers.push(TensorProto {
+                dims: vec![classes as i64],
+                data_type: STRING,
+                string_data: model.classes.iter().map(|c| c.as_bytes().to_vec()).collect(),
+                name: "classes".into(),
+                ..Default::default()
+            });
+            b.node_named("Gather", &["classes", &index], vec![int("axis", 0)], "label");
+            vec![
+                value_info(
+                    probabilities,
+                    FLOAT,
+                    &[classes],
+                    "class probabilities, in the model's class order",
+                ),
+                value_info("label", STRING, &[], "the most probable class"),
+            ]
+        }
+        Task::Regression => {
+            match model.target_scale {
+                Some((mean, std)) => {
+                    let (m, s) = (b.scalar("target.mean", mean), b.scalar("target.std", std));
+                    let scaled = b.node("Mul", &[&h, &s], vec![]);
+                    b.node_named("Add", &[&scaled, &m], vec![], "prediction");
+                }
+                None => b.node_named("Identity", &[&h], vec![], "prediction"),
+            }
+            vec![value_info(
+                "prediction",
+                FLOAT,
+                &[1],
+                &format!("'{}' in the target's units", model.target_name),
+            )]
+        }
+    };
+    ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: "actlab".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        doc_string: format!(
+            "actlab {} model; features: {}",
+            match model.task {
+                Task::Classification => "classification",
+                Task::Regression => "regression",
+            },
+            model.feature_names.join(", ")
+        ),
+        graph: Some(GraphProto {
+            node: b.nodes,
+            name: "actlab".into(),
+            initializer: b.initializers,
+            doc_string: String::new(),
+            input: vec![value_info(
+                "features",
+                FLOAT,
+                &[features],
+                "raw features, in the model's feature order",
+            )],
+            output: outputs,
+        }),
+        metadata_props: vec![StringStringEntryProto {
+            key: "features".into(),
+            value: serde_json::to_string(&model.feature_names).expect("strings serialize"),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests;
