@@ -82,3 +82,42 @@ def test_to_onnx_writes_the_file(tmp_path):
     path = tmp_path / "m.onnx"
     data = est.to_onnx(str(path))
     assert path.read_bytes() == data
+
+
+def test_a_cli_model_of_a_raw_table_imputes_inside_the_graph_and_keeps_its_threshold(tmp_path):
+    """A model trained by `actlab train` on a CSV file with missing cells and a decision
+    threshold: the graph takes the raw columns with NaN for a missing cell and gives what
+    `actlab predict` gives on the same file."""
+    import csv
+    import os
+    import subprocess
+    from pathlib import Path
+
+    binary = os.environ.get("ACTLAB_BIN", str(Path(__file__).resolve().parents[2] / "target" / "debug" / "actlab"))
+    assert Path(binary).exists(), f"{binary} not found: build it with `cargo build` or set ACTLAB_BIN"
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(240):
+        a, b, c = rng.normal(size=3)
+        label = "yes" if a + 0.5 * b - c > 0.4 else "no"
+        rows.append([f"{a:.4f}", "NA" if i % 7 == 0 else f"{b:.4f}", f"{c * 100:.2f}", label])
+    train, new = tmp_path / "train.csv", tmp_path / "new.csv"
+    with open(train, "w", newline="") as f:
+        csv.writer(f).writerows([["a", "b", "c", "y"], *rows])
+    with open(new, "w", newline="") as f:
+        csv.writer(f).writerows([["a", "b", "c"], *[r[:3] for r in rows[:60]]])
+    model, graph = tmp_path / "m.safetensors", tmp_path / "m.onnx"
+    subprocess.run([binary, "train", "--data", train, "--target", "y", "--epochs", "20", "--threshold", "0.3",
+                    "--save", model], check=True, capture_output=True)
+    subprocess.run([binary, "export", "--model", model, "--onnx", graph], check=True, capture_output=True)
+    proba = subprocess.run([binary, "predict", "--model", model, "--data", new, "--proba"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    labels = subprocess.run([binary, "predict", "--model", model, "--data", new], check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    session, outputs = run(graph.read_bytes())
+    raw = np.array([[np.nan if v == "NA" else float(v) for v in r[:3]] for r in rows[:60]], dtype=np.float32)
+    probabilities, onnx_labels = session.run(None, {"features": raw})
+    close(probabilities, [[float(v) for v in line.split(",")] for line in proba[1:]])
+    assert list(onnx_labels) == labels[1:]
+    # The label is decided by the threshold, not by the most probable class.
+    assert list(onnx_labels) == list(np.where(probabilities[:, 1] >= 0.3, "yes", "no"))

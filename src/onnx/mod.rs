@@ -26,6 +26,7 @@ use std::path::Path;
 use prost::Message;
 
 use crate::activation::{SELU_ALPHA, SELU_LAMBDA};
+use crate::preprocess::{Encoding, Preprocessor};
 use crate::{fileio, model_io, Activation, Error, Model, Result, Task};
 use proto::*;
 
@@ -37,8 +38,18 @@ pub const IR_VERSION: i64 = 8;
 /// Metadata keys of the model file that the export translates; any other key with a value
 /// (preprocessing added to the model format later) makes [`to_onnx`] refuse the model rather
 /// than export a graph that would skip a step of `actlab predict`.
-const TRANSLATED_METADATA: [&str; 9] = [
-    "version", "actlab", "task", "classes", "residual", "layers", "features", "target", "loss",
+const TRANSLATED_METADATA: [&str; 11] = [
+    "version",
+    "actlab",
+    "task",
+    "classes",
+    "residual",
+    "layers",
+    "features",
+    "target",
+    "loss",
+    "threshold",
+    "preprocess",
 ];
 
 /// The model as the bytes of an `.onnx` file (see the module documentation for the graph).
@@ -47,8 +58,62 @@ const TRANSLATED_METADATA: [&str; 9] = [
 /// [`Error::Config`] for a model whose file metadata would hold a setting the export does not
 /// translate (such as preprocessing of the raw columns), naming it.
 pub fn to_onnx(model: &Model) -> Result<Vec<u8>> {
-    refuse_untranslated(&model_io::to_safetensors(model)?).map_err(Error::Config)?;
-    Ok(graph_model(model).encode_to_vec())
+    to_onnx_with(model, None)
+}
+
+/// [`to_onnx`] of a model with the preprocessing that turns raw table columns into its
+/// features (see [`model_io::load_with_preprocessor`]): the graph then takes the raw numeric
+/// columns that the preprocessing uses, in file order, a missing cell as NaN, and imputes them
+/// (the training median) and adds the missing-value indicators inside the graph.
+///
+/// # Errors
+/// As [`to_onnx`]; [`Error::Config`] for a preprocessing with a categorical column (one-hot
+/// encoding of text is not exported yet) or one that does not make the model's features.
+pub fn to_onnx_with(model: &Model, preprocess: Option<&Preprocessor>) -> Result<Vec<u8>> {
+    refuse_untranslated(&model_io::to_safetensors_with(model, preprocess)?).map_err(Error::Config)?;
+    let raw = match preprocess {
+        Some(p) => Some(numeric_columns(p, model)?),
+        None => None,
+    };
+    Ok(graph_model(model, raw.as_deref()).encode_to_vec())
+}
+
+/// One raw numeric column of the graph's input: its name, training median, and whether an
+/// indicator feature follows its value.
+struct RawColumn {
+    name: String,
+    median: f32,
+    indicator: bool,
+}
+
+/// The raw columns a preprocessing reads, when all of them are numeric and they make the
+/// model's features.
+fn numeric_columns(preprocess: &Preprocessor, model: &Model) -> Result<Vec<RawColumn>> {
+    let categorical: Vec<&str> = preprocess
+        .used_columns()
+        .filter(|c| matches!(c.encoding, Encoding::Categorical { .. }))
+        .map(|c| c.name.as_str())
+        .collect();
+    if !categorical.is_empty() {
+        return Err(Error::Config(format!(
+            "the model one-hot encodes the text column{} '{}', which the ONNX export does not translate yet \
+             (models of numeric columns export, with their missing-value imputation)",
+            if categorical.len() == 1 { "" } else { "s" },
+            categorical.join("', '")
+        )));
+    }
+    preprocess.check(&model.feature_names).map_err(Error::Config)?;
+    Ok(preprocess
+        .used_columns()
+        .filter_map(|c| match c.encoding {
+            Encoding::Numeric { median, indicator } => Some(RawColumn {
+                name: c.name.clone(),
+                median,
+                indicator,
+            }),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The model file at `path` as the bytes of an `.onnx` file: [`to_onnx`] of [`model_io::load`],
@@ -59,13 +124,13 @@ pub fn to_onnx(model: &Model) -> Result<Vec<u8>> {
 /// holds a setting the export does not translate.
 pub fn export_file(path: &Path) -> Result<Vec<u8>> {
     let bytes = fileio::read_input(path, 2)?;
-    let model = model_io::from_safetensors(&bytes, path)?;
+    let (model, preprocess) = model_io::from_safetensors_with(&bytes, path)?;
     let bad = |message: String| Error::Model {
         path: path.to_path_buf(),
         message,
     };
     refuse_untranslated(&bytes).map_err(bad)?;
-    to_onnx(&model).map_err(|e| bad(e.to_string()))
+    to_onnx_with(&model, preprocess.as_ref()).map_err(|e| bad(e.to_string()))
 }
 
 /// Refuses a model file (`bytes`) whose metadata has a non-default value under a key that is
@@ -141,6 +206,41 @@ impl Builder {
             ..Default::default()
         });
         name.to_string()
+    }
+
+    /// An int64 constant of shape `dims`; returns its name.
+    fn int64s(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: INT64,
+            int64_data: values.to_vec(),
+            name: name.to_string(),
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    /// The model's features from the raw columns `raw` (graph input `features`): a missing
+    /// cell (NaN) takes the column's training median, and a column with an indicator is
+    /// followed by `1` where its cell was missing, else `0`. Returns the features' name.
+    fn impute(&mut self, raw: &[RawColumn]) -> String {
+        let medians: Vec<f32> = raw.iter().map(|c| c.median).collect();
+        let medians = self.constant("input.median", &[raw.len()], &medians);
+        let missing = self.node("IsNaN", &["features"], vec![]);
+        let imputed = self.node("Where", &[&missing, &medians, "features"], vec![]);
+        if !raw.iter().any(|c| c.indicator) {
+            return imputed;
+        }
+        let indicators = self.node("Cast", &[&missing], vec![int("to", FLOAT.into())]);
+        let both = self.node("Concat", &[&imputed, &indicators], vec![int("axis", 1)]);
+        // Column j of `both` is raw column j's value, column R + j its indicator.
+        let order: Vec<i64> = raw
+            .iter()
+            .enumerate()
+            .flat_map(|(j, c)| std::iter::once(j as i64).chain(c.indicator.then_some((raw.len() + j) as i64)))
+            .collect();
+        let order = self.int64s("input.order", &[order.len()], &order);
+        self.node("Gather", &[&both, &order], vec![int("axis", 1)])
     }
 
     /// A scalar float32 constant (shape `[]`, broadcast by the arithmetic operators).
@@ -263,12 +363,18 @@ fn value_info(name: &str, elem_type: i32, dims: &[usize], doc: &str) -> ValueInf
     }
 }
 
-fn graph_model(model: &Model) -> ModelProto {
+/// The graph of `model`; with `raw`, its input is those raw columns, imputed and given their
+/// indicators inside the graph.
+fn graph_model(model: &Model, raw: Option<&[RawColumn]>) -> ModelProto {
     let mut b = Builder::default();
     let features = model.mlp.inputs();
+    let (input, input_names) = match raw {
+        Some(raw) => (b.impute(raw), raw.iter().map(|c| c.name.clone()).collect()),
+        None => ("features".to_string(), model.feature_names.clone()),
+    };
     let mean = b.constant("input.mean", &[features], &model.input.mean);
     let std = b.constant("input.std", &[features], &model.input.std);
-    let centred = b.node("Sub", &["features", &mean], vec![]);
+    let centred = b.node("Sub", &[&input, &mean], vec![]);
     let mut h = b.node("Div", &[&centred, &std], vec![]);
     for (i, layer) in model.mlp.layers().iter().enumerate() {
         let p = model.mlp.layer_params(i);
@@ -293,11 +399,21 @@ fn graph_model(model: &Model) -> ModelProto {
             } else {
                 b.node_named("Identity", &[&h], vec![], probabilities);
             }
-            let index = b.node(
-                "ArgMax",
-                &[probabilities],
-                vec![int("axis", 1), int("keepdims", 0), int("select_last_index", 0)],
-            );
+            let index = match model.threshold {
+                // The second class where its probability is at or above the threshold.
+                Some(t) if classes == 2 => {
+                    let second = b.int64s("second", &[], &[1]);
+                    let p = b.node("Gather", &[probabilities, &second], vec![int("axis", 1)]);
+                    let t = b.scalar("threshold", t);
+                    let above = b.node("GreaterOrEqual", &[&p, &t], vec![]);
+                    b.node("Cast", &[&above], vec![int("to", INT64.into())])
+                }
+                _ => b.node(
+                    "ArgMax",
+                    &[probabilities],
+                    vec![int("axis", 1), int("keepdims", 0), int("select_last_index", 0)],
+                ),
+            };
             b.initializers.push(TensorProto {
                 dims: vec![classes as i64],
                 data_type: STRING,
@@ -313,7 +429,12 @@ fn graph_model(model: &Model) -> ModelProto {
                     &[classes],
                     "class probabilities, in the model's class order",
                 ),
-                value_info("label", STRING, &[], "the most probable class"),
+                value_info(
+                    "label",
+                    STRING,
+                    &[],
+                    "the predicted class: the most probable, or by the model's decision threshold",
+                ),
             ]
         }
         Task::Regression => {
@@ -347,7 +468,7 @@ fn graph_model(model: &Model) -> ModelProto {
                 Task::Classification => "classification",
                 Task::Regression => "regression",
             },
-            model.feature_names.join(", ")
+            input_names.join(", ")
         ),
         graph: Some(GraphProto {
             node: b.nodes,
@@ -357,14 +478,17 @@ fn graph_model(model: &Model) -> ModelProto {
             input: vec![value_info(
                 "features",
                 FLOAT,
-                &[features],
-                "raw features, in the model's feature order",
+                &[input_names.len()],
+                match raw {
+                    Some(_) => "the raw table's numeric columns the model reads, in file order (the 'features' entry of the metadata), NaN for a missing cell",
+                    None => "raw features, in the model's feature order",
+                },
             )],
             output: outputs,
         }),
         metadata_props: vec![StringStringEntryProto {
             key: "features".into(),
-            value: serde_json::to_string(&model.feature_names).expect("strings serialize"),
+            value: serde_json::to_string(&input_names).expect("strings serialize"),
         }],
     }
 }

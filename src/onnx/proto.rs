@@ -128,7 +128,7 @@ pub struct TensorProto {
     /// Shape.
     #[prost(int64, repeated, tag = "1")]
     pub dims: Vec<i64>,
-    /// `DataType`: 1 float, 8 string.
+    /// `DataType`: 1 float, 7 int64, 8 string.
     #[prost(int32, tag = "2")]
     pub data_type: i32,
     /// Float values, row-major.
@@ -137,6 +137,9 @@ pub struct TensorProto {
     /// String values (UTF-8), row-major.
     #[prost(bytes = "vec", repeated, tag = "6")]
     pub string_data: Vec<Vec<u8>>,
+    /// 64-bit integer values, row-major.
+    #[prost(int64, repeated, tag = "7")]
+    pub int64_data: Vec<i64>,
     /// Name, by which nodes refer to it.
     #[prost(string, tag = "8")]
     pub name: String,
@@ -144,6 +147,8 @@ pub struct TensorProto {
 
 /// `TensorProto.DataType.FLOAT`.
 pub const FLOAT: i32 = 1;
+/// `TensorProto.DataType.INT64`.
+pub const INT64: i32 = 7;
 /// `TensorProto.DataType.STRING`.
 pub const STRING: i32 = 8;
 

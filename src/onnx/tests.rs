@@ -2,9 +2,10 @@ use prost::Message;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::proto::{DimensionValue, ModelProto, NodeProto, TensorProto, FLOAT, STRING};
-use super::{to_onnx, IR_VERSION, OPSET};
+use super::proto::{DimensionValue, ModelProto, NodeProto, TensorProto, FLOAT, INT64, STRING};
+use super::{to_onnx, to_onnx_with, IR_VERSION, OPSET};
 use crate::data::Standardizer;
+use crate::preprocess::{ColumnPlan, Encoding, Preprocessor};
 use crate::{Activation, Loss, Mlp, MlpConfig, Model, Task};
 
 /// A 3-feature model with hidden layers `hidden` of `activation`, untrained (random weights).
@@ -217,4 +218,68 @@ fn metadata_beyond_what_the_export_translates_is_named_unless_it_is_empty() {
     );
     object.insert("impute".into(), serde_json::json!(true));
     assert_eq!(super::untranslated_keys(&meta), ["encoders", "impute"]);
+}
+
+/// A raw table's numeric preprocessing is part of the graph: its input is the raw columns used
+/// (a dropped one left out), NaN becomes the median, and indicator features are gathered in
+/// the model's feature order; a decision threshold picks the label. Text columns are refused.
+#[test]
+fn numeric_preprocessing_and_a_threshold_are_part_of_the_graph() {
+    let mut m = model(&[4], Activation::Tanh, Task::Classification, 1, Activation::Sigmoid);
+    m.feature_names = vec!["a".into(), "b".into(), "b:missing".into()];
+    m.threshold = Some(0.25);
+    let numeric = |name: &str, median: f32, indicator: bool| ColumnPlan {
+        name: name.into(),
+        encoding: Encoding::Numeric { median, indicator },
+    };
+    let mut preprocess = Preprocessor {
+        columns: vec![
+            numeric("a", 1.5, false),
+            ColumnPlan {
+                name: "id".into(),
+                encoding: Encoding::Dropped {
+                    reason: "dropped by request".into(),
+                },
+            },
+            numeric("b", -2.0, true),
+        ],
+    };
+    let onnx = ModelProto::decode(to_onnx_with(&m, Some(&preprocess)).unwrap().as_slice()).unwrap();
+    let all = ops(&onnx);
+    assert_eq!(
+        &all[..7],
+        ["IsNaN", "Where", "Cast", "Concat", "Gather", "Sub", "Div"],
+        "{all:?}"
+    );
+    assert_eq!(initializer(&onnx, "input.median").float_data, [1.5, -2.0]);
+    // Columns of [imputed a, imputed b, a missing, b missing]: a, b, b's indicator.
+    let order = initializer(&onnx, "input.order");
+    assert_eq!((order.data_type, order.int64_data.as_slice()), (INT64, &[0, 1, 3][..]));
+    assert_eq!(onnx.metadata_props[0].value, r#"["a","b"]"#);
+    assert!(
+        all.ends_with(&["Gather", "GreaterOrEqual", "Cast", "Gather"]),
+        "{all:?}"
+    );
+    assert_eq!(initializer(&onnx, "threshold").float_data, [0.25]);
+
+    // Without indicators the imputed columns are the features.
+    m.feature_names = vec!["a".into(), "b".into(), "c".into()];
+    preprocess.columns[2] = numeric("b", -2.0, false);
+    preprocess.columns.push(numeric("c", 0.0, false));
+    let onnx = ModelProto::decode(to_onnx_with(&m, Some(&preprocess)).unwrap().as_slice()).unwrap();
+    assert_eq!(&ops(&onnx)[..4], ["IsNaN", "Where", "Sub", "Div"]);
+
+    preprocess.columns[3] = ColumnPlan {
+        name: "c".into(),
+        encoding: Encoding::Categorical {
+            categories: vec!["x".into()],
+            other: vec![],
+            missing: false,
+        },
+    };
+    let error = to_onnx_with(&m, Some(&preprocess)).unwrap_err().to_string();
+    assert!(error.contains("text column 'c'"), "{error}");
+    // A preprocessing that does not make the model's features is refused.
+    preprocess.columns.truncate(2);
+    assert!(to_onnx_with(&m, Some(&preprocess)).is_err());
 }
