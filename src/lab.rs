@@ -17,7 +17,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{builtin, stratified_split, Standardizer, SyntheticOptions};
-use crate::diagnostics::{diagnose, GradientVerdict, HISTOGRAM_BINS, SATURATION_THRESHOLD};
+use crate::diagnostics::{diagnose, GradientVerdict, HISTOGRAM_BINS, HISTOGRAM_LIMIT, SATURATION_THRESHOLD};
 use crate::loss::Loss;
 use crate::mlp::{MlpConfig, Workspace};
 use crate::model::output_layer;
@@ -849,6 +849,19 @@ impl Session {
             c.seed
         )
     }
+}
+
+/// `f` and `f'` of `activation` at `points` evenly spaced inputs over
+/// `[-HISTOGRAM_LIMIT, HISTOGRAM_LIMIT]`, the range of the pre-activation histograms.
+pub fn curve(activation: Activation, points: usize) -> [Vec<f32>; 2] {
+    let xs = (0..points).map(|i| HISTOGRAM_LIMIT * (2.0 * i as f32 / (points.max(2) - 1) as f32 - 1.0));
+    let (f, df): (Vec<f32>, Vec<f32>) = xs
+        .map(|x| {
+            let y = activation.forward(x);
+            (y, activation.derivative(x, y))
+        })
+        .unzip();
+    [f, df]
 }
 
 /// What to try when training diverges.

@@ -20,6 +20,8 @@ mod compare;
 mod eval;
 #[path = "../src/bin/actlab/experiments.rs"]
 mod experiments;
+#[path = "../src/bin/actlab/lab.rs"]
+mod lab;
 #[path = "../src/bin/actlab/plot.rs"]
 mod plot;
 #[path = "../src/bin/actlab/predict.rs"]

@@ -325,3 +325,14 @@ fn csv_and_model_round_trip() {
         "{command}"
     );
 }
+
+#[test]
+fn curves_span_the_histogram_range() {
+    let [f, df] = curve(Activation::Relu, 33);
+    assert_eq!((f.len(), df.len()), (33, 33));
+    assert_eq!((f[0], f[16], f[32]), (0.0, 0.0, 8.0));
+    assert_eq!((df[0], df[32]), (0.0, 1.0));
+    let [f, df] = curve(Activation::Tanh, 3);
+    assert_eq!(f, [(-8.0f32).tanh(), 0.0, 8.0f32.tanh()]);
+    assert_eq!(df[1], 1.0);
+}

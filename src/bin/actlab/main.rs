@@ -6,6 +6,7 @@ mod args;
 mod compare;
 mod eval;
 mod experiments;
+mod lab;
 mod plot;
 mod predict;
 mod report;
@@ -45,6 +46,7 @@ const EXAMPLES: &str = "Examples:
   actlab experiments --only 2,6                                 # claims about activations, measured
   actlab advise --data my.csv --target price                    # which output, loss and activation
   actlab plot sigmoid tanh relu --derivative
+  actlab lab                                                    # train live in the browser
   actlab activations";
 
 #[derive(Subcommand, Debug)]
@@ -64,6 +66,9 @@ enum Command {
     /// Train the same network with several activations (same data, same seeds) and compare them.
     #[command(after_help = compare::EXAMPLES)]
     Compare(Box<compare::CompareArgs>),
+    /// Serve the lab: train networks live in the browser and watch their activations work.
+    #[command(after_help = lab::EXAMPLES)]
+    Lab(lab::LabArgs),
     /// Draw activation functions and their derivatives as SVG or PNG.
     #[command(after_help = plot::EXAMPLES)]
     Plot(plot::PlotArgs),
@@ -202,6 +207,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Advise(args) => advise::advise(args),
         Command::Compare(args) => compare::compare(*args),
         Command::Plot(args) => plot::plot(args),
+        Command::Lab(args) => lab::run(&args),
         Command::Activations { json } => activations(json),
     }
 }
