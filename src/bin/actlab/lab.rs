@@ -202,7 +202,8 @@ pub enum Request {
         #[serde(default)]
         csv: Option<String>,
     },
-    /// Train every network `epochs` more epochs (0: none), then send their frames.
+    /// Train every network `epochs` more epochs (0: none), then send their frames (each with
+    /// `command`, and `train_ms`: the milliseconds its epochs took).
     Step { epochs: usize },
     /// Send network A's model file.
     Model,
@@ -259,10 +260,13 @@ pub fn answer(nets: &mut Vec<Session>, text: &str) -> Message {
             let mut out = vec![FRAMES, nets.len() as u8];
             for net in nets.iter_mut() {
                 // A diverged network stops; its frame says why.
+                let start = std::time::Instant::now();
                 let _ = net.step(epochs);
+                let train_ms = start.elapsed().as_secs_f64() * 1e3;
                 let frame = net.frame();
                 let mut meta = serde_json::to_value(&frame).expect("a frame serializes");
                 meta["command"] = json!(net.command());
+                meta["train_ms"] = json!(train_ms);
                 let meta = meta.to_string();
                 out.extend((meta.len() as u32).to_le_bytes());
                 out.extend(meta.as_bytes());

@@ -68,6 +68,8 @@ const state = {
 
 let socket;
 
+window.addEventListener("resize", () => { state.centres = null; state.dirty = true; });
+
 function connect() {
   socket = new WebSocket(`ws://${location.host}/ws`);
   socket.binaryType = "arraybuffer";
@@ -93,6 +95,8 @@ function onText(message) {
   } else if (message.type === "setup") {
     showError("");
     state.setup = message;
+    const what = message.task === "classification" ? `classes ${message.classes.join(", ")}` : "a numeric target";
+    $("source").textContent = `${state.csv ? "Your CSV" : "Generated"}: ${message.labels.length} rows (${message.train} for training), inputs ${message.inputs.join(", ")}, ${what}.`;
     state.history = [[], []];
     state.frames = null;
     buildNetwork();
@@ -121,11 +125,13 @@ function onBinary(buffer) {
     frames.push(frame);
   }
   state.inflight = false;
-  const rtt = performance.now() - state.sentAt;
   if (state.playing) {
-    // Keep one request within a display frame: more epochs when it comes back quickly.
-    if (rtt < 10) state.epochsPerStep = Math.min(1000, Math.ceil(state.epochsPerStep * 1.25));
-    else if (rtt > 16) state.epochsPerStep = Math.max(1, Math.floor(state.epochsPerStep / 1.25));
+    // Spend about 4 ms of a display frame on training (the rest goes to the frame itself):
+    // more epochs when they take less, fewer when more, so a larger network trains fewer
+    // epochs per frame but the page never freezes.
+    const ms = frames.reduce((sum, f) => sum + f.train_ms, 0);
+    if (ms < 3) state.epochsPerStep = Math.min(1000, Math.ceil(state.epochsPerStep * 1.2));
+    else if (ms > 5) state.epochsPerStep = Math.max(1, Math.floor(state.epochsPerStep / 1.2));
   }
   state.counters.epochs += frames[0].epoch - state.counters.lastEpoch;
   state.counters.lastEpoch = frames[0].epoch;
@@ -137,6 +143,8 @@ function onBinary(buffer) {
   state.frames = frames;
   state.dirty = true;
   if (frames[0].diverged && state.playing) togglePlay();
+  // The next step trains while this frame is drawn, so a fresh frame is ready for the next one.
+  if (state.playing) step(state.epochsPerStep);
 }
 
 function download(blob, name) {
@@ -152,7 +160,6 @@ function download(blob, name) {
 function step(epochs) {
   if (state.inflight || !state.setup) return;
   state.inflight = true;
-  state.sentAt = performance.now();
   send({ type: "step", epochs });
 }
 
@@ -300,6 +307,7 @@ function buildNetwork() {
   const out = column("Output");
   out.append(neuron("n-out"));
   columns.append(out);
+  state.centres = null;
   state.dirty = true;
 }
 
@@ -353,6 +361,8 @@ function paintGrid(canvas, values, offset) {
   ctx.putImageData(image, 0, 0);
 }
 
+const OFFSCREEN = Object.assign(document.createElement("canvas"), { width: GRID, height: GRID });
+
 function paintOutput(canvas, frame) {
   const s = state.setup;
   const ctx = canvas.getContext("2d");
@@ -378,9 +388,7 @@ function paintOutput(canvas, frame) {
     d[i * 4 + 2] = colour[2];
     d[i * 4 + 3] = 255;
   }
-  const grid = document.createElement("canvas");
-  grid.width = GRID;
-  grid.height = GRID;
+  const grid = OFFSCREEN;
   grid.getContext("2d").putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(grid, 0, 0, canvas.width, canvas.height);
@@ -440,17 +448,25 @@ function drawCurve(canvas, name, histogram) {
   }
 }
 
-function drawLinks(frame) {
+// Where each column's boxes are, measured once per layout (measuring forces a layout).
+function measureNetwork() {
   const canvas = $("links");
   const box = $("network").getBoundingClientRect();
   canvas.width = $("columns").scrollWidth;
   canvas.height = $("columns").scrollHeight;
-  const ctx = canvas.getContext("2d");
   const cols = [...document.querySelectorAll("#columns .column")];
-  const centres = cols.map((col) => [...col.querySelectorAll(".neuron, .input")].map((e) => {
+  state.centres = cols.map((col) => [...col.querySelectorAll(".neuron, .input")].map((e) => {
     const r = e.getBoundingClientRect();
     return [r.left - box.left, r.right - box.left, (r.top + r.bottom) / 2 - box.top];
   }));
+}
+
+function drawLinks(frame) {
+  const canvas = $("links");
+  if (!state.centres) measureNetwork();
+  const centres = state.centres;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
   frame.layers.forEach((layer, l) => {
     const from = centres[l], to = centres[l + 1];
     if (!from || !to) return;
@@ -502,15 +518,20 @@ function drawChart() {
   const all = state.history.flat();
   if (!all.length) return;
   const last = Math.max(1, ...all.map((p) => p.epoch));
-  const top = Math.max(1e-9, ...all.flatMap((p) => [p.train, p.test]).filter(Number.isFinite));
+  // Log scale: from the largest loss down to the smallest (at most 4 decades below).
+  const values = all.flatMap((p) => [p.train, p.test]).filter((v) => Number.isFinite(v) && v > 0);
+  const top = Math.log10(Math.max(1e-9, ...values));
+  const bottom = Math.max(top - 4, Math.log10(Math.min(...values, 10 ** top)) - 0.1);
+  const y = (v) => h - 2 - ((Math.max(bottom, Math.log10(Math.max(v, 1e-30))) - bottom) / Math.max(1e-9, top - bottom)) * (h - 6);
   state.history.forEach((h_, n) => {
+    if (!values.length) return;
     for (const [key, colour] of [["train", "#888"], ["test", "#000"]]) {
       ctx.strokeStyle = colour;
       ctx.setLineDash(n ? [4, 3] : []);
       ctx.beginPath();
       h_.forEach((p, i) => {
-        const x = (p.epoch / last) * w, y = h - (Math.min(p[key], top) / top) * (h - 4);
-        i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+        const x = (p.epoch / last) * w;
+        i ? ctx.lineTo(x, y(p[key])) : ctx.moveTo(x, y(p[key]));
       });
       ctx.stroke();
     }
@@ -518,15 +539,18 @@ function drawChart() {
   ctx.setLineDash([]);
 }
 
+// Numbers turned null by JSON (NaN and infinities after a divergence) print as a dash.
+function exp(v) { return Number.isFinite(v) ? v.toExponential(2) : "–"; }
+
 function drawGradients(frames) {
   const rows = frames.map((frame, n) => {
-    const max = Math.max(...frame.layers.map((l) => l.grad_norm), 1e-30);
+    const max = Math.max(...frame.layers.map((l) => l.grad_norm).filter(Number.isFinite), 1e-30);
     const cells = frame.layers.map((l, i) => {
-      const width = Math.max(1, 80 + 16 * Math.log10(l.grad_norm / max));
-      return `<tr><td>${i + 1 === frame.layers.length ? "output" : "hidden " + (i + 1)}</td><td>${l.activation}</td><td>${l.grad_norm.toExponential(2)}</td><td>${l.grad_to_weight.toExponential(2)}</td><td style="text-align:left"><span class="bar" style="width:${width}px"></span></td></tr>`;
+      const width = Number.isFinite(l.grad_norm) ? Math.max(1, 80 + 16 * Math.log10(l.grad_norm / max)) : 0;
+      return `<tr><td>${i + 1 === frame.layers.length ? "output" : "hidden " + (i + 1)}</td><td>${l.activation}</td><td>${exp(l.grad_norm)}</td><td>${exp(l.grad_to_weight)}</td><td style="text-align:left"><span class="bar" style="width:${width}px"></span></td></tr>`;
     }).join("");
     const label = frames.length > 1 ? (n ? "B: " : "A: ") : "";
-    return `<p><b>${label}${frame.verdict}</b>: the first layer's gradient is ${frame.gradient_ratio.toExponential(2)} times the last's.</p><table><tr><th>layer</th><th>σ</th><th>‖∇W‖</th><th>‖∇W‖/‖W‖</th><th>log scale</th></tr>${cells}</table>`;
+    return `<p><b>${label}${frame.verdict}</b>: the first layer's gradient is ${exp(frame.gradient_ratio)} times the last's.</p><table><tr><th>layer</th><th>σ</th><th>‖∇W‖</th><th>‖∇W‖/‖W‖</th><th>log scale</th></tr>${cells}</table>`;
   });
   $("gradients").innerHTML = rows.join("");
 }
@@ -538,13 +562,22 @@ function draw() {
   if (!frames || !state.setup) return;
   const a = frames[0];
   $("epoch").textContent = a.epoch;
-  const score = state.setup.task === "classification" ? "accuracy" : "R²";
-  $("losses").innerHTML = frames.map((f, n) =>
-    `<div>${frames.length > 1 ? (n ? "B " + f.layers[0].activation + " (dashed)" : "A " + f.layers[0].activation) + ": " : ""}training loss <b class="train-loss">${fmt(f.train_loss)}</b>, test loss <b class="test-loss">${fmt(f.test_loss)}</b>; ${score} ${fmt(f.train_score)} / ${fmt(f.test_score)}</div>`).join("");
   if (state.setup.domain) paintOutput($("heatmap"), a);
   $("heatmap").hidden = !state.setup.domain;
   drawNetwork(a);
   drawChart();
+  // Text is rewritten at most 10 times a second: nobody reads numbers faster, and each
+  // rewrite costs a layout.
+  const now = performance.now();
+  if (!a.diverged && a.epoch !== 0 && now - (state.textAt || 0) < 100) {
+    state.textPending = true;
+    return;
+  }
+  state.textAt = now;
+  state.textPending = false;
+  const score = state.setup.task === "classification" ? "accuracy" : "R²";
+  $("losses").innerHTML = frames.map((f, n) =>
+    `<div>${frames.length > 1 ? (n ? "B " + f.layers[0].activation + " (dashed)" : "A " + f.layers[0].activation) + ": " : ""}training loss <b class="train-loss">${fmt(f.train_loss)}</b>, test loss <b class="test-loss">${fmt(f.test_loss)}</b>; ${score} ${fmt(f.train_score)} / ${fmt(f.test_score)}</div>`).join("");
   drawGradients(frames);
   const diverged = frames.map((f) => f.diverged).filter(Boolean);
   $("diverged").hidden = !diverged.length;
@@ -554,6 +587,7 @@ function draw() {
 
 function loop(now) {
   if (state.playing) step(state.epochsPerStep);
+  if (state.textPending && now - state.textAt >= 100) state.dirty = true;
   if (state.dirty) {
     state.dirty = false;
     draw();
