@@ -144,6 +144,9 @@ pub struct LabConfig {
     pub hidden: Vec<usize>,
     /// One activation for all hidden layers, or one per hidden layer.
     pub activations: Vec<Activation>,
+    /// Output activation; `None` picks as `actlab train` does (softmax for several classes,
+    /// sigmoid for two, identity for regression).
+    pub output: Option<Activation>,
     /// Update rule.
     pub optimizer: OptimizerKind,
     /// Learning rate.
@@ -169,6 +172,7 @@ impl Default for LabConfig {
             features: vec![Feature::X1, Feature::X2],
             hidden: vec![4, 4],
             activations: vec![Activation::Tanh],
+            output: None,
             optimizer: OptimizerKind::Sgd,
             learning_rate: 0.03,
             batch_size: 10,
@@ -514,6 +518,8 @@ pub struct Session {
     epoch: usize,
     start_loss: f64,
     diverged: Option<String>,
+    /// Whether a weight was set by hand.
+    edited: bool,
     batch_x: Vec<f32>,
     batch_t: Vec<f32>,
     /// The network's inputs at every grid point, standardized.
@@ -536,11 +542,12 @@ impl Session {
             Target::Classes { classes, .. } => classes.clone(),
             _ => Vec::new(),
         };
-        let (output, outputs) = output_layer(task, classes.len(), None)?;
+        let (output, outputs) = output_layer(task, classes.len(), config.output)?;
         let loss = match task {
             Task::Classification => Loss::for_output(output),
             Task::Regression => Loss::Mse,
         };
+        loss.check(output)?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let mlp = Mlp::new(
             &MlpConfig {
@@ -608,6 +615,7 @@ impl Session {
             epoch: 0,
             start_loss,
             diverged: None,
+            edited: false,
             batch_x: Vec::new(),
             batch_t: Vec::new(),
             grid,
@@ -638,6 +646,37 @@ impl Session {
     /// Why training stopped, once it has diverged.
     pub fn diverged(&self) -> Option<&str> {
         self.diverged.as_deref()
+    }
+
+    /// Sets the weight from input `from` to neuron `to` of layer `layer` (0-based, the output
+    /// layer last), or with `from` equal to the layer's number of inputs, the neuron's bias.
+    /// Training goes on from the edited network; [`Session::command`] then says that it cannot
+    /// reproduce the run.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a layer, neuron or input that does not exist, or a value that is
+    /// not finite.
+    pub fn set_weight(&mut self, layer: usize, to: usize, from: usize, value: f32) -> Result<()> {
+        let mlp = &mut self.model.mlp;
+        let Some(&spec) = mlp.layers().get(layer) else {
+            return Err(Error::config(format!("the network has no layer {layer}")));
+        };
+        if to >= spec.outputs || from > spec.inputs || !value.is_finite() {
+            return Err(Error::config(format!(
+                "layer {layer} has {} neurons of {} inputs (and a bias); cannot set {from} → {to} to {value}",
+                spec.outputs, spec.inputs
+            )));
+        }
+        // Weights are `[outputs, inputs]` row-major, then the biases.
+        let index = if from == spec.inputs {
+            spec.outputs * spec.inputs + to
+        } else {
+            to * spec.inputs + from
+        };
+        let start = mlp.layer_range(layer).start;
+        mlp.params_mut()[start + index] = value;
+        self.edited = true;
+        Ok(())
     }
 
     /// Trains `epochs` more epochs, each as [`crate::train::train`] does (a seeded shuffle,
@@ -822,7 +861,8 @@ impl Session {
 
     /// The `actlab train` command that trains the same network to the same weights, on the
     /// data of [`Session::csv`] saved as `lab-train.csv` and `lab-test.csv`; with L1
-    /// regularisation (which the command line lacks) the weights differ.
+    /// regularisation (which the command line lacks) the weights differ, and after
+    /// [`Session::set_weight`] a first line says the command cannot reproduce the run.
     pub fn command(&self) -> String {
         let c = &self.config;
         let hidden = if c.hidden.is_empty() {
@@ -837,8 +877,17 @@ impl Session {
             Task::Regression => "regression",
         };
         let scaling = if self.data.standardize { "feature" } else { "none" };
+        let output = match self.config.output {
+            Some(output) => format!(" --output {output}"),
+            None => String::new(),
+        };
+        let edited = if self.edited {
+            "# weights were set by hand: this command trains without those edits\n"
+        } else {
+            ""
+        };
         format!(
-            "actlab train --data lab-train.csv --test lab-test.csv --task {task}{hidden} --optimizer {} --lr {} \
+            "{edited}actlab train --data lab-train.csv --test lab-test.csv --task {task}{hidden}{output} --optimizer {} --lr {} \
              --batch-size {} --weight-decay {} --epochs {} --seed {} --scaling {scaling} --no-scale-target \
              --save lab.safetensors",
             c.optimizer,

@@ -190,6 +190,32 @@ async fn the_lab_in_chromium() {
     wait_text(&client, "gradients", |t| t.contains("relu")).await;
     wait_text(&client, "epoch", |t| t == "0").await;
 
+    // Click a neuron and set one of its weights: the network is redrawn with it, and the
+    // command says it no longer reproduces the run.
+    client.find(Locator::Id("n-0-1")).await.unwrap().click().await.unwrap();
+    let weight = client.find(Locator::Css("#editor input[data-from='0']")).await.unwrap();
+    weight.clear().await.unwrap();
+    weight.send_keys("3\n").await.unwrap();
+    client.find(Locator::Id("epoch")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "editor", |t| t.contains("Hidden layer 1, neuron 2")).await;
+    let start = Instant::now();
+    while !client
+        .find(Locator::Id("command"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap()
+        .starts_with('#')
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the edit did not reach the command"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // A preset in A/B mode: both networks train in lockstep.
     select(&client, "#preset", "vanishing").await;
     wait_text(&client, "losses", |t| t.contains("B relu")).await;

@@ -182,6 +182,23 @@ fn protocol_sets_up_steps_and_hands_out_the_model() {
     // Same data and seed, different activation: different losses.
     assert_ne!(answer[0].0["train_loss"], answer[1].0["train_loss"]);
 
+    let edited = frames(&binary(lab::answer(
+        &mut nets,
+        r#"{"type":"set_weight","net":1,"layer":0,"to":2,"from":1,"value":4.5}"#,
+    )));
+    assert_eq!(edited[1].0["layers"][0]["weights"][5], 4.5);
+    assert_eq!(edited[1].0["epoch"], 5);
+    assert!(edited[1].0["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("# weights were set by hand"));
+    assert!(!edited[0].0["command"].as_str().unwrap().starts_with('#'));
+    let missing = text(lab::answer(
+        &mut nets,
+        r#"{"type":"set_weight","net":2,"layer":0,"to":0,"from":0,"value":1}"#,
+    ));
+    assert_eq!(missing["message"], "there is no network 2");
+
     let model = binary(lab::answer(&mut nets, r#"{"type":"model"}"#));
     assert_eq!(model[0], lab::MODEL);
     let model = actlab::model_io::from_safetensors(&model[1..], Path::new("lab.safetensors")).unwrap();

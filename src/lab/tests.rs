@@ -336,3 +336,59 @@ fn curves_span_the_histogram_range() {
     assert_eq!(f, [(-8.0f32).tanh(), 0.0, 8.0f32.tanh()]);
     assert_eq!(df[1], 1.0);
 }
+
+/// A sigmoid output cannot reach the plane's negative targets: the loss stays high, where the
+/// identity output fits them (the claim of `actlab experiments` on output ranges).
+#[test]
+fn output_activation_against_the_target_range() {
+    let run = |output| {
+        let mut s = session(LabConfig {
+            data: Shape::Plane,
+            noise: 0.0,
+            output,
+            ..LabConfig::default()
+        });
+        s.step(60).unwrap();
+        (s.frame().test_loss, s.command())
+    };
+    let (identity, _) = run(None);
+    let (sigmoid, command) = run(Some(Activation::Sigmoid));
+    assert!(
+        identity < 0.01 && sigmoid > 0.05,
+        "identity {identity}, sigmoid {sigmoid}"
+    );
+    assert!(
+        command.contains("--task regression --hidden 4,4 --activation tanh --output sigmoid "),
+        "{command}"
+    );
+    let softmax = Session::new(
+        LabConfig {
+            output: Some(Activation::Softmax),
+            ..LabConfig::default()
+        },
+        LabData::generate(&LabConfig::default()).unwrap(),
+    );
+    assert_eq!(
+        softmax.unwrap().model().mlp.outputs(),
+        2,
+        "softmax over two classes has two outputs"
+    );
+}
+
+#[test]
+fn weights_set_by_hand() {
+    let mut s = session(LabConfig::default());
+    s.set_weight(0, 3, 1, 2.5).unwrap();
+    s.set_weight(2, 0, 4, -1.5).unwrap();
+    let frame = s.frame();
+    // Layer 0 is 2 → 4: weight of neuron 3 from input 1 is at 3 * 2 + 1.
+    assert_eq!(frame.layers[0].weights[7], 2.5);
+    assert_eq!(frame.layers[2].biases, [-1.5]);
+    assert!(s.command().starts_with("# weights were set by hand"));
+    assert!(s.set_weight(3, 0, 0, 1.0).is_err());
+    assert!(s.set_weight(0, 4, 0, 1.0).is_err());
+    assert!(s.set_weight(0, 0, 3, 1.0).is_err());
+    assert!(s.set_weight(0, 0, 0, f32::NAN).is_err());
+    s.step(1).unwrap();
+    assert_ne!(s.frame().layers[0].weights[7], 2.5, "training goes on from the edit");
+}

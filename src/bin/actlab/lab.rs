@@ -205,6 +205,14 @@ pub enum Request {
     /// Train every network `epochs` more epochs (0: none), then send their frames (each with
     /// `command`, and `train_ms`: the milliseconds its epochs took).
     Step { epochs: usize },
+    /// Set a weight of network `net` (see [`Session::set_weight`]), then send the frames.
+    SetWeight {
+        net: usize,
+        layer: usize,
+        to: usize,
+        from: usize,
+        value: f32,
+    },
     /// Send network A's model file.
     Model,
     /// Send the training (or with `test`, the test) data as CSV.
@@ -250,6 +258,17 @@ pub fn answer(nets: &mut Vec<Session>, text: &str) -> Message {
             }
             Err(e) => error(e.to_string()),
         },
+        Request::SetWeight {
+            net,
+            layer,
+            to,
+            from,
+            value,
+        } => match nets.get_mut(net).map(|n| n.set_weight(layer, to, from, value)) {
+            Some(Ok(())) => frames(nets, 0),
+            Some(Err(e)) => error(e.to_string()),
+            None => error(format!("there is no network {net}")),
+        },
         Request::Step { epochs } => {
             if nets.is_empty() {
                 return error("set up a network first".into());
@@ -257,23 +276,7 @@ pub fn answer(nets: &mut Vec<Session>, text: &str) -> Message {
             if epochs > MAX_EPOCHS_PER_STEP {
                 return error(format!("at most {MAX_EPOCHS_PER_STEP} epochs per step, not {epochs}"));
             }
-            let mut out = vec![FRAMES, nets.len() as u8];
-            for net in nets.iter_mut() {
-                // A diverged network stops; its frame says why.
-                let start = std::time::Instant::now();
-                let _ = net.step(epochs);
-                let train_ms = start.elapsed().as_secs_f64() * 1e3;
-                let frame = net.frame();
-                let mut meta = serde_json::to_value(&frame).expect("a frame serializes");
-                meta["command"] = json!(net.command());
-                meta["train_ms"] = json!(train_ms);
-                let meta = meta.to_string();
-                out.extend((meta.len() as u32).to_le_bytes());
-                out.extend(meta.as_bytes());
-                out.extend((frame.heatmaps.len() as u32).to_le_bytes());
-                out.extend(&frame.heatmaps);
-            }
-            Message::Binary(out.into())
+            frames(nets, epochs)
         }
         Request::Model => match nets.first().map(|n| actlab::model_io::to_safetensors(n.model())) {
             Some(Ok(bytes)) => Message::Binary([&[MODEL][..], &bytes].concat().into()),
@@ -303,6 +306,27 @@ pub fn answer(nets: &mut Vec<Session>, text: &str) -> Message {
             }
         }
     }
+}
+
+/// Trains every network `epochs` more epochs and answers with their frames.
+fn frames(nets: &mut [Session], epochs: usize) -> Message {
+    let mut out = vec![FRAMES, nets.len() as u8];
+    for net in nets.iter_mut() {
+        // A diverged network stops; its frame says why.
+        let start = std::time::Instant::now();
+        let _ = net.step(epochs);
+        let train_ms = start.elapsed().as_secs_f64() * 1e3;
+        let frame = net.frame();
+        let mut meta = serde_json::to_value(&frame).expect("a frame serializes");
+        meta["command"] = json!(net.command());
+        meta["train_ms"] = json!(train_ms);
+        let meta = meta.to_string();
+        out.extend((meta.len() as u32).to_le_bytes());
+        out.extend(meta.as_bytes());
+        out.extend((frame.heatmaps.len() as u32).to_le_bytes());
+        out.extend(&frame.heatmaps);
+    }
+    Message::Binary(out.into())
 }
 
 fn error(message: String) -> Message {

@@ -47,18 +47,17 @@ const PRESETS = {
     note: "Five Gaussian classes: the output is a softmax; the boundary view colours each point of the plane by its most probable class.",
     config: { data: "multi_gauss", classes: 5, noise: 0.2, hidden: [8], activations: ["relu"], learning_rate: 0.03 },
   },
-  regression: {
-    name: "Regression with a bounded activation",
-    note: "A regression target through tanh units: the output layer is linear, so the prediction is not bounded by the hidden range. Compare with sigmoid (B), whose outputs are never negative.",
-    config: { data: "plane", hidden: [4], activations: ["tanh"], learning_rate: 0.01 },
-    b: ["sigmoid"],
+  output_range: {
+    name: "Output activation against the target range",
+    note: "The plane's targets run from -1 to 1, but a sigmoid output only reaches (0, 1): the loss stalls at the negative half, whatever the hidden layers do. Set the output to auto (identity) and it fits.",
+    config: { data: "plane", noise: 0, hidden: [4], activations: ["tanh"], output: "sigmoid", learning_rate: 0.03 },
   },
 };
 
 const state = {
   config: {
     data: "circle", classes: 3, samples: 500, noise: 0.05, train_ratio: 0.5, features: ["x1", "x2"],
-    hidden: [4, 4], activations: ["tanh", "tanh"], optimizer: "sgd", learning_rate: 0.03, batch_size: 10,
+    hidden: [4, 4], activations: ["tanh", "tanh"], output: null, optimizer: "sgd", learning_rate: 0.03, batch_size: 10,
     l1: 0, l2: 0, seed: 0,
   },
   b: null, csv: null, setup: null, frames: null, curves: {}, history: [[], []],
@@ -260,7 +259,28 @@ function bindControls() {
 
 function defaults() {
   return { data: "circle", classes: 3, samples: 500, noise: 0.05, train_ratio: 0.5, features: ["x1", "x2"], hidden: [4, 4],
-    activations: ["tanh"], optimizer: "sgd", learning_rate: 0.03, batch_size: 10, l1: 0, l2: 0, seed: 0 };
+    activations: ["tanh"], output: null, optimizer: "sgd", learning_rate: 0.03, batch_size: 10, l1: 0, l2: 0, seed: 0 };
+}
+
+// The incoming weights and bias of one neuron of network A, editable; training goes on from
+// the edited values.
+function openEditor(layer, unit) {
+  const frame = state.frames && state.frames[0];
+  const editor = $("editor");
+  if (!frame || !frame.layers[layer]) return;
+  const l = frame.layers[layer];
+  const inputs = l.weights.length / l.biases.length;
+  const names = layer === 0 ? state.setup.inputs : [...Array(inputs).keys()].map((i) => `neuron ${i + 1}`);
+  const field = (label, from, value) =>
+    `<label>${label} <input type="number" step="0.1" data-from="${from}" value="${value.toFixed(3)}"></label>`;
+  editor.innerHTML = `<b>${layer === frame.layers.length - 1 ? "Output" : `Hidden layer ${layer + 1}, neuron ${unit + 1}`}</b> ` +
+    names.map((n, i) => field(`from ${n}`, i, l.weights[unit * inputs + i])).join("") +
+    field("bias", inputs, l.biases[unit]) + ` <button id="close-editor">close</button>`;
+  editor.hidden = false;
+  editor.querySelectorAll("input").forEach((input) => {
+    input.onchange = () => send({ type: "set_weight", net: 0, layer, to: unit, from: +input.dataset.from, value: +input.value });
+  });
+  $("close-editor").onclick = () => (editor.hidden = true);
 }
 
 function togglePlay() {
@@ -301,14 +321,20 @@ function buildNetwork() {
     curve.height = 70;
     curve.className = "curve";
     head.append(select, document.createElement("br"), curve);
-    for (let u = 0; u < width; u++) col.append(neuron(`n-${layer}-${u}`));
+    for (let u = 0; u < width; u++) col.append(neuron(`n-${layer}-${u}`, layer, u));
     columns.append(col);
   });
   const out = column("Output");
-  out.append(neuron("n-out"));
+  const output = document.createElement("select");
+  output.id = "output";
+  options(output, ["auto", ...ACTIVATIONS, "softmax"], c.output || "auto");
+  output.onchange = () => { c.output = output.value === "auto" ? null : output.value; setup(); };
+  out.querySelector(".head").append(document.createElement("br"), output);
+  out.append(neuron("n-out", c.hidden.length, 0));
   columns.append(out);
   state.centres = null;
   state.dirty = true;
+  $("editor").hidden = true;
 }
 
 function column(title) {
@@ -324,9 +350,10 @@ function element(tag, cls, text) {
   return e;
 }
 
-function neuron(id) {
+function neuron(id, layer, unit) {
   const box = element("div", "neuron");
   box.id = id;
+  box.onclick = () => openEditor(layer, unit);
   const canvas = document.createElement("canvas");
   canvas.width = GRID;
   canvas.height = GRID;
