@@ -317,7 +317,7 @@ function buildNetwork() {
     options(select, ACTIVATIONS, c.activations[layer] || "tanh");
     select.onchange = () => { c.activations[layer] = select.value; setup(); };
     const curve = document.createElement("canvas");
-    curve.width = 110;
+    curve.width = 92;
     curve.height = 70;
     curve.className = "curve";
     head.append(select, document.createElement("br"), curve);
