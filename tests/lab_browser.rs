@@ -230,6 +230,13 @@ async fn the_lab_in_chromium() {
     assert!(gradients.contains("A: ") && gradients.contains("B: "), "{gradients}");
     screenshot(&client, "lab-ab.png").await;
 
+    // A bad CSV gets the CLI's message, naming line and column.
+    let bad = downloads.path().join("bad.csv");
+    std::fs::write(&bad, "u,v,side\n1,2,left\n3,x,right\n").unwrap();
+    let upload = client.find(Locator::Id("upload")).await.unwrap();
+    upload.send_keys(bad.to_str().unwrap()).await.unwrap();
+    wait_text(&client, "error", |t| t.starts_with("the uploaded CSV:3:2: column 'v'")).await;
+
     // Upload a CSV of two features: a boundary view over its plane.
     let mut csv = String::from("u,v,side\n");
     for i in 0..200 {

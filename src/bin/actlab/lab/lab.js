@@ -88,6 +88,11 @@ function onText(message) {
   if (message.type === "error") {
     state.inflight = false;
     showError(message.message);
+    // A refused upload is forgotten; the networks trained before it stay.
+    if (state.csv && message.message.startsWith("the uploaded CSV")) {
+      state.csv = null;
+      $("upload").value = "";
+    }
   } else if (message.type === "curves") {
     for (const c of message.curves) state.curves[c.name] = c;
     buildNetwork();
