@@ -348,3 +348,48 @@ async fn sockets_train_and_are_bounded() {
         403
     );
 }
+
+/// `actlab lab` itself: the URL on stdout, a warning off loopback, one error line for a busy port.
+#[test]
+fn the_command_prints_its_url_and_its_errors() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actlab"))
+        .args(["lab", "--host", "0.0.0.0", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut warning = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut warning)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("actlab lab: open http://0.0.0.0:") && line.ends_with("/ (Ctrl-C stops it)\n"),
+        "{line}"
+    );
+    assert_eq!(
+        warning,
+        "warning: --host 0.0.0.0 lets other machines reach the lab and train on this one; it has no login\n"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_actlab"))
+        .args(["lab", "--port", &port])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: --port {port}: cannot listen on 127.0.0.1:{port}: ")),
+        "{stderr}"
+    );
+}
