@@ -190,6 +190,20 @@ async fn the_lab_in_chromium() {
     wait_text(&client, "gradients", |t| t.contains("relu")).await;
     wait_text(&client, "epoch", |t| t == "0").await;
 
+    // A function with a parameter: leaky ReLU with a slope of 0.2.
+    select(&client, "select.activation", "leaky_relu").await;
+    wait_text(&client, "gradients", |t| t.contains("leaky_relu")).await;
+    let parameter = client.find(Locator::Css("input.parameter")).await.unwrap();
+    parameter.send_keys("0.2\n").await.unwrap();
+    client.find(Locator::Id("epoch")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "gradients", |t| t.contains("leaky_relu:0.2")).await;
+
+    // Several classes: a box per class probability beside the most probable class.
+    select(&client, "#preset", "softmax").await;
+    wait_text(&client, "source", |t| t.contains("classes 0, 1, 2, 3, 4")).await;
+    client.find(Locator::Id("n-class-4")).await.unwrap();
+    screenshot(&client, "lab-classes.png").await;
+
     // Click a neuron and set one of its weights: the network is redrawn with it, and the
     // command says it no longer reproduces the run.
     client.find(Locator::Id("n-0-1")).await.unwrap().click().await.unwrap();

@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 const GRID = 100;
 const ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "gelu:tanh",
   "silu", "softplus", "mish", "softsign", "relu6", "hard_sigmoid", "hard_swish", "prelu"];
+// Activations with a parameter, and its default (typed after a colon: leaky_relu:0.2).
+const PARAMETERS = { leaky_relu: "0.01", elu: "1", softplus: "1", prelu: "0.25" };
 const FEATURES = [["x1", "x₁"], ["x2", "x₂"], ["x1_sq", "x₁²"], ["x2_sq", "x₂²"], ["x1_x2", "x₁x₂"],
   ["sin_x1", "sin x₁"], ["sin_x2", "sin x₂"]];
 const RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -319,13 +321,23 @@ function buildNetwork() {
     const select = document.createElement("select");
     select.className = "activation";
     select.dataset.layer = layer;
-    options(select, ACTIVATIONS, c.activations[layer] || "tanh");
+    const [base, parameter] = splitActivation(c.activations[layer] || "tanh");
+    options(select, ACTIVATIONS, base);
     select.onchange = () => { c.activations[layer] = select.value; setup(); };
+    head.append(select);
+    if (base in PARAMETERS) {
+      const input = element("input", "parameter");
+      input.placeholder = PARAMETERS[base];
+      input.title = `the parameter of ${base} (default ${PARAMETERS[base]})`;
+      input.value = parameter;
+      input.onchange = () => { c.activations[layer] = input.value ? `${base}:${input.value}` : base; setup(); };
+      head.append(input);
+    }
     const curve = document.createElement("canvas");
     curve.width = 92;
     curve.height = 70;
     curve.className = "curve";
-    head.append(select, document.createElement("br"), curve);
+    head.append(document.createElement("br"), curve);
     for (let u = 0; u < width; u++) col.append(neuron(`n-${layer}-${u}`, layer, u));
     columns.append(col);
   });
@@ -335,11 +347,26 @@ function buildNetwork() {
   options(output, ["auto", ...ACTIVATIONS, "softmax"], c.output || "auto");
   output.onchange = () => { c.output = output.value === "auto" ? null : output.value; setup(); };
   out.querySelector(".head").append(document.createElement("br"), output);
+  const classes = s && s.task === "classification" && s.classes.length > 2 ? s.classes : [];
+  // Several classes: one box per class probability (linked to its output unit), then the
+  // most probable class.
+  classes.forEach((name, k) => {
+    const box = neuron(`n-class-${k}`, c.hidden.length, k);
+    box.title = `probability of class ${name}`;
+    out.append(box);
+  });
   out.append(neuron("n-out", c.hidden.length, 0));
   columns.append(out);
   state.centres = null;
   state.dirty = true;
   $("editor").hidden = true;
+}
+
+// "leaky_relu:0.2" → ["leaky_relu", "0.2"]; "gelu:tanh" is a name of its own.
+function splitActivation(name) {
+  if (name === "gelu:tanh" || !name.includes(":")) return [name, ""];
+  const at = name.indexOf(":");
+  return [name.slice(0, at), name.slice(at + 1)];
 }
 
 function column(title) {
@@ -379,15 +406,14 @@ const DIVERGING = (() => {
   return table;
 })();
 
-function paintGrid(canvas, values, offset) {
+// Paints one GRID × GRID heatmap: orange-white-blue, or with `colour` white to that colour.
+function paintGrid(canvas, values, offset, colour) {
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(GRID, GRID);
   const d = image.data;
   for (let i = 0; i < GRID * GRID; i++) {
     const v = values[offset + i];
-    d[i * 4] = DIVERGING[v * 3];
-    d[i * 4 + 1] = DIVERGING[v * 3 + 1];
-    d[i * 4 + 2] = DIVERGING[v * 3 + 2];
+    for (let k = 0; k < 3; k++) d[i * 4 + k] = colour ? 255 + ((colour[k] - 255) * v) / 255 : DIVERGING[v * 3 + k];
     d[i * 4 + 3] = 255;
   }
   ctx.putImageData(image, 0, 0);
@@ -465,7 +491,15 @@ function drawCurve(canvas, name, histogram) {
     });
   }
   const curve = state.curves[name];
-  if (!curve) return;
+  if (!curve) {
+    // A function with a parameter: ask the server for its curve once.
+    state.requested = state.requested || {};
+    if (!state.requested[name]) {
+      state.requested[name] = true;
+      send({ type: "curves", names: [name] });
+    }
+    return;
+  }
   const all = curve.f.concat(curve.df).filter(Number.isFinite);
   const lo = Math.min(-1, ...all), hi = Math.max(1, ...all);
   const y = (v) => h - ((Math.max(lo, Math.min(hi, v)) - lo) / (hi - lo)) * (h - 4) - 2;
@@ -539,6 +573,7 @@ function drawNetwork(frame) {
   });
   const out = $("n-out");
   if (out && plane) paintOutput(out.querySelector("canvas"), frame);
+  for (let k = 0; plane && $(`n-class-${k}`); k++) paintGrid($(`n-class-${k}`).querySelector("canvas"), frame.heatmaps, k * GRID * GRID, CLASS_COLOURS[k]);
   drawLinks(frame);
 }
 
