@@ -106,6 +106,7 @@ fn batchable(p: &Prepared) -> Batchable<'_> {
         x: &p.x,
         targets: &p.targets,
         labels: Some(&p.labels),
+        weights: None,
     }
 }
 

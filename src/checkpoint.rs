@@ -169,17 +169,22 @@ impl Checkpoint {
     }
 }
 
-/// The first place, in key order, where `a` and `b` differ: its path and both values.
+/// The first place, in key order, where `a` and `b` differ: its path and both values (null
+/// for a setting that one side leaves out, as an unset optional one).
 fn first_difference(a: &Value, b: &Value, at: String) -> Option<(String, Value, Value)> {
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) if x.keys().eq(y.keys()) => x.iter().find_map(|(key, value)| {
-            let path = if at.is_empty() {
-                key.clone()
-            } else {
-                format!("{at}.{key}")
-            };
-            first_difference(value, &y[key], path)
-        }),
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|key| {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                let (a, b) = (x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null));
+                first_difference(a, b, path)
+            })
+        }
         _ if a == b => None,
         _ => Some((at, a.clone(), b.clone())),
     }

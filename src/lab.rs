@@ -247,6 +247,7 @@ impl LabConfig {
             patience: None,
             seed: self.seed,
             diagnostics: None,
+            dropout: Vec::new(),
         }
     }
 }
@@ -579,6 +580,7 @@ impl Session {
             input,
             target_scale: None,
             loss,
+            threshold: None,
         };
         let (x, targets, labels) = model.prepare(&data.train)?;
         let test = model.prepare(&data.test)?;
@@ -926,6 +928,7 @@ fn batchable<'a>(x: &'a Matrix, targets: &'a Matrix, labels: &'a Option<Vec<u32>
         x,
         targets,
         labels: labels.as_deref(),
+        weights: None,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod advise;
 pub mod checkpoint;
 pub mod compare;
 pub(crate) mod cpu;
+pub mod cv;
 pub mod data;
 pub mod diagnostics;
 pub mod error;
@@ -40,8 +41,10 @@ pub mod model_io;
 pub mod optim;
 pub mod plot;
 pub mod predictor;
+pub mod preprocess;
 pub mod report;
 pub mod train;
+pub mod weights;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

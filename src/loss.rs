@@ -77,15 +77,46 @@ impl Loss {
         cols: usize,
         grad_z: &mut [f32],
     ) -> f64 {
+        self.weighted_loss_and_grad(output, z, y, targets, cols, None, grad_z)
+    }
+
+    /// [`Loss::loss_and_grad`] with each sample's loss, and its gradient, multiplied by its
+    /// weight (`weights`: one per row; `None`: all 1, bit for bit the unweighted loss). The
+    /// mean is still over the rows (as Keras' `sum_over_batch_size`): weights that average 1
+    /// keep the loss on the unweighted scale.
+    #[allow(clippy::too_many_arguments)]
+    pub fn weighted_loss_and_grad(
+        self,
+        output: Activation,
+        z: &[f32],
+        y: &[f32],
+        targets: &[f32],
+        cols: usize,
+        weights: Option<&[f32]>,
+        grad_z: &mut [f32],
+    ) -> f64 {
         let rows = z.len() / cols;
-        let total = self.sum_and_grad(output, z, y, targets, cols, Some(grad_z));
+        let total = self.sum_and_grad(output, z, y, targets, cols, weights, Some(grad_z));
         total / self.denominator(rows, cols)
     }
 
     /// Mean loss of a batch, without the gradient.
     pub fn loss(self, output: Activation, z: &[f32], y: &[f32], targets: &[f32], cols: usize) -> f64 {
+        self.weighted_loss(output, z, y, targets, cols, None)
+    }
+
+    /// Mean weighted loss of a batch (see [`Loss::weighted_loss_and_grad`]), without the gradient.
+    pub fn weighted_loss(
+        self,
+        output: Activation,
+        z: &[f32],
+        y: &[f32],
+        targets: &[f32],
+        cols: usize,
+        weights: Option<&[f32]>,
+    ) -> f64 {
         let rows = z.len() / cols;
-        self.sum_and_grad(output, z, y, targets, cols, None) / self.denominator(rows, cols)
+        self.sum_and_grad(output, z, y, targets, cols, weights, None) / self.denominator(rows, cols)
     }
 
     fn denominator(self, rows: usize, cols: usize) -> f64 {
@@ -95,7 +126,8 @@ impl Loss {
         }
     }
 
-    /// Summed loss; the gradient (of the mean) into `grad_z` when given.
+    /// Summed loss, each row's times its weight; the gradient (of the mean) into `grad_z` when given.
+    #[allow(clippy::too_many_arguments)]
     fn sum_and_grad(
         self,
         output: Activation,
@@ -103,10 +135,13 @@ impl Loss {
         y: &[f32],
         targets: &[f32],
         cols: usize,
+        weights: Option<&[f32]>,
         mut grad_z: Option<&mut [f32]>,
     ) -> f64 {
         let rows = z.len() / cols;
         let scale = 1.0 / self.denominator(rows, cols) as f32;
+        // Multiplying by 1 is exact: without weights, the values are the unweighted ones, bit for bit.
+        let weight = |row: usize| weights.map_or(1.0, |w| w[row]);
         let mut total = 0.0f64;
         match self {
             Loss::CrossEntropy => {
@@ -116,15 +151,17 @@ impl Loss {
                     // -Σ t_k log softmax(z)_k = Σ t_k (lse(z) - z_k); skipping t_k = 0 keeps a
                     // -inf logit of an impossible class from turning 0·inf into NaN.
                     let lse = log_sum_exp(zr);
+                    let w = weight(r);
                     total += tr
                         .iter()
                         .zip(zr)
                         .filter(|(&t, _)| t != 0.0)
                         .map(|(&t, &z)| (t * (lse - z)) as f64)
-                        .sum::<f64>();
+                        .sum::<f64>()
+                        * w as f64;
                     if let Some(g) = grad_z.as_deref_mut() {
                         for ((g, &p), &t) in g[span].iter_mut().zip(yr).zip(tr) {
-                            *g = (p - t) * scale;
+                            *g = (p - t) * scale * w;
                         }
                     }
                 }
@@ -132,9 +169,10 @@ impl Loss {
             Loss::BinaryCrossEntropy => {
                 for (i, (&z, &t)) in z.iter().zip(targets).enumerate() {
                     // -t ln σ(z) - (1-t) ln(1-σ(z)) = softplus(z) - t z
-                    total += (softplus(z) - t * z) as f64;
+                    let w = weight(i / cols);
+                    total += (softplus(z) - t * z) as f64 * w as f64;
                     if let Some(g) = grad_z.as_deref_mut() {
-                        g[i] = (y[i] - t) * scale;
+                        g[i] = (y[i] - t) * scale * w;
                     }
                 }
             }
@@ -150,10 +188,11 @@ impl Loss {
                         Loss::Huber { .. } => (0.5 * r64 * r64, r),
                         _ => (r64 * r64, 2.0 * r),
                     };
-                    total += value;
+                    let w = weight(i / cols);
+                    total += value * w as f64;
                     if let Some(g) = grad_z.as_deref_mut() {
                         // ∂L/∂z = ∂L/∂y · σ'(z); `check` rules out softmax, so σ acts elementwise.
-                        g[i] = slope * scale * output.derivative(z[i], y);
+                        g[i] = slope * scale * w * output.derivative(z[i], y);
                     }
                 }
             }
@@ -212,18 +251,30 @@ mod tests {
 
     /// `∂L/∂z` from `loss_and_grad` against central differences of `loss` (in f64).
     fn check_gradient(loss: Loss, output: Activation, z: &[f32], targets: &[f32], cols: usize) {
+        check_weighted_gradient(loss, output, z, targets, cols, None);
+    }
+
+    /// The same for the loss weighted per row by `weights`.
+    fn check_weighted_gradient(
+        loss: Loss,
+        output: Activation,
+        z: &[f32],
+        targets: &[f32],
+        cols: usize,
+        weights: Option<&[f32]>,
+    ) {
         let y = outputs(output, z, cols);
         let mut grad = vec![0.0; z.len()];
-        let value = loss.loss_and_grad(output, z, &y, targets, cols, &mut grad);
-        assert!((value - loss.loss(output, z, &y, targets, cols)).abs() < 1e-12);
+        let value = loss.weighted_loss_and_grad(output, z, &y, targets, cols, weights, &mut grad);
+        assert!((value - loss.weighted_loss(output, z, &y, targets, cols, weights)).abs() < 1e-12);
         let h = 1e-2f32;
         for i in 0..z.len() {
             let mut zp = z.to_vec();
             zp[i] += h;
             let mut zm = z.to_vec();
             zm[i] -= h;
-            let lp = loss.loss(output, &zp, &outputs(output, &zp, cols), targets, cols);
-            let lm = loss.loss(output, &zm, &outputs(output, &zm, cols), targets, cols);
+            let lp = loss.weighted_loss(output, &zp, &outputs(output, &zp, cols), targets, cols, weights);
+            let lm = loss.weighted_loss(output, &zm, &outputs(output, &zm, cols), targets, cols, weights);
             let numeric = (lp - lm) / (2.0 * h as f64);
             let error = (numeric - grad[i] as f64).abs();
             assert!(
@@ -256,6 +307,68 @@ mod tests {
             check_gradient(Loss::Mse, output, &z, &t, 2);
             check_gradient(Loss::Huber { delta: 0.5 }, output, &z, &t, 2);
         }
+    }
+
+    #[test]
+    fn weighted_loss_gradients_match_central_differences() {
+        let z = [0.3, -1.2, 2.0, 0.7, -0.4, 0.1];
+        // Two rows of three columns, three rows of two, six of one.
+        check_weighted_gradient(
+            Loss::CrossEntropy,
+            Activation::Softmax,
+            &z,
+            &[0.0, 1.0, 0.0, 0.2, 0.3, 0.5],
+            3,
+            Some(&[2.5, 0.25]),
+        );
+        let w3 = [0.0, 3.0, 0.5];
+        check_weighted_gradient(
+            Loss::BinaryCrossEntropy,
+            Activation::Sigmoid,
+            &z,
+            &[1.0, 0.0, 1.0, 1.0, 0.0, 0.0],
+            2,
+            Some(&w3),
+        );
+        let t = [0.5, -0.2, 0.9, 0.1, 0.0, -0.7];
+        check_weighted_gradient(Loss::Mse, Activation::Tanh, &z, &t, 2, Some(&w3));
+        check_weighted_gradient(
+            Loss::Huber { delta: 0.5 },
+            Activation::Identity,
+            &z,
+            &t,
+            1,
+            Some(&[1.0, 2.0, 0.0, 4.0, 0.5, 1.5]),
+        );
+        // Weights of 1 give the unweighted loss and gradient bit for bit; a weight of 2 doubles a row.
+        let y = outputs(Activation::Sigmoid, &z, 1);
+        let (mut plain, mut ones, mut doubled) = ([0.0; 6], [0.0; 6], [0.0; 6]);
+        let t = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        let a = Loss::BinaryCrossEntropy.loss_and_grad(Activation::Sigmoid, &z, &y, &t, 1, &mut plain);
+        let b = Loss::BinaryCrossEntropy.weighted_loss_and_grad(
+            Activation::Sigmoid,
+            &z,
+            &y,
+            &t,
+            1,
+            Some(&[1.0; 6]),
+            &mut ones,
+        );
+        assert_eq!(
+            (a.to_bits(), plain.map(f32::to_bits)),
+            (b.to_bits(), ones.map(f32::to_bits))
+        );
+        Loss::BinaryCrossEntropy.weighted_loss_and_grad(
+            Activation::Sigmoid,
+            &z,
+            &y,
+            &t,
+            1,
+            Some(&[2.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
+            &mut doubled,
+        );
+        assert_eq!(doubled[0], 2.0 * plain[0]);
+        assert_eq!(doubled[1..], plain[1..]);
     }
 
     #[test]

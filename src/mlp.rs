@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use crate::layer::{LayerSpec, Params};
 use crate::{Activation, Error, Init, Matrix, Result};
@@ -57,6 +57,9 @@ pub struct Workspace {
     grad_z: Vec<Vec<f32>>,
     /// Per layer: gradient of the loss with respect to the layer's output `h`.
     grad_h: Vec<Vec<f32>>,
+    /// Per hidden layer under dropout: the mask its output was multiplied by (0, or
+    /// `1 / (1 - rate)` for a kept unit); empty for the other layers and without dropout.
+    masks: Vec<Vec<f32>>,
 }
 
 impl Workspace {
@@ -129,6 +132,7 @@ impl Workspace {
             self.grad_h[i].resize(len, 0.0);
             self.h[i].resize(if mlp.is_residual(i) { len } else { 0 }, 0.0);
         }
+        self.masks.clear();
         self.rows = rows;
     }
 }
@@ -349,6 +353,25 @@ impl Mlp {
     /// # Panics
     /// If `x.len() != rows * inputs`.
     pub fn forward(&self, x: &[f32], rows: usize, ws: &mut Workspace) {
+        self.forward_with_dropout(x, rows, ws, None);
+    }
+
+    /// [`Mlp::forward`] for training with inverted dropout: each unit of hidden layer `i`'s
+    /// output is zeroed with probability `rates[i]` and the kept ones are scaled by
+    /// `1 / (1 - rates[i])`, masks drawn from `rng`; [`Mlp::backward`] then follows the same
+    /// masks. `rates` holds one rate per hidden layer (a rate of 0 leaves its layer alone);
+    /// `None` is [`Mlp::forward`].
+    ///
+    /// # Panics
+    /// If `x.len() != rows * inputs`, or a rate is not in `[0, 1)`, or `rates` is shorter
+    /// than the hidden layers.
+    pub fn forward_with_dropout(
+        &self,
+        x: &[f32],
+        rows: usize,
+        ws: &mut Workspace,
+        mut dropout: Option<(&[f32], &mut rand_chacha::ChaCha8Rng)>,
+    ) {
         assert_eq!(x.len(), rows * self.inputs(), "input has the wrong shape");
         ws.prepare(self, rows);
         for (i, layer) in self.layers.iter().enumerate() {
@@ -366,6 +389,28 @@ impl Mlp {
                     *h = x + y;
                 }
             }
+            let rate = match &dropout {
+                Some((rates, _)) if i + 1 < self.layers.len() => rates[i],
+                _ => 0.0,
+            };
+            if rate > 0.0 {
+                assert!(rate < 1.0, "a dropout rate must be below 1, got {rate}");
+                let rng = &mut *dropout.as_mut().expect("a rate comes with its generator").1;
+                let keep = 1.0 / (1.0 - rate);
+                let mask: Vec<f32> = (0..y.len())
+                    .map(|_| if rng.random::<f32>() < rate { 0.0 } else { keep })
+                    .collect();
+                // The dropped output feeds the next layer from `h`; `y` stays σ(z) for the
+                // activation's derivative.
+                if h.is_empty() {
+                    h.extend_from_slice(y);
+                }
+                for (h, &m) in h.iter_mut().zip(&mask) {
+                    *h *= m;
+                }
+                ws.masks.resize_with(i + 1, Vec::new);
+                ws.masks[i] = mask;
+            }
         }
     }
 
@@ -379,6 +424,12 @@ impl Mlp {
             let layer = &self.layers[i];
             let p = self.layer_params(i);
             let grad_slopes = &mut grads[self.offsets[i] + layer.weight_len() + layer.outputs..self.offsets[i + 1]];
+            if let Some(mask) = ws.masks.get(i).filter(|m| !m.is_empty()) {
+                // ∂L/∂h before dropout: the mask's factor, 0 for a dropped unit.
+                for (g, &m) in ws.grad_h[i].iter_mut().zip(mask) {
+                    *g *= m;
+                }
+            }
             if i + 1 < self.layers.len() {
                 layer.backward_activation(&p, &ws.z[i], &ws.y[i], &ws.grad_h[i], &mut ws.grad_z[i], grad_slopes);
             } else {

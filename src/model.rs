@@ -5,13 +5,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::{stratified_split, Columns, Standardizer};
+use crate::data::{stratified_indices, Columns, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
 use crate::optim::OptimizerKind;
 use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
+use crate::weights::{self, ClassWeight, Threshold};
 use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
 
 /// A network with its data conventions.
@@ -33,6 +34,10 @@ pub struct Model {
     pub target_scale: Option<(f32, f32)>,
     /// The loss the network was trained with.
     pub loss: Loss,
+    /// Binary classifiers: the probability of the second class (in [`Model::classes`] order)
+    /// at or above which it is predicted; `None`: the class of highest probability (for a
+    /// sigmoid output, the second class from 0.5). See [`Model::class_of`].
+    pub threshold: Option<f32>,
 }
 
 /// How input features are standardized before they reach the network.
@@ -74,6 +79,19 @@ pub struct FitConfig {
     pub validation_fraction: Option<f32>,
     /// Optimizer, schedule, epochs, batch size, seed.
     pub train: TrainConfig,
+    /// Class weights in training (classification); `None`: every class weighs 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<ClassWeight>,
+    /// One weight per sample of the data given to [`fit`], multiplying its loss in training
+    /// (with its class's weight); `None`: all 1. See [`crate::weights`]. Serialized as a
+    /// digest (see [`weights::digest`]), so that a checkpoint tells when they change.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_digest")]
+    pub sample_weights: Option<Vec<f32>>,
+    /// The decision threshold of a binary classifier, stored in the model (see
+    /// [`Model::threshold`]); `Auto` tunes it for F1 on the validation data (which it then
+    /// holds out, 0.1 by default). `None`: the most probable class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Threshold>,
 }
 
 impl Default for FitConfig {
@@ -89,12 +107,15 @@ impl Default for FitConfig {
             scale_target: true,
             validation_fraction: None,
             train: TrainConfig::default(),
+            class_weight: None,
+            sample_weights: None,
+            threshold: None,
         }
     }
 }
 
-/// The validation share that early stopping takes when [`FitConfig::validation_fraction`] is
-/// left to the default.
+/// The validation share that early stopping and a tuned threshold take when
+/// [`FitConfig::validation_fraction`] is left to the default.
 pub const PATIENCE_VALIDATION_FRACTION: f32 = 0.1;
 
 impl FitConfig {
@@ -108,7 +129,8 @@ impl FitConfig {
             self.scaling
                 .unwrap_or(if data.images { Scaling::Global } else { Scaling::Feature }),
         );
-        config.validation_fraction = Some(self.validation_fraction.unwrap_or(if self.train.patience.is_some() {
+        let needs_validation = self.train.patience.is_some() || self.threshold == Some(Threshold::Auto);
+        config.validation_fraction = Some(self.validation_fraction.unwrap_or(if needs_validation {
             PATIENCE_VALIDATION_FRACTION
         } else {
             0.0
@@ -212,8 +234,43 @@ pub fn fit_with(
     if !(0.0..1.0).contains(&validation_fraction) {
         return Err(Error::config("the validation fraction must be in [0, 1)"));
     }
-    let (fit_part, validation) = if validation_fraction > 0.0 {
-        let (t, v) = stratified_split(data, validation_fraction, config.train.seed ^ 0x5eed);
+    if config.threshold.is_some() && classes.len() != 2 {
+        return Err(Error::Setting {
+            field: "threshold",
+            message: format!(
+                "applies to two classes; the target '{}' has {}",
+                data.target_name,
+                if task == Task::Classification {
+                    format!("{} classes", classes.len())
+                } else {
+                    "numbers".into()
+                }
+            ),
+        });
+    }
+    if config.class_weight.is_some() && task != Task::Classification {
+        return Err(Error::Setting {
+            field: "class_weight",
+            message: format!("needs classes; the target '{}' is numbers", data.target_name),
+        });
+    }
+    if let Some(w) = &config.sample_weights {
+        if w.len() != data.len() {
+            return Err(Error::config(format!(
+                "{} sample weights for {} samples",
+                w.len(),
+                data.len()
+            )));
+        }
+    }
+    let (fit_part, validation, fit_rows) = if validation_fraction > 0.0 {
+        let (t_rows, v_rows) = stratified_indices(
+            &data.target,
+            data.len(),
+            validation_fraction,
+            config.train.seed ^ 0x5eed,
+        );
+        let (t, v) = (data.subset(&t_rows), data.subset(&v_rows));
         if v.is_empty() || t.is_empty() {
             return Err(Error::config(format!(
                 "a validation fraction of {} leaves {} of {} samples for validation and {} for training; each needs at least one",
@@ -223,9 +280,9 @@ pub fn fit_with(
                 t.len()
             )));
         }
-        (t, Some(v))
+        (t, Some(v), t_rows)
     } else {
-        (data.clone(), None)
+        (data.clone(), None, (0..data.len()).collect())
     };
 
     check_training_memory(config, data.n_features(), outputs, data.len())?;
@@ -263,9 +320,11 @@ pub fn fit_with(
         input,
         target_scale,
         loss,
+        threshold: None,
     };
 
     let (x, targets, labels) = model.prepare(&fit_part)?;
+    let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
     let history = train::train_with(
         &mut model.mlp,
@@ -274,16 +333,31 @@ pub fn fit_with(
             x: &x,
             targets: &targets,
             labels: labels.as_deref(),
+            weights: sample_weights.as_deref(),
         },
         prepared_validation.as_ref().map(|(x, t, l)| Batchable {
             x,
             targets: t,
             labels: l.as_deref(),
+            weights: None,
         }),
         &config.train,
         continuation,
         on_epoch,
     )?;
+    model.threshold = match config.threshold {
+        None => None,
+        Some(Threshold::Value(t)) => Some(t),
+        Some(Threshold::Auto) => {
+            let v = validation
+                .as_ref()
+                .expect("resolved() holds out validation data for it");
+            let p = model.predict(v)?;
+            let scores: Vec<f32> = p.iter_rows().map(|row| row[1]).collect();
+            let positive: Vec<bool> = model.labels(v)?.iter().map(|&l| l == 1).collect();
+            Some(weights::best_threshold(&scores, &positive))
+        }
+    };
     Ok(Fitted {
         model,
         history,
@@ -325,6 +399,39 @@ fn check_training_memory(config: &FitConfig, inputs: usize, outputs: usize, samp
         ),
         bytes,
     )
+}
+
+fn serialize_digest<S: serde::Serializer>(weights: &Option<Vec<f32>>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&weights::digest(weights.as_deref().unwrap_or_default()))
+}
+
+/// Each training sample's weight: its class's weight times its own sample weight (`fit_rows`:
+/// the rows of the data that the training part holds); `None` when neither is set.
+fn training_weights(
+    config: &FitConfig,
+    classes: &[String],
+    labels: Option<&[u32]>,
+    fit_rows: &[usize],
+) -> Result<Option<Vec<f32>>> {
+    let per_class = match (&config.class_weight, labels) {
+        (Some(spec), Some(labels)) => Some((weights::class_weights(spec, classes, labels)?, labels)),
+        _ => None,
+    };
+    let weights: Vec<f32> = match (&config.sample_weights, &per_class) {
+        (None, None) => return Ok(None),
+        (sample, _) => (0..fit_rows.len())
+            .map(|i| {
+                let s = sample.as_ref().map_or(1.0, |w| w[fit_rows[i]]);
+                per_class.as_ref().map_or(s, |(c, labels)| s * c[labels[i] as usize])
+            })
+            .collect(),
+    };
+    if weights.iter().all(|&w| w == 0.0) {
+        return Err(Error::config(
+            "every training sample weighs 0 (sample and class weights multiplied): nothing to train on",
+        ));
+    }
+    Ok(Some(weights))
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {
@@ -612,8 +719,56 @@ impl Model {
         let probabilities = self.predict(data)?;
         Ok(probabilities
             .iter_rows()
-            .map(|row| self.classes[metrics::predicted_class(row)].clone())
+            .map(|row| self.classes[self.class_of(row)].clone())
             .collect())
+    }
+
+    /// The class (index into [`Model::classes`]) that a row of class probabilities, as
+    /// [`Model::predict`] gives them, predicts: with a [`Model::threshold`], the second of two
+    /// classes when its probability is at or above it; otherwise [`metrics::predicted_class`].
+    pub fn class_of(&self, probabilities: &[f32]) -> usize {
+        match (self.threshold, probabilities) {
+            (Some(t), [_, p]) => usize::from(*p >= t),
+            _ => metrics::predicted_class(probabilities),
+        }
+    }
+
+    /// The full report of the model's predictions on a labelled data set: for classes,
+    /// per-class precision, recall, F1 and support, macro and weighted F1, balanced accuracy,
+    /// the confusion matrix, log loss and (two classes) ROC AUC; for numbers, MAE, RMSE and R²
+    /// in the target's units. See [`metrics`].
+    ///
+    /// # Errors
+    /// No samples, or features or a target that do not fit the model.
+    pub fn report(&self, data: &Dataset) -> Result<metrics::Report> {
+        if data.is_empty() {
+            return Err(Error::config("no samples to score"));
+        }
+        let predicted = self.predict(data)?;
+        match self.task {
+            Task::Classification => {
+                let labels = self.labels(data)?;
+                let classes: Vec<u32> = predicted.iter_rows().map(|row| self.class_of(row) as u32).collect();
+                Ok(metrics::Report::Classification(metrics::classification_report(
+                    &self.classes,
+                    &labels,
+                    &classes,
+                    Some(predicted.as_slice()),
+                )))
+            }
+            Task::Regression => {
+                let Target::Values(values) = &data.target else {
+                    return Err(Error::config(format!(
+                        "the model predicts numbers, but the data's target '{}' is not numeric",
+                        data.target_name
+                    )));
+                };
+                Ok(metrics::Report::Regression(metrics::regression_report(
+                    predicted.as_slice(),
+                    values,
+                )))
+            }
+        }
     }
 
     /// The network's outputs `out` in the data's terms: two class probabilities for a single
@@ -659,6 +814,7 @@ impl Model {
                 x: &x,
                 targets: &targets,
                 labels: labels.as_deref(),
+                weights: None,
             },
             self.loss,
         );
@@ -674,7 +830,14 @@ impl Model {
         Ok(match self.task {
             Task::Classification => Scores {
                 loss: e.loss,
-                accuracy: e.score,
+                // The network's own rule unless a threshold decides.
+                accuracy: match self.threshold {
+                    None => e.score,
+                    Some(_) => match self.report(data)? {
+                        metrics::Report::Classification(r) => Some(r.accuracy),
+                        metrics::Report::Regression(_) => unreachable!("a classifier reports classes"),
+                    },
+                },
                 r2: None,
                 rmse: None,
             },

@@ -7,7 +7,9 @@
 //! - `target.mean`, `target.std` `[1]` for regression with scaled targets: predictions are
 //!   `output · std + mean`.
 //!
-//! Metadata key `actlab`: the configuration as JSON (see [`ModelMeta`]).
+//! Metadata key `actlab`: the configuration as JSON (see [`ModelMeta`]). A model trained on a raw
+//! table also stores its preprocessing there, under `preprocess` (see
+//! [`crate::preprocess::Preprocessor`]); files without it load as before.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +21,7 @@ use crate::data::Standardizer;
 use crate::layer::LayerSpec;
 use crate::loss::Loss;
 use crate::model::Model;
+use crate::preprocess::Preprocessor;
 use crate::{fileio, Error, Mlp, Result, Task};
 
 /// Format version written into new files.
@@ -45,6 +48,14 @@ pub struct ModelMeta {
     pub target: String,
     /// Loss the model was trained with.
     pub loss: Loss,
+    /// Decision threshold of a binary classifier (see [`Model::threshold`]); absent in files
+    /// written before it existed, and when the model predicts the most probable class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    /// How raw table columns become [`ModelMeta::features`] (absent in files of models trained
+    /// on numeric data read without it, and in files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<Preprocessor>,
 }
 
 fn to_bytes(values: &[f32]) -> Vec<u8> {
@@ -56,6 +67,14 @@ fn to_bytes(values: &[f32]) -> Vec<u8> {
 /// # Errors
 /// Only if the safetensors encoder rejects the data (it should not).
 pub fn to_safetensors(model: &Model) -> Result<Vec<u8>> {
+    to_safetensors_with(model, None)
+}
+
+/// [`to_safetensors`] with the preprocessing that turns raw tables into the model's features.
+///
+/// # Errors
+/// As [`to_safetensors`].
+pub fn to_safetensors_with(model: &Model, preprocess: Option<&Preprocessor>) -> Result<Vec<u8>> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, layer) in model.mlp.layers().iter().enumerate() {
         let p = model.mlp.layer_params(i);
@@ -86,6 +105,8 @@ pub fn to_safetensors(model: &Model) -> Result<Vec<u8>> {
         features: model.feature_names.clone(),
         target: model.target_name.clone(),
         loss: model.loss,
+        threshold: model.threshold,
+        preprocess: preprocess.cloned(),
     };
     let json = serde_json::to_string(&meta).expect("metadata serializes");
     let views = tensors
@@ -113,6 +134,14 @@ pub fn to_safetensors(model: &Model) -> Result<Vec<u8>> {
 /// one per input or not distinct, standard deviations that are not positive, and a target
 /// scale that is half present or present on a classifier.
 pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
+    from_safetensors_with(bytes, path).map(|(model, _)| model)
+}
+
+/// [`from_safetensors`] with the preprocessing stored in the file, if any.
+///
+/// # Errors
+/// As [`from_safetensors`], and a preprocessing that does not make the model's features.
+pub fn from_safetensors_with(bytes: &[u8], path: &Path) -> Result<(Model, Option<Preprocessor>)> {
     let bad = |message: String| Error::Model {
         path: path.to_path_buf(),
         message,
@@ -199,7 +228,10 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
         (false, true) => return Err(bad("tensor 'target.std' without 'target.mean'".into())),
     };
     check_metadata(&meta, target_scale.is_some()).map_err(bad)?;
-    Ok(Model {
+    if let Some(preprocess) = &meta.preprocess {
+        preprocess.check(&meta.features).map_err(bad)?;
+    }
+    let model = Model {
         mlp,
         task: meta.task,
         classes: meta.classes,
@@ -208,7 +240,9 @@ pub fn from_safetensors(bytes: &[u8], path: &Path) -> Result<Model> {
         input,
         target_scale,
         loss: meta.loss,
-    })
+        threshold: meta.threshold,
+    };
+    Ok((model, meta.preprocess))
 }
 
 /// The tensors a file with these layers may hold, with their shapes, layer tensors first in
@@ -243,6 +277,13 @@ fn check_metadata(meta: &ModelMeta, target_scale: bool) -> std::result::Result<(
     }
     if let Some(name) = first_duplicate(&meta.features) {
         return Err(format!("metadata names the feature '{name}' twice"));
+    }
+    if let Some(t) = meta.threshold {
+        if meta.task != Task::Classification || meta.classes.len() != 2 || !(0.0..=1.0).contains(&t) {
+            return Err(format!(
+                "the metadata's decision threshold {t} needs a classifier of two classes and a value in [0, 1]"
+            ));
+        }
     }
     meta.loss
         .check(output)
@@ -315,4 +356,12 @@ pub fn save(model: &Model, path: &Path) -> Result<()> {
 pub fn load(path: &Path) -> Result<Model> {
     // The bytes, and the model's copy of its tensors.
     from_safetensors(&fileio::read_input(path, 2)?, path)
+}
+
+/// Reads a model file with the preprocessing stored in it, if any.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_preprocessor(path: &Path) -> Result<(Model, Option<Preprocessor>)> {
+    from_safetensors_with(&fileio::read_input(path, 2)?, path)
 }

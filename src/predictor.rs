@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::{inference, metrics, Error, Matrix, Model, Result, Task};
+use crate::{inference, Error, Matrix, Model, Result, Task};
 
 /// What a model says about one sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -39,7 +39,7 @@ impl Prediction {
     pub(crate) fn new(model: &Model, row: &[f32]) -> Self {
         match model.task {
             Task::Classification => {
-                let index = metrics::predicted_class(row);
+                let index = model.class_of(row);
                 Prediction::Class {
                     label: model.classes[index].clone(),
                     index,

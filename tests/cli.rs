@@ -15,6 +15,7 @@ fn every_subcommand_has_help() {
         "predict",
         "activations",
         "compare",
+        "cv",
         "plot",
         "experiments",
         "advise",
@@ -144,10 +145,12 @@ fn bad_input_gives_one_line_errors() {
     fails_with(&["train", "--data", &empty], "empty.csv");
     let ragged = write(d, "ragged.csv", "a,b,c\n1,2,0\n3,4\n");
     fails_with(&["train", "--data", &ragged], "ragged.csv:3");
-    let text = write(d, "text.csv", "a,b,c\n1,2,0\n3,abc,1\n");
-    fails_with(&["train", "--data", &text], "text.csv:3:2");
+    // Text cells make a categorical column and NaN is missing (issue 14); a number beyond f32,
+    // and NaN when it is not among --na-values, are still refused.
+    let big = write(d, "big.csv", "a,b,c\n1,2,0\n3,1e39,1\n");
+    fails_with(&["train", "--data", &big], "big.csv:3:2");
     let nan = write(d, "nan.csv", "a,b,c\n1,NaN,0\n3,4,1\n");
-    fails_with(&["train", "--data", &nan], "nan.csv:2:2");
+    fails_with(&["train", "--data", &nan, "--na-values", "NA"], "nan.csv:2:2");
     let inf = write(d, "inf.csv", "a,b,c\n1,2,0\ninf,4,1\n");
     fails_with(&["train", "--data", &inf], "inf.csv:3:1");
     fails_with(&["train", "--data", "iris", "--target", "species"], "--target");

@@ -281,6 +281,7 @@ fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
         x: &x,
         targets: &targets,
         labels: Some(&labels),
+        weights: None,
     };
     let config = TrainConfig {
         epochs: Some(epochs),

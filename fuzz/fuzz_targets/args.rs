@@ -11,6 +11,8 @@ mod advise;
 mod args;
 #[path = "../../src/bin/actlab/compare.rs"]
 mod compare;
+#[path = "../../src/bin/actlab/cv.rs"]
+mod cv;
 #[path = "../../src/bin/actlab/eval.rs"]
 mod eval;
 #[path = "../../src/bin/actlab/experiments.rs"]
@@ -23,6 +25,8 @@ mod plot;
 mod predict;
 #[path = "../../src/bin/actlab/report.rs"]
 mod report;
+#[path = "../../src/bin/actlab/scores.rs"]
+mod scores;
 #[path = "../../src/bin/actlab/stdout.rs"]
 mod stdout;
 #[path = "../../src/bin/actlab/train.rs"]

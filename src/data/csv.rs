@@ -174,7 +174,7 @@ pub fn quote(text: &str) -> String {
 }
 
 /// Column names for a message: each quoted, at most ten, then how many there are in all.
-pub(super) fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+pub(crate) fn name_list<S: AsRef<str>>(names: &[S]) -> String {
     let shown: Vec<String> = names.iter().take(10).map(|n| quote(n.as_ref())).collect();
     match names.len() {
         0..=10 => shown.join(", "),
@@ -185,7 +185,7 @@ pub(super) fn name_list<S: AsRef<str>>(names: &[S]) -> String {
 /// The canonical text of a numeric class label: the shortest decimal that reads back as the
 /// same `f64`, without exponent or trailing zeros (`0.0`, `-0` and `0e3` are all `0`, `1.50` is
 /// `1.5`); `None` for a label that is not a finite number.
-fn canonical_number(label: &str) -> Option<String> {
+pub(super) fn canonical_number(label: &str) -> Option<String> {
     let value = label.parse::<f64>().ok().filter(|v| v.is_finite())?;
     Some((value + 0.0).to_string())
 }
@@ -197,13 +197,13 @@ struct Chosen {
 }
 
 /// The cells of a target column, kept as text until the task is known.
-struct TargetColumn {
-    name: String,
+pub(crate) struct TargetColumn {
+    pub(crate) name: String,
     /// 1-based column number.
-    column: usize,
-    cells: Vec<String>,
+    pub(crate) column: usize,
+    pub(crate) cells: Vec<String>,
     /// 1-based line of each cell.
-    lines: Vec<usize>,
+    pub(crate) lines: Vec<usize>,
 }
 
 /// A CSV file read into numeric features and a raw target column.
@@ -213,7 +213,7 @@ struct Table {
     target: Option<TargetColumn>,
 }
 
-fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<LineCounter<R>>) -> Error {
+pub(super) fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<LineCounter<R>>) -> Error {
     let line = error.position().map_or(0, |p| reader.get_mut().line_at(p.byte()));
     let message = error.to_string();
     match error.into_kind() {
@@ -228,8 +228,8 @@ fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut csv::Reader<L
 
 /// A reader that notes where its lines end, so that a record's byte offset gives its line:
 /// the csv crate's own count is one too low in files with CRLF line ends.
-struct LineCounter<R> {
-    inner: R,
+pub(super) struct LineCounter<R> {
+    pub(super) inner: R,
     /// Bytes read so far.
     offset: u64,
     /// Offsets of the line feeds read but not yet passed by [`LineCounter::line_at`].
@@ -250,7 +250,7 @@ impl<R: Read> Read for LineCounter<R> {
 }
 
 impl<R> LineCounter<R> {
-    fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         Self {
             inner,
             offset: 0,
@@ -262,7 +262,7 @@ impl<R> LineCounter<R> {
     /// The 1-based line of a record the csv crate places at byte `offset`; offsets must not
     /// decrease from call to call. (After a CRLF the crate places the next record on the line
     /// feed, which therefore counts as passed.)
-    fn line_at(&mut self, offset: u64) -> usize {
+    pub(super) fn line_at(&mut self, offset: u64) -> usize {
         while self.ahead.front().is_some_and(|&newline| newline <= offset) {
             self.ahead.pop_front();
             self.passed += 1;
@@ -272,7 +272,7 @@ impl<R> LineCounter<R> {
 }
 
 /// Refuses a header with an empty or repeated column name, naming the columns (1-based).
-fn check_header(header: &[String]) -> std::result::Result<(), (usize, String)> {
+pub(super) fn check_header(header: &[String]) -> std::result::Result<(), (usize, String)> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (c, name) in header.iter().enumerate() {
         if name.is_empty() {
@@ -429,7 +429,7 @@ pub(crate) fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -
 
 /// Turns the text of a target column into classes or values, inferring the task when `task`
 /// is `None`.
-fn build_target(column: &TargetColumn, task: Option<Task>, path: &Path) -> Result<Target> {
+pub(crate) fn build_target(column: &TargetColumn, task: Option<Task>, path: &Path) -> Result<Target> {
     let error = |i: usize, why: String| {
         data_error(
             path,

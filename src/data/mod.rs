@@ -20,12 +20,13 @@ pub mod load;
 pub mod split;
 pub mod standardize;
 pub mod synthetic;
+pub mod table;
 
 pub use builtin::{builtin, BUILTIN_NAMES};
 pub use csv::{quote, read_csv, read_csv_columns, Columns, Matched};
 pub use idx::{read_idx, read_idx_dir};
 pub use load::{load, LoadError, LoadOptions, Source, FASHION_MNIST_DIR};
-pub use split::stratified_split;
+pub use split::{stratified_indices, stratified_split};
 pub use standardize::Standardizer;
 
 use csv::{classes_from_labels, name_list, order_classes};

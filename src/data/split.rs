@@ -13,8 +13,15 @@ use super::{Dataset, Target};
 /// and `test_fraction` lies strictly between 0 and 1. Both parts keep the original row order
 /// and the class list. The same seed gives the same split.
 pub fn stratified_split(data: &Dataset, test_fraction: f32, seed: u64) -> (Dataset, Dataset) {
+    let (train, test) = stratified_indices(&data.target, data.len(), test_fraction, seed);
+    (data.subset(&train), data.subset(&test))
+}
+
+/// The rows of the train and test parts that [`stratified_split`] makes of `n` samples with
+/// this target, each in ascending order.
+pub fn stratified_indices(target: &Target, n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let groups: Vec<Vec<usize>> = match &data.target {
+    let groups: Vec<Vec<usize>> = match target {
         Target::Classes { labels, classes } => {
             let mut groups = vec![Vec::new(); classes.len()];
             for (i, &label) in labels.iter().enumerate() {
@@ -22,9 +29,9 @@ pub fn stratified_split(data: &Dataset, test_fraction: f32, seed: u64) -> (Datas
             }
             groups
         }
-        Target::Values(_) | Target::None => vec![(0..data.len()).collect()],
+        Target::Values(_) | Target::None => vec![(0..n).collect()],
     };
-    let mut train = Vec::with_capacity(data.len());
+    let mut train = Vec::with_capacity(n);
     let mut test = Vec::new();
     for mut group in groups {
         group.shuffle(&mut rng);
@@ -34,7 +41,7 @@ pub fn stratified_split(data: &Dataset, test_fraction: f32, seed: u64) -> (Datas
     }
     train.sort_unstable();
     test.sort_unstable();
-    (data.subset(&train), data.subset(&test))
+    (train, test)
 }
 
 /// How many of `n` samples go to the test part.

@@ -149,6 +149,7 @@ pub(super) fn untrained(data: &Dataset, hidden: Vec<usize>, activation: Activati
         input: Standardizer::fit(&data.x),
         target_scale: None,
         loss: Loss::for_output(output),
+        threshold: None,
     })
 }
 
@@ -159,6 +160,7 @@ pub(super) fn train_model(model: &mut Model, data: &Dataset, config: &TrainConfi
         x: &x,
         targets: &targets,
         labels: labels.as_deref(),
+        weights: None,
     };
     train::train(&mut model.mlp, model.loss, batches, None, config, |_| {})
 }

@@ -28,6 +28,9 @@ pub struct Batchable<'a> {
     pub targets: &'a Matrix,
     /// Class index of each sample, when the task is classification (for accuracy).
     pub labels: Option<&'a [u32]>,
+    /// Weight of each sample's loss in training (see [`Loss::weighted_loss_and_grad`]);
+    /// `None`: all 1. Validation losses and scores are unweighted.
+    pub weights: Option<&'a [f32]>,
 }
 
 /// Settings of a training run.
@@ -53,6 +56,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Record [`Diagnostics`] of the training data after every epoch, on at most this many samples.
     pub diagnostics: Option<usize>,
+    /// Inverted dropout on the hidden layers' outputs during training (never when evaluating
+    /// or predicting): one rate for every hidden layer, or one per hidden layer, each in
+    /// `[0, 1)`; empty (or all 0) for none. The masks are drawn from a generator seeded by
+    /// [`TrainConfig::seed`] and the step number, so a run is the same on every repeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropout: Vec<f32>,
 }
 
 /// Samples that the default number of epochs lets a run see.
@@ -89,6 +98,7 @@ impl Default for TrainConfig {
             patience: None,
             seed: 0,
             diagnostics: None,
+            dropout: Vec::new(),
         }
     }
 }
@@ -306,6 +316,7 @@ pub fn train_with(
     let mut order: Vec<usize> = (0..n).collect();
     let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, epochs);
     let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
+    let dropout = dropout_rates(mlp, &config.dropout);
     let mut best: Option<Best> = None;
     let mut history = History::default();
     let mut start_loss: Option<f64> = None;
@@ -327,6 +338,7 @@ pub fn train_with(
     let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
     let mut batch_x = Vec::with_capacity(batch_size * inputs);
     let mut batch_t = Vec::with_capacity(batch_size * outputs);
+    let mut batch_w = Vec::with_capacity(if train.weights.is_some() { batch_size } else { 0 });
     let start = Instant::now();
     // Seconds of the epochs before a resumption.
     let earlier_seconds = history.epochs.last().map_or(0.0, |r| r.seconds);
@@ -341,7 +353,15 @@ pub fn train_with(
             for (step, batch) in order.chunks(batch_size).enumerate() {
                 gather_rows(train.x, batch, &mut batch_x);
                 gather_rows(train.targets, batch, &mut batch_t);
-                let batch_loss = stepper.forward_loss(mlp, &batch_x, &batch_t, batch.len());
+                let weights = train.weights.map(|w| {
+                    batch_w.clear();
+                    batch_w.extend(batch.iter().map(|&i| w[i]));
+                    batch_w.as_slice()
+                });
+                let masks = dropout
+                    .as_deref()
+                    .map(|rates| (rates, dropout_rng(config.seed, history.steps)));
+                let batch_loss = stepper.forward_weighted_loss(mlp, &batch_x, &batch_t, weights, masks, batch.len());
                 if !batch_loss.is_finite() {
                     return Err(diverged(mlp, stepper.workspace(), config, epoch, step, batch_loss, lr));
                 }
@@ -542,10 +562,28 @@ impl Stepper {
     /// (`[rows, outputs]`); returns the mean loss and leaves `∂L/∂z` of the output layer in the
     /// workspace for [`Stepper::update`].
     pub fn forward_loss(&mut self, mlp: &Mlp, x: &[f32], targets: &[f32], rows: usize) -> f64 {
-        mlp.forward(x, rows, &mut self.ws);
+        self.forward_weighted_loss(mlp, x, targets, None, None, rows)
+    }
+
+    /// [`Stepper::forward_loss`] with each sample's loss weighted (see
+    /// [`Loss::weighted_loss_and_grad`]) and the hidden layers under dropout (see
+    /// [`Mlp::forward_with_dropout`]: one rate per hidden layer, and the masks' generator).
+    pub fn forward_weighted_loss(
+        &mut self,
+        mlp: &Mlp,
+        x: &[f32],
+        targets: &[f32],
+        weights: Option<&[f32]>,
+        dropout: Option<(&[f32], ChaCha8Rng)>,
+        rows: usize,
+    ) -> f64 {
+        match dropout {
+            Some((rates, mut rng)) => mlp.forward_with_dropout(x, rows, &mut self.ws, Some((rates, &mut rng))),
+            None => mlp.forward(x, rows, &mut self.ws),
+        }
         let (z, y, grad_z) = self.ws.output_parts();
         self.loss
-            .loss_and_grad(self.output, z, y, targets, mlp.outputs(), grad_z)
+            .weighted_loss_and_grad(self.output, z, y, targets, mlp.outputs(), weights, grad_z)
     }
 
     /// Backward pass after [`Stepper::forward_loss`] on the same `x`, then one optimizer update
@@ -563,6 +601,25 @@ impl Stepper {
     pub fn workspace(&self) -> &Workspace {
         &self.ws
     }
+}
+
+/// One dropout rate per hidden layer from the configured ones (one for all, or one per hidden
+/// layer); `None` when every rate is 0, so that such a run is the run without dropout, bit for bit.
+fn dropout_rates(mlp: &Mlp, rates: &[f32]) -> Option<Vec<f32>> {
+    let hidden = mlp.layers().len() - 1;
+    let rates = match rates {
+        [rate] => vec![*rate; hidden],
+        _ => rates.to_vec(),
+    };
+    rates.iter().any(|&r| r > 0.0).then_some(rates)
+}
+
+/// The generator of the dropout masks of gradient step `step` (0-based) of a run seeded `seed`:
+/// a stream of its own per step, so that a resumed run draws the same masks.
+fn dropout_rng(seed: u64, step: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xd5_0f0d_5eed);
+    rng.set_stream(step as u64);
+    rng
 }
 
 fn check_config(
@@ -584,8 +641,45 @@ fn check_config(
             format!("must be a positive number, got {}", config.learning_rate),
         );
     }
+    let hidden = mlp.layers().len() - 1;
+    if !config.dropout.is_empty() {
+        if config.dropout.len() != 1 && config.dropout.len() != hidden {
+            return setting(
+                "train.dropout",
+                format!(
+                    "gives {} rates; give one rate for all hidden layers or one per hidden layer ({hidden})",
+                    config.dropout.len()
+                ),
+            );
+        }
+        if let Some(r) = config.dropout.iter().find(|r| !(0.0..1.0).contains(*r)) {
+            return setting(
+                "train.dropout",
+                format!("must be at least 0 and below 1 (1 would drop every unit), got {r}"),
+            );
+        }
+    }
     if train.x.rows() == 0 {
         return Err(Error::config("no training samples"));
+    }
+    if let Some(w) = train.weights {
+        if w.len() != train.x.rows() {
+            return Err(Error::config(format!(
+                "{} sample weights for {} training samples",
+                w.len(),
+                train.x.rows()
+            )));
+        }
+        if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(Error::config(format!(
+                "the weight of training sample {} is {}; weights must be finite and at least 0",
+                i + 1,
+                w[i]
+            )));
+        }
+        if w.iter().all(|&w| w == 0.0) {
+            return Err(Error::config("every sample weight is 0: nothing to train on"));
+        }
     }
     if config.patience.is_some() && validation.is_none() {
         return Err(Error::config("early stopping needs validation data"));

@@ -4,8 +4,8 @@
 //!
 //! The binary keeps `Cli` private in `main.rs`, so this check builds the same subcommands from
 //! the public argument structs of its modules, which the including crate must declare at its
-//! root (they refer to each other through `crate::`): `advise`, `args`, `compare`, `eval`,
-//! `experiments`, `plot`, `predict`, `report`, `stdout` and `train`, loaded with `#[path]`
+//! root (they refer to each other through `crate::`): `advise`, `args`, `compare`, `cv`, `eval`,
+//! `experiments`, `plot`, `predict`, `report`, `scores`, `stdout` and `train`, loaded with `#[path]`
 //! from `src/bin/actlab/`.
 
 use std::ffi::OsString;
@@ -20,6 +20,7 @@ use rand::SeedableRng;
 use crate::advise::AdviseArgs;
 use crate::args::{fit_config, NetworkArgs, OptimArgs, Prepared};
 use crate::compare::CompareArgs;
+use crate::cv::CvArgs;
 use crate::eval::EvalArgs;
 use crate::experiments::ExperimentsArgs;
 use crate::plot::PlotArgs;
@@ -45,6 +46,11 @@ pub fn check(bytes: &[u8]) {
     match name {
         "train" => {
             let args = parsed::<TrainArgs>(sub);
+            let task = args.split.task.task();
+            check_network(&args.network, &args.optim, &args.activation, task);
+        }
+        "cv" => {
+            let args = parsed::<CvArgs>(sub);
             let task = args.split.task.task();
             check_network(&args.network, &args.optim, &args.activation, task);
         }
@@ -80,6 +86,7 @@ pub fn command() -> Command {
         .subcommand(ExperimentsArgs::augment_args(Command::new("experiments")))
         .subcommand(AdviseArgs::augment_args(Command::new("advise")))
         .subcommand(CompareArgs::augment_args(Command::new("compare")))
+        .subcommand(CvArgs::augment_args(Command::new("cv")))
         .subcommand(PlotArgs::augment_args(Command::new("plot")))
         .subcommand(Command::new("activations").arg(clap::arg!(--json)))
 }
@@ -162,5 +169,6 @@ fn tiny(task: Task) -> Prepared {
         train: data.clone(),
         test: data,
         name: "tiny".into(),
+        preprocessing: None,
     }
 }

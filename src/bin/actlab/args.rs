@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 
+use actlab::data::table::TableOptions;
 pub use actlab::data::Source;
 use actlab::data::{self, LoadError, LoadOptions, FASHION_MNIST_DIR};
 use actlab::model::{FitConfig, Scaling};
 use actlab::optim::{OptimizerConfig, OptimizerKind, Schedule};
+use actlab::preprocess::{self, ColumnSummary, Preprocessor, SchemaOptions};
 use actlab::train::TrainConfig;
+use actlab::weights::{ClassWeight, Threshold};
 use actlab::{Activation, Dataset, Init, Loss, Task};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args, ValueEnum};
@@ -162,6 +165,10 @@ pub struct SplitArgs {
     /// few distinct values, are classes).
     #[arg(long, value_enum, default_value_t = TaskArg::Auto)]
     pub task: TaskArg,
+    #[command(flatten)]
+    pub table: TableArgs,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
 }
 
 /// The network around the hidden activations.
@@ -190,6 +197,11 @@ pub struct NetworkArgs {
     /// Do not standardize regression targets internally.
     #[arg(long)]
     pub no_scale_target: bool,
+    /// Inverted dropout on the hidden layers' outputs in training only: one rate for all hidden
+    /// layers or one per hidden layer, comma separated, each at least 0 and below 1 (e.g. 0.2 or
+    /// 0.2,0.1). Deterministic for a given --seed.
+    #[arg(long, value_name = "RATES", value_delimiter = ',', action = ArgAction::Set, allow_negative_numbers = true, value_parser = fraction)]
+    pub dropout: Vec<f32>,
 }
 
 /// The most worker threads --threads accepts: far more than any machine's cores, few enough
@@ -243,13 +255,39 @@ pub struct Prepared {
     pub test: Dataset,
     /// How the data is called in reports.
     pub name: String,
+    /// How a CSV file's raw columns became the features, and the schema inferred (None for
+    /// built-in sets and IDX directories).
+    pub preprocessing: Option<Preprocessing>,
 }
+
+/// How a CSV file's raw columns became the features, and the schema inferred.
+pub type Preprocessing = (Preprocessor, Vec<ColumnSummary>);
 
 impl SplitArgs {
     /// Reads the data and makes the train/test split (seeded by `seed`).
     pub fn load(&self, seed: u64) -> Result<Prepared> {
-        let Source { split, name } = load_data(&self.data, self.task.task(), seed)?;
+        let (Source { split, name }, preprocessing) = self.read(seed, true)?;
         let (train, test) = match (split.test, &self.test) {
+            (_, Some(path)) if preprocessing.is_some() => {
+                let (preprocessor, _) = preprocessing.as_ref().expect("matched");
+                let task = split.train.task().context("the training data has no target")?;
+                let read = preprocessor.read(
+                    path,
+                    &self.table.options(),
+                    Some((&split.train.target_name, task)),
+                    false,
+                )?;
+                print_notes(&read.notes);
+                note_ignored(path, &read.ignored);
+                let mut test = read.data;
+                if let actlab::Target::Classes { classes, .. } = &split.train.target {
+                    if classes.len() >= 2 {
+                        test.align_classes(classes)
+                            .with_context(|| format!("--test {}", path.display()))?;
+                    }
+                }
+                (split.train, test)
+            }
             (_, Some(path)) => {
                 // The training set's columns, by name, in whatever order the test file has them.
                 let columns = data::Columns {
@@ -268,34 +306,186 @@ impl SplitArgs {
                         .with_context(|| format!("--test {}", path.display()))?,
                     _ => {}
                 }
-                if !matched.ignored.is_empty() {
-                    eprintln!(
-                        "note: {} has columns the training data lacks, ignored: {}",
-                        path.display(),
-                        matched
-                            .ignored
-                            .iter()
-                            .map(|n| data::quote(n))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
+                note_ignored(path, &matched.ignored);
                 (split.train, matched.data)
             }
             (Some(test), None) => (split.train, test),
             (None, None) => {
                 let (train, test) = data::stratified_split(&split.train, 0.2, seed);
                 if test.is_empty() {
-                    bail!(
-                        "{name}: {} rows leave no test samples in the 80/20 split (it keeps one of each class for \
-                         training); give more rows, or test data with --test",
-                        train.len()
-                    );
+                    return Err(no_test_samples(&name, train.len()));
                 }
                 (train, test)
             }
         };
-        Ok(Prepared { train, test, name })
+        Ok(Prepared {
+            train,
+            test,
+            name,
+            preprocessing,
+        })
+    }
+
+    /// Reads `--data` whole, without a train/test split: a CSV file's preprocessing is fitted on
+    /// every row (see [`SplitArgs::read`]).
+    pub fn read_whole(&self, seed: u64) -> Result<Prepared> {
+        let (Source { split, name }, preprocessing) = self.read(seed, false)?;
+        Ok(Prepared {
+            test: split.train.subset(&[]),
+            train: split.train,
+            name,
+            preprocessing,
+        })
+    }
+
+    /// Reads `--data`: a CSV file as a raw table whose schema is inferred (see
+    /// [`preprocess::read_training`]), anything else with [`load_data`]. Without `--test` and
+    /// with `split`, a CSV file's 80/20 split is made before anything is fitted.
+    fn read(&self, seed: u64, split: bool) -> Result<(Source, Option<Preprocessing>)> {
+        let path = std::path::Path::new(&self.data.data);
+        if !path.is_file() {
+            if let Some(flag) = self.table.flag_given().or(self.schema.flag_given()) {
+                bail!("{flag} applies to CSV files; {} is not one", self.data.data);
+            }
+            return Ok((load_data(&self.data, self.task.task(), seed)?, None));
+        }
+        let prepared = preprocess::read_training(
+            path,
+            &self.table.options(),
+            &self.schema.options(),
+            self.data.target.as_deref(),
+            self.task.task(),
+            // Without --test, the 80/20 split is made before anything is fitted.
+            (split && self.test.is_none()).then_some((0.2, seed)),
+        )?;
+        if prepared.test.as_ref().is_some_and(Dataset::is_empty) {
+            return Err(no_test_samples(&self.data.data, prepared.data.len()));
+        }
+        for warning in &prepared.warnings {
+            eprintln!("warning: {warning}");
+        }
+        print_notes(&prepared.notes);
+        let source = Source {
+            split: data::Split {
+                train: prepared.data,
+                test: prepared.test,
+            },
+            name: self.data.data.clone(),
+        };
+        Ok((source, Some((prepared.preprocessor, prepared.schema))))
+    }
+}
+
+/// The error for data too small to hold out a test sample.
+fn no_test_samples(name: &str, rows: usize) -> anyhow::Error {
+    anyhow!(
+        "{name}: {rows} rows leave no test samples in the 80/20 split (it keeps one of each class for training); \
+         give more rows, or test data with --test"
+    )
+}
+
+/// One note naming the columns of a test file that training did not use.
+fn note_ignored(path: &std::path::Path, ignored: &[String]) {
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {} has columns the training data lacks, ignored: {}",
+            path.display(),
+            ignored.iter().map(|n| data::quote(n)).collect::<Vec<_>>().join(", ")
+        );
+    }
+}
+
+/// Each note on its own `note:` line on stderr.
+pub fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+}
+
+/// How a CSV file is read: its delimiter and the cells that mean "missing".
+#[derive(Args, Debug, Clone, Default)]
+pub struct TableArgs {
+    /// The CSV delimiter: ',', ';', '|' or 'tab' (default: sniffed from the header line, the one
+    /// of these found most often outside quotes).
+    #[arg(long, value_name = "CHAR", value_parser = delimiter)]
+    pub delimiter: Option<u8>,
+    /// Cells that mean "missing", comma separated (a leading comma includes the empty cell).
+    /// Default: empty, NA, N/A, null, ?, - and not-a-number in its two usual spellings.
+    #[arg(long, value_name = "TOKENS", value_delimiter = ',', action = ArgAction::Set, allow_hyphen_values = true)]
+    pub na_values: Option<Vec<String>>,
+}
+
+impl TableArgs {
+    /// The library's reading options.
+    pub fn options(&self) -> TableOptions {
+        let mut options = TableOptions {
+            delimiter: self.delimiter,
+            ..TableOptions::default()
+        };
+        if let Some(na) = &self.na_values {
+            options.na_values = na.iter().map(|s| s.trim().to_string()).collect();
+        }
+        options
+    }
+
+    /// The first of these flags given, for a message that they do not apply.
+    pub fn flag_given(&self) -> Option<&'static str> {
+        if self.delimiter.is_some() {
+            Some("--delimiter")
+        } else if self.na_values.is_some() {
+            Some("--na-values")
+        } else {
+            None
+        }
+    }
+}
+
+fn delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "|" => Ok(b'|'),
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => Err("must be ',', ';', '|' or 'tab'".into()),
+    }
+}
+
+/// How the columns of a training CSV file are typed.
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Columns of integers to encode as categories (one-hot) rather than numbers, comma separated.
+    #[arg(long, value_name = "COLS", value_delimiter = ',', action = ArgAction::Set)]
+    pub categorical: Vec<String>,
+    /// Columns to leave out (an identifier, say), comma separated.
+    #[arg(long, value_name = "COLS", value_delimiter = ',', action = ArgAction::Set)]
+    pub drop: Vec<String>,
+    /// Categories seen fewer times than this in the training file are pooled into one
+    /// "<other>" column.
+    #[arg(long, value_name = "N", default_value_t = preprocess::DEFAULT_MIN_CATEGORY_COUNT as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub min_category_count: u64,
+}
+
+impl SchemaArgs {
+    /// The library's schema options.
+    pub fn options(&self) -> SchemaOptions {
+        SchemaOptions {
+            categorical: self.categorical.clone(),
+            drop: self.drop.clone(),
+            min_category_count: self.min_category_count as usize,
+        }
+    }
+
+    /// The first of these flags given, for a message that they do not apply.
+    pub fn flag_given(&self) -> Option<&'static str> {
+        if !self.categorical.is_empty() {
+            Some("--categorical")
+        } else if !self.drop.is_empty() {
+            Some("--drop")
+        } else if self.min_category_count != preprocess::DEFAULT_MIN_CATEGORY_COUNT as u64 {
+            Some("--min-category-count")
+        } else {
+            None
+        }
     }
 }
 
@@ -339,14 +529,18 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
             patience: optim.patience.map(|p| p as usize),
             seed: optim.seed,
             diagnostics: None,
+            dropout: network.dropout.clone(),
         },
+        class_weight: None,
+        sample_weights: None,
+        threshold: None,
     }
 }
 
 /// The command line's flag for a configuration field of the library (`train.epochs` →
 /// `--epochs`), where one flag sets it as it is.
 pub fn flag_of(field: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 17] = [
+    const FLAGS: [(&str, &str); 22] = [
         ("hidden", "--hidden"),
         ("activations", "--activation"),
         ("output", "--output"),
@@ -364,6 +558,11 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("train.clip_norm", "--clip-norm"),
         ("train.patience", "--patience"),
         ("train.seed", "--seed"),
+        ("train.dropout", "--dropout"),
+        ("class_weight", "--class-weight"),
+        ("threshold", "--threshold"),
+        ("folds", "--folds"),
+        ("sample_weights", "--sample-weight"),
     ];
     // A field inside a flag's setting (`train.schedule.step.every`) is part of that flag.
     FLAGS
@@ -398,4 +597,57 @@ pub fn in_flags(e: &actlab::Error) -> String {
 /// `--save out: is a directory, not a regular file; refusing to replace it`.
 pub fn flag(name: &'static str) -> impl Fn(actlab::Error) -> anyhow::Error {
     move |e| anyhow::anyhow!("{name} {}", in_flags(&e))
+}
+
+/// Weights for imbalanced data and the decision threshold (train and cv).
+#[derive(Args, Debug, Clone)]
+pub struct WeightArgs {
+    /// Weigh each class's samples in training: balanced (inversely to the class's frequency,
+    /// n / (k · n_class)) or label=weight pairs, comma separated (e.g. yes=5,no=1; classes not
+    /// named weigh 1).
+    #[arg(long, value_name = "SPEC", value_parser = |s: &str| s.parse::<ClassWeight>().map_err(|e| e.to_string()))]
+    pub class_weight: Option<ClassWeight>,
+    /// A column of the CSV file holding each sample's weight (finite, at least 0); it multiplies
+    /// the sample's loss in training and is not a feature.
+    #[arg(long, value_name = "COL")]
+    pub sample_weight: Option<String>,
+    /// Binary classification: predict the second class when its probability is at least X
+    /// (default: 0.5), or auto: the threshold with the best F1 of the second class on the
+    /// validation data (holds out 10% unless --validation says otherwise). Stored in the model.
+    #[arg(long, value_name = "X", value_parser = |s: &str| s.parse::<Threshold>().map_err(|e| e.to_string()))]
+    pub threshold: Option<Threshold>,
+}
+
+impl WeightArgs {
+    /// Sets the weights and the threshold of `config`, and takes the sample-weight column out of
+    /// the features of `prepared` (checked in the file `data` first, naming line and column).
+    pub fn apply(&self, config: &mut FitConfig, prepared: &mut Prepared, data: &str) -> Result<()> {
+        config.class_weight = self.class_weight.clone();
+        config.threshold = self.threshold;
+        let Some(column) = &self.sample_weight else {
+            return Ok(());
+        };
+        let path = std::path::Path::new(data);
+        if !path.is_file() {
+            bail!("--sample-weight reads a column of a CSV file; {data} is not one");
+        }
+        actlab::weights::check_weight_column(path, column)?;
+        let weights = actlab::weights::take_feature(&mut prepared.train, column).ok_or_else(|| {
+            anyhow!("--sample-weight '{column}' is not a numeric feature column of {data} (is it the target?)")
+        })?;
+        actlab::weights::take_feature(&mut prepared.test, column);
+        // A raw table's weight column is no feature of the model: predict does not need it.
+        if let Some((preprocessor, schema)) = &mut prepared.preprocessing {
+            let reason = "sample weights (--sample-weight)".to_string();
+            for plan in preprocessor.columns.iter_mut().filter(|c| &c.name == column) {
+                plan.encoding = actlab::preprocess::Encoding::Dropped { reason: reason.clone() };
+            }
+            for summary in schema.iter_mut().filter(|c| &c.name == column) {
+                summary.kind = "dropped";
+                summary.note = Some(reason.clone());
+            }
+        }
+        config.sample_weights = Some(weights);
+        Ok(())
+    }
 }

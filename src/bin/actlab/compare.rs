@@ -199,11 +199,19 @@ fn settings(args: &CompareArgs, data: &Prepared, config: &CompareConfig) -> Resu
             if config.fit.residual { " (skip connections)" } else { "" },
         ),
         format!(
-            "training {} lr {} batch {}, {} epochs, {seeds}; σ = {}",
+            "training {} lr {} batch {}, {} epochs, {seeds}{}; σ = {}",
             args.optim.optimizer,
             t.learning_rate,
             t.batch_size,
             t.epochs_for(train.len()),
+            if t.dropout.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", dropout {}",
+                    t.dropout.iter().map(f32::to_string).collect::<Vec<_>>().join(",")
+                )
+            },
             config
                 .activations
                 .iter()

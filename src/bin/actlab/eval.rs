@@ -7,7 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{load_data, DataArgs, Source};
+use actlab::data::table::TableOptions;
+
+use crate::args::{load_data, print_notes, DataArgs, Source, TableArgs};
 use crate::train::{add_scores, describe};
 
 #[derive(Args, Debug)]
@@ -28,15 +30,37 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    table: TableArgs,
+    /// Refuse a category that the training data did not have (default: encode it as all zeros
+    /// and count it in a note).
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let model = model_io::load(&args.model)?;
+    let (model, preprocessor) = model_io::load_with_preprocessor(&args.model)?;
     let path = Path::new(&args.data.data);
     // A CSV file given by the user is scored whole, its columns matched by name (the target by
     // the model's target name unless --target names another); a built-in set or an IDX
     // directory by the test part that `actlab train` held out.
-    let (data, unused, name, part) = if path.is_file() {
+    let (data, unused, name, part) = if let (true, Some(preprocessor)) = (path.is_file(), &preprocessor) {
+        // A model trained on a raw table reads raw tables the same way.
+        let target = args.data.target.as_deref().unwrap_or(&model.target_name);
+        let options = TableOptions {
+            header: !args.no_header,
+            ..args.table.options()
+        };
+        let read = preprocessor.read(path, &options, Some((target, model.task)), args.strict)?;
+        print_notes(&read.notes);
+        (read.data, read.ignored, args.data.data.clone(), "every row".to_string())
+    } else if path.is_file() {
+        if let Some(flag) = args.table.flag_given().or(args.strict.then_some("--strict")) {
+            bail!(
+                "{flag} needs a model that stores its preprocessing; retrain {} with this actlab",
+                args.model.display()
+            );
+        }
         let target = args.data.target.as_deref().unwrap_or(&model.target_name);
         let columns = data::Columns {
             target,
@@ -63,13 +87,16 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         (data, unused, name, part)
     };
     let scores = model.evaluate(&data).with_context(|| name.clone())?;
+    let report = model.report(&data).with_context(|| name.clone())?;
     note_unused(&unused);
     if args.json {
-        let mut report = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
-        add_scores(&mut report, "test", &scores);
-        println!("{report}");
+        let mut json = json!({"data": name, "model": args.model, "task": model.task, "scored": part, "n_test": data.len(), "test_loss": scores.loss});
+        add_scores(&mut json, "test", &scores);
+        json["metrics"] = crate::scores::report_json(&report);
+        println!("{json}");
     } else {
         println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
+        crate::scores::print_report("scored", &report);
     }
     Ok(())
 }

@@ -4,12 +4,14 @@
 mod advise;
 mod args;
 mod compare;
+mod cv;
 mod eval;
 mod experiments;
 mod lab;
 mod plot;
 mod predict;
 mod report;
+mod scores;
 mod stdout;
 mod train;
 
@@ -69,6 +71,9 @@ enum Command {
     /// Serve the lab: train networks live in the browser and watch their activations work.
     #[command(after_help = lab::EXAMPLES)]
     Lab(lab::LabArgs),
+    /// Cross-validate: train on k-1 folds, score the k-th, and report each metric's mean ± std.
+    #[command(after_help = cv::EXAMPLES)]
+    Cv(Box<cv::CvArgs>),
     /// Draw activation functions and their derivatives as SVG or PNG.
     #[command(after_help = plot::EXAMPLES)]
     Plot(plot::PlotArgs),
@@ -206,6 +211,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Experiments(args) => experiments::experiments(args),
         Command::Advise(args) => advise::advise(args),
         Command::Compare(args) => compare::compare(*args),
+        Command::Cv(args) => cv::cv(*args),
         Command::Plot(args) => plot::plot(args),
         Command::Lab(args) => lab::run(&args),
         Command::Activations { json } => activations(json),

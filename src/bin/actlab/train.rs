@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actlab::model::{output_layer, FitConfig, Fitted, Scores};
+use actlab::preprocess::ColumnSummary;
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs, WeightArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -25,6 +26,8 @@ pub struct TrainArgs {
     pub network: NetworkArgs,
     #[command(flatten)]
     pub optim: OptimArgs,
+    #[command(flatten)]
+    pub weights: WeightArgs,
     /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
     /// epoch, on at most N training samples; they appear in the --json history.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
@@ -65,19 +68,25 @@ pub fn train(args: TrainArgs) -> Result<()> {
         fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
-    let prepared = args.split.load(args.optim.seed)?;
-    let mut config = fit_config(&args.network, &args.optim, args.activation.clone()).resolved(&prepared.train);
+    let mut prepared = args.split.load(args.optim.seed)?;
+    let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
+    args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    let mut config = config.resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let task = prepared.train.task().context("the training data has no target")?;
     if !args.json {
         print_data_summary(&prepared.name, &prepared.train, &prepared.test);
+        if let Some((_, schema)) = &prepared.preprocessing {
+            print_schema(schema);
+        }
         if args.network.output.0.is_none() {
             print_auto_output(&prepared.train, task)?;
         }
     }
     let outcome = fit(&args, &config, &prepared)?;
     if let Some(path) = &args.save {
-        let bytes = model_io::to_safetensors(&outcome.fitted.model)?;
+        let preprocessor = prepared.preprocessing.as_ref().map(|(p, _)| p);
+        let bytes = model_io::to_safetensors_with(&outcome.fitted.model, preprocessor)?;
         fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
     }
     if args.json {
@@ -94,6 +103,8 @@ struct Outcome {
     train_scores: Scores,
     /// None for a data set too small to hold out a test sample (one sample per class).
     test_scores: Option<Scores>,
+    /// The full metrics of the test data, or of the training data when there is none.
+    report: (&'static str, actlab::metrics::Report),
     seconds: f64,
     samples_per_second: f64,
 }
@@ -138,10 +149,16 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
     let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
+    let report = if test_set.is_empty() {
+        ("train", fitted.model.report(train_set)?)
+    } else {
+        ("test", fitted.model.report(test_set)?)
+    };
     Ok(Outcome {
         fitted,
         train_scores,
         test_scores,
+        report,
         seconds,
         samples_per_second,
     })
@@ -190,6 +207,19 @@ fn json_report(
     }
     if let Some(path) = &args.save {
         report["model"] = json!(path);
+    }
+    if let Some(t) = fitted.model.threshold {
+        report["threshold"] = json!(t);
+    }
+    if let Some(spec) = &config.class_weight {
+        report["class_weight"] = json!(spec.to_string());
+    }
+    if !config.train.dropout.is_empty() {
+        report["dropout"] = json!(config.train.dropout);
+    }
+    report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
+    if let Some((_, schema)) = &prepared.preprocessing {
+        report["schema"] = json!(schema);
     }
     Ok(report)
 }
@@ -250,6 +280,47 @@ fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
     );
 }
 
+/// The schema inferred from a CSV file, one line per column.
+fn print_schema(schema: &[ColumnSummary]) {
+    let width = schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).min(24);
+    for (i, column) in schema.iter().enumerate() {
+        let mut detail = Vec::new();
+        if column.missing > 0 || column.kind != "dropped" {
+            detail.push(format!("{} missing", column.missing));
+        }
+        if let Some([lo, hi]) = column.range {
+            detail.push(format!("range {lo} to {hi}"));
+        }
+        if let Some(categories) = &column.categories {
+            let shown: Vec<String> = categories.iter().take(6).map(|c| actlab::data::quote(c)).collect();
+            let more = if categories.len() > shown.len() { ", …" } else { "" };
+            let label = if column.kind == "target" {
+                "classes"
+            } else {
+                "categories"
+            };
+            if categories.is_empty() {
+                detail.push(format!("no {label} of its own"));
+            } else {
+                detail.push(format!("{} {label}: {}{more}", categories.len(), shown.join(", ")));
+            }
+        }
+        if column.pooled > 0 {
+            detail.push(format!("{} rare pooled into <other>", column.pooled));
+        }
+        if let Some(note) = &column.note {
+            detail.push(note.clone());
+        }
+        println!(
+            "{} {:<width$} {:<11} {}",
+            if i == 0 { "schema  " } else { "        " },
+            column.name,
+            column.kind,
+            detail.join("; ")
+        );
+    }
+}
+
 /// The output layer that `--output auto` chose for the training data.
 fn print_auto_output(train: &Dataset, task: Task) -> Result<()> {
     let n_classes = match &train.target {
@@ -304,6 +375,20 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
         outcome.seconds,
         outcome.samples_per_second
     );
+    let mut options = Vec::new();
+    if !args.network.dropout.is_empty() {
+        let rates: Vec<String> = args.network.dropout.iter().map(f32::to_string).collect();
+        options.push(format!("dropout {}", rates.join(",")));
+    }
+    if let Some(spec) = &args.weights.class_weight {
+        options.push(format!("class weights {spec}"));
+    }
+    if let Some(column) = &args.weights.sample_weight {
+        options.push(format!("sample weights from '{column}'"));
+    }
+    if !options.is_empty() {
+        println!("options  {}", options.join(", "));
+    }
     println!(
         "result   train {}, test {}",
         describe(&outcome.train_scores),
@@ -312,6 +397,13 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
             .as_ref()
             .map_or_else(|| "none (too few samples to hold one out)".to_string(), describe)
     );
+    if let Some(t) = fitted.model.threshold {
+        println!(
+            "decision predict '{}' when its probability is at least {t:.4}",
+            fitted.model.classes[1]
+        );
+    }
+    crate::scores::print_report(outcome.report.0, &outcome.report.1);
     if let Some(path) = &args.save {
         println!("saved    {}", path.display());
     }
