@@ -29,6 +29,7 @@ pub mod experiments;
 pub mod fileio;
 pub mod inference;
 pub mod init;
+pub mod lab;
 pub mod layer;
 pub mod loss;
 pub mod matrix;

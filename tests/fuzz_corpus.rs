@@ -24,6 +24,8 @@ mod eval;
 mod experiments;
 #[path = "../src/bin/actlab/export.rs"]
 mod export;
+#[path = "../src/bin/actlab/lab.rs"]
+mod lab;
 #[path = "../src/bin/actlab/plot.rs"]
 mod plot;
 #[path = "../src/bin/actlab/predict.rs"]

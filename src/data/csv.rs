@@ -390,7 +390,7 @@ fn parse_number(cell: &str) -> std::result::Result<f32, String> {
 }
 
 /// Reads a labelled CSV (file or built-in): features and a target column.
-pub(super) fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -> Result<Dataset> {
+pub(crate) fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -> Result<Dataset> {
     let table = read_table(source, path, true, |header| {
         let target = match &options.target {
             Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {

@@ -712,7 +712,15 @@ fn layer_name(mlp: &Mlp, i: usize) -> String {
 
 /// Names the first place where values stopped being finite: a layer's parameters, its
 /// pre-activations, or (if everything inside the network is finite) the loss itself.
-fn diverged(mlp: &Mlp, ws: &Workspace, config: &TrainConfig, epoch: usize, step: usize, loss: f64, lr: f32) -> Error {
+pub(crate) fn diverged(
+    mlp: &Mlp,
+    ws: &Workspace,
+    config: &TrainConfig,
+    epoch: usize,
+    step: usize,
+    loss: f64,
+    lr: f32,
+) -> Error {
     let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
     let place = (0..mlp.layers().len())
         .find_map(|i| {
@@ -743,7 +751,7 @@ fn diverged(mlp: &Mlp, ws: &Workspace, config: &TrainConfig, epoch: usize, step:
 
 /// Explains a loss that grew past [`DIVERGENCE_FACTOR`] times the untrained network's while
 /// staying finite, naming the layer with the largest parameter.
-fn blew_up(mlp: &Mlp, config: &TrainConfig, epoch: usize, loss: f64, start_loss: f64, lr: f32) -> Error {
+pub(crate) fn blew_up(mlp: &Mlp, config: &TrainConfig, epoch: usize, loss: f64, start_loss: f64, lr: f32) -> Error {
     let (layer, largest) = (0..mlp.layers().len())
         .map(|i| {
             let max = mlp.params()[mlp.layer_range(i)]

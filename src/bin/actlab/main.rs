@@ -8,6 +8,7 @@ mod cv;
 mod eval;
 mod experiments;
 mod export;
+mod lab;
 mod plot;
 mod predict;
 mod report;
@@ -48,6 +49,7 @@ const EXAMPLES: &str = "Examples:
   actlab experiments --only 2,6                                 # claims about activations, measured
   actlab advise --data my.csv --target price                    # which output, loss and activation
   actlab plot sigmoid tanh relu --derivative
+  actlab lab                                                    # train live in the browser
   actlab activations";
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +72,9 @@ enum Command {
     /// Train the same network with several activations (same data, same seeds) and compare them.
     #[command(after_help = compare::EXAMPLES)]
     Compare(Box<compare::CompareArgs>),
+    /// Serve the lab: train networks live in the browser and watch their activations work.
+    #[command(after_help = lab::EXAMPLES)]
+    Lab(lab::LabArgs),
     /// Cross-validate: train on k-1 folds, score the k-th, and report each metric's mean ± std.
     #[command(after_help = cv::EXAMPLES)]
     Cv(Box<cv::CvArgs>),
@@ -213,6 +218,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Compare(args) => compare::compare(*args),
         Command::Cv(args) => cv::cv(*args),
         Command::Plot(args) => plot::plot(args),
+        Command::Lab(args) => lab::run(&args),
         Command::Activations { json } => activations(json),
     }
 }
