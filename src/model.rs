@@ -1,6 +1,8 @@
 //! A trained model: the network together with what it needs to read raw data and to speak
 //! in the data's own terms (class labels, target units).
 
+use std::time::Instant;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -148,6 +150,33 @@ pub struct Fitted {
     pub history: History,
     /// Samples used for the gradient steps (after holding out validation data).
     pub n_train: usize,
+    /// Where the time of the call went: set-up and epochs.
+    pub timings: Timings,
+}
+
+/// Wall-clock seconds of a [`fit_with`] call, set-up and epochs apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// From the call to the first epoch: holding out validation data, fitting the
+    /// standardizer, preparing the inputs and targets, scoring the untrained network.
+    pub setup_seconds: f64,
+    /// The epochs this call ran, from the first one's start to the last one's end (validation,
+    /// diagnostics and checkpoints after each included).
+    pub train_seconds: f64,
+    /// Epochs this call ran (a resumed run's earlier epochs are not among them).
+    pub epochs: usize,
+}
+
+impl Fitted {
+    /// Training samples per second of the epochs this call ran: epochs × [`Fitted::n_train`] ÷
+    /// [`Timings::train_seconds`]; 0 when it ran none.
+    pub fn samples_per_second(&self) -> f64 {
+        let t = &self.timings;
+        if t.epochs == 0 {
+            return 0.0;
+        }
+        (t.epochs * self.n_train) as f64 / t.train_seconds.max(1e-9)
+    }
 }
 
 /// Scores of a model on a data set.
@@ -214,8 +243,9 @@ pub fn fit_with(
     data: &Dataset,
     config: &FitConfig,
     continuation: train::Continuation<'_>,
-    on_epoch: impl FnMut(&train::EpochRecord),
+    mut on_epoch: impl FnMut(&train::EpochRecord),
 ) -> Result<Fitted> {
+    let began = Instant::now();
     let config = &config.resolved(data);
     let validation_fraction = config.validation_fraction.unwrap_or(0.0);
     let task = data
@@ -326,7 +356,8 @@ pub fn fit_with(
     let (x, targets, labels) = model.prepare(&fit_part)?;
     let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
-    let history = train::train_with(
+    let mut epochs = 0;
+    let (history, epochs_began) = train::train_timed(
         &mut model.mlp,
         loss,
         Batchable {
@@ -343,8 +374,16 @@ pub fn fit_with(
         }),
         &config.train,
         continuation,
-        on_epoch,
+        |record| {
+            epochs += 1;
+            on_epoch(record);
+        },
     )?;
+    let timings = Timings {
+        setup_seconds: (epochs_began - began).as_secs_f64(),
+        train_seconds: epochs_began.elapsed().as_secs_f64(),
+        epochs,
+    };
     model.threshold = match config.threshold {
         None => None,
         Some(Threshold::Value(t)) => Some(t),
@@ -362,6 +401,7 @@ pub fn fit_with(
         model,
         history,
         n_train: fit_part.len(),
+        timings,
     })
 }
 
