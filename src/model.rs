@@ -712,7 +712,10 @@ impl Model {
     /// # Errors
     /// Feature count or target kind that does not fit the model.
     pub fn diagnose(&self, data: &Dataset, max_samples: usize) -> Result<Diagnostics> {
-        let (x, targets, _) = self.prepare(data)?;
+        // Only the rows that diagnostics looks at (see [`diagnostics::diagnose`]) are prepared.
+        let n = data.len().min(max_samples.max(1));
+        let rows: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
+        let (x, targets, _) = self.prepare(&data.subset(&rows))?;
         Ok(diagnostics::diagnose(&self.mlp, &x, &targets, self.loss, max_samples))
     }
 
