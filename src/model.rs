@@ -1,6 +1,9 @@
 //! A trained model: the network together with what it needs to read raw data and to speak
 //! in the data's own terms (class labels, target units).
 
+use std::borrow::Cow;
+use std::time::Instant;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -148,6 +151,33 @@ pub struct Fitted {
     pub history: History,
     /// Samples used for the gradient steps (after holding out validation data).
     pub n_train: usize,
+    /// Where the time of the call went: set-up and epochs.
+    pub timings: Timings,
+}
+
+/// Wall-clock seconds of a [`fit_with`] call, set-up and epochs apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// From the call to the first epoch: holding out validation data, fitting the
+    /// standardizer, preparing the inputs and targets, scoring the untrained network.
+    pub setup_seconds: f64,
+    /// The epochs this call ran, from the first one's start to the last one's end (validation,
+    /// diagnostics and checkpoints after each included).
+    pub train_seconds: f64,
+    /// Epochs this call ran (a resumed run's earlier epochs are not among them).
+    pub epochs: usize,
+}
+
+impl Fitted {
+    /// Training samples per second of the epochs this call ran: epochs × [`Fitted::n_train`] ÷
+    /// [`Timings::train_seconds`]; 0 when it ran none.
+    pub fn samples_per_second(&self) -> f64 {
+        let t = &self.timings;
+        if t.epochs == 0 {
+            return 0.0;
+        }
+        (t.epochs * self.n_train) as f64 / t.train_seconds.max(1e-9)
+    }
 }
 
 /// Scores of a model on a data set.
@@ -214,8 +244,9 @@ pub fn fit_with(
     data: &Dataset,
     config: &FitConfig,
     continuation: train::Continuation<'_>,
-    on_epoch: impl FnMut(&train::EpochRecord),
+    mut on_epoch: impl FnMut(&train::EpochRecord),
 ) -> Result<Fitted> {
+    let began = Instant::now();
     let config = &config.resolved(data);
     let validation_fraction = config.validation_fraction.unwrap_or(0.0);
     let task = data
@@ -280,9 +311,9 @@ pub fn fit_with(
                 t.len()
             )));
         }
-        (t, Some(v), t_rows)
+        (Cow::Owned(t), Some(v), t_rows)
     } else {
-        (data.clone(), None, (0..data.len()).collect())
+        (Cow::Borrowed(data), None, (0..data.len()).collect())
     };
 
     check_training_memory(config, data.n_features(), outputs, data.len())?;
@@ -323,10 +354,16 @@ pub fn fit_with(
         threshold: None,
     };
 
-    let (x, targets, labels) = model.prepare(&fit_part)?;
+    let n_train = fit_part.len();
+    // The training part held out of `data` is standardized in place: one copy of the data in all.
+    let (x, targets, labels) = match fit_part {
+        Cow::Borrowed(data) => model.prepare(data)?,
+        Cow::Owned(part) => model.prepare_owned(part)?,
+    };
     let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
-    let history = train::train_with(
+    let mut epochs = 0;
+    let (history, epochs_began) = train::train_timed(
         &mut model.mlp,
         loss,
         Batchable {
@@ -343,8 +380,16 @@ pub fn fit_with(
         }),
         &config.train,
         continuation,
-        on_epoch,
+        |record| {
+            epochs += 1;
+            on_epoch(record);
+        },
     )?;
+    let timings = Timings {
+        setup_seconds: (epochs_began - began).as_secs_f64(),
+        train_seconds: epochs_began.elapsed().as_secs_f64(),
+        epochs,
+    };
     model.threshold = match config.threshold {
         None => None,
         Some(Threshold::Value(t)) => Some(t),
@@ -361,7 +406,8 @@ pub fn fit_with(
     Ok(Fitted {
         model,
         history,
-        n_train: fit_part.len(),
+        n_train,
+        timings,
     })
 }
 
@@ -449,34 +495,50 @@ impl Model {
     /// When the data's feature count differs from the model's, or a feature is beyond f32 once
     /// standardized.
     pub fn inputs(&self, data: &Dataset) -> Result<Matrix> {
-        if data.n_features() != self.mlp.inputs() {
+        self.check_features(data.n_features())?;
+        self.standardized(&data.x)
+    }
+
+    /// Refuses data with other than the model's number of features.
+    fn check_features(&self, features: usize) -> Result<()> {
+        if features != self.mlp.inputs() {
             return Err(Error::config(format!(
                 "the data has {} feature columns but the model was trained on {} ({})",
-                data.n_features(),
+                features,
                 self.mlp.inputs(),
                 preview(&self.feature_names)
             )));
         }
-        self.standardized(&data.x)
+        Ok(())
     }
 
     /// `raw` (one row per sample, the model's features in order) standardized with the
     /// training statistics, every value checked finite.
     fn standardized(&self, raw: &Matrix) -> Result<Matrix> {
-        let mut x = raw.clone();
-        self.input.apply(&mut x);
-        if let Some(i) = x.as_slice().iter().position(|v| !v.is_finite()) {
-            let (row, column) = (i / x.cols(), i % x.cols());
-            return Err(Error::config(format!(
-                "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {:e} and std {:e}",
-                row + 1,
-                self.feature_names.get(column).map_or("?", String::as_str),
-                raw.row(row)[column],
-                self.input.mean[column],
-                self.input.std[column]
-            )));
-        }
+        self.input
+            .standardized(raw)
+            .map_err(|(row, column)| self.beyond_f32(row, column, raw.row(row)[column]))
+    }
+
+    /// [`Model::standardized`] in place, for data the caller owns.
+    fn standardized_in_place(&self, mut x: Matrix) -> Result<Matrix> {
+        self.check_features(x.cols())?;
+        self.input
+            .apply_checked(&mut x)
+            .map_err(|(row, column, raw)| self.beyond_f32(row, column, raw))?;
         Ok(x)
+    }
+
+    /// The error for a feature `raw` at (`row`, `column`) that is not finite once standardized.
+    fn beyond_f32(&self, row: usize, column: usize, raw: f32) -> Error {
+        Error::config(format!(
+            "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {:e} and std {:e}",
+            row + 1,
+            self.feature_names.get(column).map_or("?", String::as_str),
+            raw,
+            self.input.mean[column],
+            self.input.std[column]
+        ))
     }
 
     /// The columns a data file must provide for this model: its features by name, and its
@@ -650,7 +712,10 @@ impl Model {
     /// # Errors
     /// Feature count or target kind that does not fit the model.
     pub fn diagnose(&self, data: &Dataset, max_samples: usize) -> Result<Diagnostics> {
-        let (x, targets, _) = self.prepare(data)?;
+        // Only the rows that diagnostics looks at (see [`diagnostics::diagnose`]) are prepared.
+        let n = data.len().min(max_samples.max(1));
+        let rows: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
+        let (x, targets, _) = self.prepare(&data.subset(&rows))?;
         Ok(diagnostics::diagnose(&self.mlp, &x, &targets, self.loss, max_samples))
     }
 
@@ -660,7 +725,18 @@ impl Model {
     /// # Errors
     /// Feature count or target kind that does not fit the model.
     pub fn prepare(&self, data: &Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
-        let x = self.inputs(data)?;
+        self.prepare_inputs(data, self.inputs(data)?)
+    }
+
+    /// [`Model::prepare`] of data the caller no longer needs: its features are standardized
+    /// in place rather than copied.
+    fn prepare_owned(&self, mut data: Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+        let x = self.standardized_in_place(std::mem::replace(&mut data.x, Matrix::zeros(0, 0)))?;
+        self.prepare_inputs(&data, x)
+    }
+
+    /// [`Model::prepare`] with the inputs `x` of `data` already standardized.
+    fn prepare_inputs(&self, data: &Dataset, x: Matrix) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
         let outputs = self.mlp.outputs();
         match self.task {
             Task::Classification => {

@@ -63,6 +63,40 @@ fn train_json_reports_every_required_field() {
 }
 
 #[test]
+fn train_json_splits_loading_set_up_and_epochs() {
+    let began = std::time::Instant::now();
+    let output = actlab()
+        .args(["train", "--data", "digits", "--epochs", "3", "--json"])
+        .output()
+        .unwrap();
+    let wall = began.elapsed().as_secs_f64();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = last_json_line(&output.stdout);
+    let seconds = |key: &str| {
+        let v = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("missing {key} in {report}"));
+        assert!(v.is_finite() && v >= 0.0, "{key} = {v}");
+        v
+    };
+    let (load, setup, train) = (
+        seconds("load_seconds"),
+        seconds("setup_seconds"),
+        seconds("train_seconds"),
+    );
+    assert!(train > 0.0 && load + setup + train <= wall, "{report}");
+    // The training call holds the set-up and the epochs.
+    assert!(setup + train <= seconds("seconds"), "{report}");
+    let n_train = report["n_train"].as_f64().unwrap();
+    let expected = 3.0 * n_train / train;
+    let throughput = seconds("samples_per_second");
+    assert!(
+        (throughput - expected).abs() <= 1e-9 * expected,
+        "{throughput} vs {expected}"
+    );
+}
+
+#[test]
 fn regression_json_reports_r2_and_rmse() {
     let dir = tempfile::tempdir().unwrap();
     let mut csv = String::from("a,b,y\n");

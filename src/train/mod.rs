@@ -300,8 +300,22 @@ pub fn train_with(
     validation: Option<Batchable<'_>>,
     config: &TrainConfig,
     continuation: Continuation<'_>,
-    mut on_epoch: impl FnMut(&EpochRecord),
+    on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<History> {
+    train_timed(mlp, loss, train, validation, config, continuation, on_epoch).map(|(history, _)| history)
+}
+
+/// [`train_with`] that also returns the moment the first epoch began (after checking the data
+/// and scoring the untrained network), for [`crate::model::Timings`].
+pub(crate) fn train_timed(
+    mlp: &mut Mlp,
+    loss: Loss,
+    train: Batchable<'_>,
+    validation: Option<Batchable<'_>>,
+    config: &TrainConfig,
+    continuation: Continuation<'_>,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<(History, Instant)> {
     check_config(mlp, train, validation, config)?;
     loss.check(mlp.layers().last().unwrap().activation)?;
     let Continuation { resume, mut checkpoint } = continuation;
@@ -443,7 +457,7 @@ pub fn train_with(
         mlp.params_mut().copy_from_slice(&best.params);
         history.best_epoch = Some(best.epoch);
     }
-    Ok(history)
+    Ok((history, start))
 }
 
 /// Runs `steps` on a thread of the rayon pool and returns its result; with `spin`, the pool's

@@ -184,3 +184,51 @@ fn a_state_that_does_not_fit_the_run_is_refused() {
         "early stopping",
     );
 }
+
+#[test]
+fn timings_split_set_up_from_the_epochs_this_call_ran() {
+    let data = spirals();
+    let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None);
+    let began = Instant::now();
+    let mut states = Vec::new();
+    let mut keep = |state: &State| {
+        states.push(state.clone());
+        Ok(())
+    };
+    let continuation = Continuation {
+        resume: None,
+        checkpoint: Some((1, &mut keep)),
+    };
+    let fitted = fit_with(&data, &config, continuation, |_| {}).unwrap();
+    let wall = began.elapsed().as_secs_f64();
+    let t = fitted.timings;
+    assert_eq!(t.epochs, 12);
+    assert!(t.setup_seconds >= 0.0 && t.train_seconds > 0.0, "{t:?}");
+    assert!(t.setup_seconds + t.train_seconds <= wall, "{t:?} in {wall} s");
+    // The last epoch ends within the epochs' time.
+    assert!(
+        fitted.history.epochs.last().unwrap().seconds <= t.train_seconds,
+        "{t:?}"
+    );
+    assert_eq!(
+        fitted.samples_per_second(),
+        (12 * fitted.n_train) as f64 / t.train_seconds
+    );
+    // A run resumed after epoch 8 runs, and counts, the last 4.
+    let resumed = fit_with(
+        &data,
+        &config,
+        Continuation {
+            resume: Some(states[7].clone()),
+            checkpoint: None,
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(resumed.timings.epochs, 4);
+    assert_eq!(resumed.history.epochs.len(), 12);
+    assert_eq!(
+        resumed.samples_per_second(),
+        (4 * resumed.n_train) as f64 / resumed.timings.train_seconds
+    );
+}

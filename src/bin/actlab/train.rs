@@ -68,9 +68,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
         fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
     }
     args.optim.init_threads()?;
+    let loading = Instant::now();
     let mut prepared = args.split.load(args.optim.seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
     args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    let load_seconds = loading.elapsed().as_secs_f64();
     let mut config = config.resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
     let task = prepared.train.task().context("the training data has no target")?;
@@ -83,7 +85,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             print_auto_output(&prepared.train, task)?;
         }
     }
-    let outcome = fit(&args, &config, &prepared)?;
+    let outcome = fit(&args, &config, &prepared, load_seconds)?;
     if let Some(path) = &args.save {
         let preprocessor = prepared.preprocessing.as_ref().map(|(p, _)| p);
         let bytes = model_io::to_safetensors_with(&outcome.fitted.model, preprocessor)?;
@@ -105,12 +107,14 @@ struct Outcome {
     test_scores: Option<Scores>,
     /// The full metrics of the test data, or of the training data when there is none.
     report: (&'static str, actlab::metrics::Report),
+    /// Reading and preprocessing the data files.
+    load_seconds: f64,
+    /// The whole training call (a checkpoint's reading and writing included).
     seconds: f64,
-    samples_per_second: f64,
 }
 
 /// Trains (or resumes training) with a progress bar on a terminal, and scores the model.
-fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outcome> {
+fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared, load_seconds: f64) -> Result<Outcome> {
     let (train_set, test_set) = (&prepared.train, &prepared.test);
     let epochs = config.train.epochs_for(train_set.len());
     let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
@@ -122,12 +126,9 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
         bar
     });
     let start = Instant::now();
-    // Epochs trained by this process (a resumed run's history begins with the earlier ones).
-    let mut epochs_run = 0;
     let (resume, every) = (args.resume.as_deref(), args.checkpoint_every as usize);
     let checkpoint = args.checkpoint.as_deref().map(|path| (path, every));
     let fitted = checkpoint::fit(train_set, config, resume, checkpoint, |record: &EpochRecord| {
-        epochs_run += 1;
         if let Some(bar) = &progress {
             bar.set_position(record.epoch as u64);
             bar.set_message(format!(
@@ -148,7 +149,6 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
     let test_scores = (!test_set.is_empty())
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
-    let samples_per_second = (epochs_run * fitted.n_train) as f64 / seconds.max(1e-9);
     let report = if test_set.is_empty() {
         ("train", fitted.model.report(train_set)?)
     } else {
@@ -159,8 +159,8 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared) -> Result<Outc
         train_scores,
         test_scores,
         report,
+        load_seconds,
         seconds,
-        samples_per_second,
     })
 }
 
@@ -197,7 +197,10 @@ fn json_report(
         "steps": fitted.history.steps,
         "train_loss": outcome.train_scores.loss,
         "seconds": outcome.seconds,
-        "samples_per_second": outcome.samples_per_second,
+        "load_seconds": outcome.load_seconds,
+        "setup_seconds": fitted.timings.setup_seconds,
+        "train_seconds": fitted.timings.train_seconds,
+        "samples_per_second": fitted.samples_per_second(),
         "history": fitted.history.epochs,
     });
     add_scores(&mut report, "train", &outcome.train_scores);
@@ -365,15 +368,18 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
     };
     let o = &args.optim;
     println!(
-        "training {} lr {} batch {}, {} epochs ({} steps{stopped}), seed {}: {:.2} s, {:.0} samples/s",
+        "training {} lr {} batch {}, {} epochs ({} steps{stopped}), seed {}: {:.2} s, {:.0} samples/s \
+         (load {:.2} s, set-up {:.2} s before the first epoch)",
         o.optimizer,
         o.lr,
         o.batch_size,
         h.epochs.len(),
         h.steps,
         o.seed,
-        outcome.seconds,
-        outcome.samples_per_second
+        fitted.timings.train_seconds,
+        fitted.samples_per_second(),
+        outcome.load_seconds,
+        fitted.timings.setup_seconds
     );
     let mut options = Vec::new();
     if !args.network.dropout.is_empty() {
