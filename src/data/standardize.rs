@@ -133,7 +133,9 @@ impl Moments {
 impl Standardizer {
     /// Column means and (population) standard deviations of `x`.
     ///
-    /// Statistics are accumulated in `f64`, in one pass over `x` (see [`Moments`]); a column
+    /// Statistics are accumulated in `f64`, in one pass over `x` (blocks of rows that fit in
+    /// cache, each block's count, mean and squared deviations merged into the total by Chan's
+    /// update, in row order, so the result does not depend on the thread count); a column
     /// whose standard deviation is below `1e-12` (a constant column, such as an image's border
     /// pixels) gets a standard deviation of 1, so standardizing keeps it finite.
     pub fn fit(x: &Matrix) -> Self {
