@@ -132,7 +132,8 @@ impl Workspace {
             self.grad_h[i].resize(len, 0.0);
             self.h[i].resize(if mlp.is_residual(i) { len } else { 0 }, 0.0);
         }
-        self.masks.clear();
+        // Emptied, not dropped: a layer's mask keeps its memory for the next step.
+        self.masks.iter_mut().for_each(Vec::clear);
         self.rows = rows;
     }
 }
@@ -397,19 +398,19 @@ impl Mlp {
                 assert!(rate < 1.0, "a dropout rate must be below 1, got {rate}");
                 let rng = &mut *dropout.as_mut().expect("a rate comes with its generator").1;
                 let keep = 1.0 / (1.0 - rate);
-                let mask: Vec<f32> = (0..y.len())
-                    .map(|_| if rng.random::<f32>() < rate { 0.0 } else { keep })
-                    .collect();
+                if ws.masks.len() <= i {
+                    ws.masks.resize_with(i + 1, Vec::new);
+                }
+                let mask = &mut ws.masks[i];
+                mask.extend((0..y.len()).map(|_| if rng.random::<f32>() < rate { 0.0 } else { keep }));
                 // The dropped output feeds the next layer from `h`; `y` stays σ(z) for the
                 // activation's derivative.
                 if h.is_empty() {
                     h.extend_from_slice(y);
                 }
-                for (h, &m) in h.iter_mut().zip(&mask) {
+                for (h, &m) in h.iter_mut().zip(mask.iter()) {
                     *h *= m;
                 }
-                ws.masks.resize_with(i + 1, Vec::new);
-                ws.masks[i] = mask;
             }
         }
     }
