@@ -105,13 +105,14 @@ pub fn class_weights(spec: &ClassWeight, classes: &[String], labels: &[u32]) -> 
 }
 
 /// Checks the column `column` of the CSV file `path` (header row first) as sample weights:
-/// every cell a finite number at least 0, and not all 0. The delimiter is the first of `,`,
-/// `;`, tab and `|` that splits the header into a field named `column`.
+/// every cell a finite number at least 0, and not all 0. The file is split by `delimiter`, or
+/// by the one [`crate::data::table::sniff_delimiter`] finds in the header, as the table reader
+/// splits it.
 ///
 /// # Errors
 /// [`Error::Data`] naming the file, line and column of the first cell that is missing, not a
 /// number, negative or not finite; the column missing from the header; every weight 0.
-pub fn check_weight_column(path: &Path, column: &str) -> Result<()> {
+pub fn check_weight_column(path: &Path, column: &str, delimiter: Option<u8>) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -122,23 +123,19 @@ pub fn check_weight_column(path: &Path, column: &str) -> Result<()> {
         column: col,
         message,
     };
-    let mut header = Vec::new();
-    std::io::BufRead::read_until(
-        &mut std::io::BufReader::new(std::fs::File::open(path).map_err(io)?),
-        b'\n',
-        &mut header,
-    )
-    .map_err(io)?;
-    let header = String::from_utf8_lossy(&header);
-    let delimiter = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .find(|&d| {
-            header
-                .trim_end()
-                .split(d as char)
-                .any(|f| f.trim().trim_matches('"') == column)
-        })
-        .ok_or_else(|| data(1, 0, format!("the header has no sample-weight column '{column}'")))?;
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None => {
+            let mut header = Vec::new();
+            std::io::BufRead::read_until(
+                &mut std::io::BufReader::new(std::fs::File::open(path).map_err(io)?),
+                b'\n',
+                &mut header,
+            )
+            .map_err(io)?;
+            crate::data::table::sniff_delimiter(&header)
+        }
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -299,7 +296,7 @@ mod tests {
         let check = |text: &str| {
             let path = dir.path().join("w.csv");
             std::fs::write(&path, text).unwrap();
-            check_weight_column(&path, "w").map_err(|e| e.to_string().replace(&*path.to_string_lossy(), "F"))
+            check_weight_column(&path, "w", None).map_err(|e| e.to_string().replace(&*path.to_string_lossy(), "F"))
         };
         assert_eq!(check("x,w,y\n1,2,a\n2,0,b\n"), Ok(()));
         assert_eq!(check("x;w;y\n1;2;a\n"), Ok(()));

@@ -620,8 +620,15 @@ pub struct WeightArgs {
 
 impl WeightArgs {
     /// Sets the weights and the threshold of `config`, and takes the sample-weight column out of
-    /// the features of `prepared` (checked in the file `data` first, naming line and column).
-    pub fn apply(&self, config: &mut FitConfig, prepared: &mut Prepared, data: &str) -> Result<()> {
+    /// the features of `prepared` (checked in the file `data` first, split by `delimiter`, the
+    /// --delimiter flag, or the one the table reader sniffs; errors name line and column).
+    pub fn apply(
+        &self,
+        config: &mut FitConfig,
+        prepared: &mut Prepared,
+        data: &str,
+        delimiter: Option<u8>,
+    ) -> Result<()> {
         config.class_weight = self.class_weight.clone();
         config.threshold = self.threshold;
         let Some(column) = &self.sample_weight else {
@@ -631,7 +638,7 @@ impl WeightArgs {
         if !path.is_file() {
             bail!("--sample-weight reads a column of a CSV file; {data} is not one");
         }
-        actlab::weights::check_weight_column(path, column)?;
+        actlab::weights::check_weight_column(path, column, delimiter)?;
         let weights = actlab::weights::take_feature(&mut prepared.train, column).ok_or_else(|| {
             anyhow!("--sample-weight '{column}' is not a numeric feature column of {data} (is it the target?)")
         })?;

@@ -44,7 +44,12 @@ pub fn cv(args: CvArgs) -> Result<()> {
     // A set that comes split (MNIST-1D, IDX directories) is cross-validated on its training part.
     let mut prepared = args.split.read_whole(seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
-    args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    args.weights.apply(
+        &mut config,
+        &mut prepared,
+        &args.split.data.data,
+        args.split.table.delimiter,
+    )?;
     let data = &prepared.train;
     let k = args.folds as usize;
     if !args.json {

@@ -71,7 +71,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let loading = Instant::now();
     let mut prepared = args.split.load(args.optim.seed)?;
     let mut config = fit_config(&args.network, &args.optim, args.activation.clone());
-    args.weights.apply(&mut config, &mut prepared, &args.split.data.data)?;
+    args.weights.apply(
+        &mut config,
+        &mut prepared,
+        &args.split.data.data,
+        args.split.table.delimiter,
+    )?;
     let load_seconds = loading.elapsed().as_secs_f64();
     let mut config = config.resolved(&prepared.train);
     config.train.diagnostics = args.diagnostics.map(|n| n as usize);
