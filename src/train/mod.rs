@@ -317,42 +317,41 @@ pub(crate) fn train_timed(
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<(History, Instant)> {
     check_config(mlp, train, validation, config)?;
+    if config.patience.is_some() && validation.is_none() {
+        return Err(Error::config("early stopping needs validation data"));
+    }
     loss.check(mlp.layers().last().unwrap().activation)?;
     let Continuation { resume, mut checkpoint } = continuation;
     if matches!(checkpoint, Some((0, _))) {
         return Err(Error::config("the checkpoint interval must be at least 1 epoch"));
     }
-    let (n, inputs, outputs) = (train.x.rows(), mlp.inputs(), mlp.outputs());
-    let batch_size = config.batch_size.min(n);
+    let n = train.x.rows();
     let epochs = config.epochs_for(n);
 
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..n).collect();
     let mut scheduler = Scheduler::new(config.schedule, config.learning_rate, epochs);
-    let mut stepper = Stepper::new(mlp, loss, config.optimizer, config.clip_norm);
-    let dropout = dropout_rates(mlp, &config.dropout);
     let mut best: Option<Best> = None;
     let mut history = History::default();
-    let mut start_loss: Option<f64> = None;
     let mut first_epoch = 0;
-    if let Some(state) = resume {
+    if let Some(state) = &resume {
         let unfit = |e: String| Error::config(format!("the training state to resume from does not fit: {e}"));
         state.check(n, config).map_err(unfit)?;
         if state.network.layers() != mlp.layers() || state.network.residual() != mlp.residual() {
             return Err(unfit("its network has other layers".into()));
         }
         mlp.params_mut().copy_from_slice(state.network.params());
-        stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
+    }
+    let start_loss = resume
+        .as_ref()
+        .map_or_else(|| evaluate(mlp, train, loss).loss, |state| state.start_loss);
+    let mut trainer = Trainer::new(mlp, loss, train, config, start_loss)?;
+    if let Some(state) = resume {
+        trainer.stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
         scheduler = Scheduler::resume(config.schedule, config.learning_rate, epochs, state.schedule)?;
-        (rng, order, best, history) = (state.rng, state.order, state.best, state.history);
-        start_loss = Some(state.start_loss);
+        (trainer.rng, trainer.order, trainer.steps) = (state.rng, state.order, state.history.steps);
+        (best, history) = (state.best, state.history);
         first_epoch = if history.stopped_early { epochs } else { state.epoch };
     }
-    let start_loss = start_loss.unwrap_or_else(|| evaluate(mlp, train, loss).loss);
-    let spin = steps_have_parallel_work(mlp, batch_size, config.optimizer);
-    let mut batch_x = Vec::with_capacity(batch_size * inputs);
-    let mut batch_t = Vec::with_capacity(batch_size * outputs);
-    let mut batch_w = Vec::with_capacity(if train.weights.is_some() { batch_size } else { 0 });
+    let spin = steps_have_parallel_work(mlp, config.batch_size.min(n), config.optimizer);
     let start = Instant::now();
     // Seconds of the epochs before a resumption.
     let earlier_seconds = history.epochs.last().map_or(0.0, |r| r.seconds);
@@ -360,42 +359,9 @@ pub(crate) fn train_timed(
     let mut diagnostics_seconds = 0.0;
 
     for epoch in first_epoch..epochs {
-        order.shuffle(&mut rng);
         let lr = scheduler.rate();
-        let (loss_sum, correct) = on_busy_pool(spin, || -> Result<(f64, usize)> {
-            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-            for (step, batch) in order.chunks(batch_size).enumerate() {
-                gather_rows(train.x, batch, &mut batch_x);
-                gather_rows(train.targets, batch, &mut batch_t);
-                let weights = train.weights.map(|w| {
-                    batch_w.clear();
-                    batch_w.extend(batch.iter().map(|&i| w[i]));
-                    batch_w.as_slice()
-                });
-                let masks = dropout
-                    .as_deref()
-                    .map(|rates| (rates, dropout_rng(config.seed, history.steps)));
-                let batch_loss = stepper.forward_weighted_loss(mlp, &batch_x, &batch_t, weights, masks, batch.len());
-                if !batch_loss.is_finite() {
-                    return Err(diverged(mlp, stepper.workspace(), config, epoch, step, batch_loss, lr));
-                }
-                loss_sum += batch_loss * batch.len() as f64;
-                if let Some(labels) = train.labels {
-                    correct += batch
-                        .iter()
-                        .zip(stepper.workspace().output().chunks_exact(outputs))
-                        .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
-                        .count();
-                }
-                stepper.update(mlp, &batch_x, lr);
-                history.steps += 1;
-            }
-            Ok((loss_sum, correct))
-        })?;
-        let train_loss = loss_sum / n as f64;
-        if train_loss > DIVERGENCE_FACTOR * start_loss {
-            return Err(blew_up(mlp, config, epoch, train_loss, start_loss, lr));
-        }
+        let (train_loss, train_accuracy) = on_busy_pool(spin, || trainer.epoch(mlp, train, epoch, lr))?;
+        history.steps = trainer.steps;
         let (val_loss, val_score) = match validation {
             Some(v) => {
                 let e = evaluate(mlp, v, loss);
@@ -412,7 +378,7 @@ pub(crate) fn train_timed(
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss,
-            train_accuracy: train.labels.map(|_| correct as f64 / n as f64),
+            train_accuracy,
             val_loss,
             val_score,
             learning_rate: lr,
@@ -439,10 +405,10 @@ pub(crate) fn train_timed(
                 save(&State {
                     epoch: epoch + 1,
                     network: mlp.clone(),
-                    optimizer: stepper.optimizer.state(),
+                    optimizer: trainer.stepper.optimizer.state(),
                     schedule: scheduler.position(),
-                    rng: rng.clone(),
-                    order: order.clone(),
+                    rng: trainer.rng.clone(),
+                    order: trainer.order.clone(),
                     best: best.clone(),
                     start_loss,
                     history: history.clone(),
@@ -458,6 +424,117 @@ pub(crate) fn train_timed(
         history.best_epoch = Some(best.epoch);
     }
     Ok((history, start))
+}
+
+/// What training carries from epoch to epoch besides the network: the generator of the
+/// shuffles and the order of the samples, the gradient steps' state (the optimizer's included)
+/// and their count, and the untrained network's loss that divergence is measured against.
+/// [`train_with`] runs each of its epochs through [`Trainer::epoch`], and so does the lab
+/// ([`crate::lab::Session`]) a few epochs at a time: there is one implementation of an epoch.
+#[derive(Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    stepper: Stepper,
+    dropout: Option<Vec<f32>>,
+    steps: usize,
+    start_loss: f64,
+    batch_x: Vec<f32>,
+    batch_t: Vec<f32>,
+    batch_w: Vec<f32>,
+}
+
+impl Trainer {
+    /// A run of `config` that trains `mlp` with `loss` on `train`, from its first epoch;
+    /// `start_loss` is the untrained network's mean loss over `train` (see
+    /// [`DIVERGENCE_FACTOR`] and [`evaluate`]).
+    ///
+    /// # Errors
+    /// As [`train`], for the settings, the loss and the data.
+    pub fn new(mlp: &Mlp, loss: Loss, train: Batchable<'_>, config: &TrainConfig, start_loss: f64) -> Result<Self> {
+        check_config(mlp, train, None, config)?;
+        loss.check(mlp.layers().last().unwrap().activation)?;
+        let n = train.x.rows();
+        let batch_size = config.batch_size.min(n);
+        Ok(Self {
+            config: config.clone(),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            order: (0..n).collect(),
+            stepper: Stepper::new(mlp, loss, config.optimizer, config.clip_norm),
+            dropout: dropout_rates(mlp, &config.dropout),
+            steps: 0,
+            start_loss,
+            batch_x: Vec::with_capacity(batch_size * mlp.inputs()),
+            batch_t: Vec::with_capacity(batch_size * mlp.outputs()),
+            batch_w: Vec::new(),
+        })
+    }
+
+    /// Trains epoch `epoch` (0-based) of `mlp` on `train` (the samples of [`Trainer::new`];
+    /// their labels and weights may be left out) at learning rate `lr`: shuffles the order of
+    /// the samples, then takes one step per batch. Returns the mean loss over the epoch's
+    /// batches and, when `train` has labels, the share of samples the batches classified
+    /// correctly.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for another number of samples than [`Trainer::new`] had;
+    /// [`Error::Diverged`] when a batch's loss is not finite, naming where values first were
+    /// not, or when the epoch's mean loss exceeds [`DIVERGENCE_FACTOR`] times the start loss.
+    pub fn epoch(&mut self, mlp: &mut Mlp, train: Batchable<'_>, epoch: usize, lr: f32) -> Result<(f64, Option<f64>)> {
+        let n = train.x.rows();
+        if n != self.order.len() {
+            return Err(Error::config(format!(
+                "{n} training samples; this run began with {}",
+                self.order.len()
+            )));
+        }
+        let outputs = mlp.outputs();
+        self.order.shuffle(&mut self.rng);
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for (step, batch) in self.order.chunks(self.config.batch_size.min(n)).enumerate() {
+            gather_rows(train.x, batch, &mut self.batch_x);
+            gather_rows(train.targets, batch, &mut self.batch_t);
+            let weights = train.weights.map(|w| {
+                self.batch_w.clear();
+                self.batch_w.extend(batch.iter().map(|&i| w[i]));
+                self.batch_w.as_slice()
+            });
+            let masks = self
+                .dropout
+                .as_deref()
+                .map(|rates| (rates, dropout_rng(self.config.seed, self.steps)));
+            let stepper = &mut self.stepper;
+            let batch_loss =
+                stepper.forward_weighted_loss(mlp, &self.batch_x, &self.batch_t, weights, masks, batch.len());
+            if !batch_loss.is_finite() {
+                return Err(diverged(
+                    mlp,
+                    stepper.workspace(),
+                    &self.config,
+                    epoch,
+                    step,
+                    batch_loss,
+                    lr,
+                ));
+            }
+            loss_sum += batch_loss * batch.len() as f64;
+            if let Some(labels) = train.labels {
+                correct += batch
+                    .iter()
+                    .zip(stepper.workspace().output().chunks_exact(outputs))
+                    .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
+                    .count();
+            }
+            stepper.update(mlp, &self.batch_x, lr);
+            self.steps += 1;
+        }
+        let train_loss = loss_sum / n as f64;
+        if train_loss > DIVERGENCE_FACTOR * self.start_loss {
+            return Err(blew_up(mlp, &self.config, epoch, train_loss, self.start_loss, lr));
+        }
+        Ok((train_loss, train.labels.map(|_| correct as f64 / n as f64)))
+    }
 }
 
 /// Runs `steps` on a thread of the rayon pool and returns its result; with `spin`, the pool's
@@ -655,6 +732,12 @@ fn check_config(
             format!("must be a positive number, got {}", config.learning_rate),
         );
     }
+    if !(config.optimizer.l1 >= 0.0 && config.optimizer.l1.is_finite()) {
+        return setting(
+            "train.optimizer.l1",
+            format!("must be a finite number, at least 0, got {}", config.optimizer.l1),
+        );
+    }
     let hidden = mlp.layers().len() - 1;
     if !config.dropout.is_empty() {
         if config.dropout.len() != 1 && config.dropout.len() != hidden {
@@ -694,9 +777,6 @@ fn check_config(
         if w.iter().all(|&w| w == 0.0) {
             return Err(Error::config("every sample weight is 0: nothing to train on"));
         }
-    }
-    if config.patience.is_some() && validation.is_none() {
-        return Err(Error::config("early stopping needs validation data"));
     }
     for data in std::iter::once(train).chain(validation) {
         if data.x.cols() != mlp.inputs() || data.targets.cols() != mlp.outputs() || data.targets.rows() != data.x.rows()

@@ -232,3 +232,22 @@ fn timings_split_set_up_from_the_epochs_this_call_ran() {
         (4 * resumed.n_train) as f64 / resumed.timings.train_seconds
     );
 }
+
+/// L1 through the shared loop: some weights end exactly 0, more with a larger rate, none
+/// without it.
+#[test]
+fn l1_sets_weights_to_exactly_zero() {
+    let data = spirals();
+    let zeros = |l1: f32| -> usize {
+        let mut config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None);
+        config.train.optimizer.l1 = l1;
+        let (mlp, history) = run(&data, &config, None, &mut Vec::new()).unwrap();
+        assert!(history.epochs.last().unwrap().train_loss.is_finite());
+        mlp.weight_ranges()
+            .map(|r| mlp.params()[r].iter().filter(|&&w| w == 0.0).count())
+            .sum()
+    };
+    let (none, some, more) = (zeros(0.0), zeros(1e-3), zeros(1e-2));
+    assert_eq!(none, 0);
+    assert!(0 < some && some < more, "{some} then {more} weights are 0");
+}
