@@ -3,9 +3,9 @@
 //! describes it after each step as a [`Frame`] (losses, per-layer measurements, heatmaps of
 //! the output and of every hidden neuron over the input plane).
 //!
-//! A session trains exactly as [`crate::model::fit`] does (same initial draws, same shuffles,
-//! same steps), so the `actlab train` command that [`Session::command`] writes, run on the
-//! data of [`Session::csv`], ends with the same weights.
+//! A session trains through the same [`Trainer`] as [`crate::model::fit`] (same initial draws,
+//! same shuffles, same steps, L1 and L2 included), so the `actlab train` command that
+//! [`Session::command`] writes, run on the data of [`Session::csv`], ends with the same weights.
 
 use std::f32::consts::TAU;
 use std::path::Path;
@@ -22,7 +22,7 @@ use crate::loss::Loss;
 use crate::mlp::{MlpConfig, Workspace};
 use crate::model::output_layer;
 use crate::optim::{OptimizerConfig, OptimizerKind, Schedule};
-use crate::train::{self, Batchable, Stepper, TrainConfig, DIVERGENCE_FACTOR};
+use crate::train::{self, Batchable, TrainConfig, Trainer};
 use crate::{Activation, Dataset, Error, Matrix, Mlp, Model, Result, Target, Task};
 
 /// Side of the square grid the heatmaps are computed on.
@@ -153,7 +153,7 @@ pub struct LabConfig {
     pub learning_rate: f32,
     /// Samples per gradient step.
     pub batch_size: usize,
-    /// L1 regularisation rate on the weights (a soft-threshold step after each update).
+    /// L1 regularisation rate on the weights (see [`OptimizerConfig::l1`]).
     pub l1: f32,
     /// L2 regularisation rate on the weights (the optimizer's weight decay).
     pub l2: f32,
@@ -240,6 +240,7 @@ impl LabConfig {
             optimizer: OptimizerConfig {
                 kind: self.optimizer,
                 weight_decay: self.l2,
+                l1: self.l1,
                 ..OptimizerConfig::default()
             },
             schedule: Schedule::Constant,
@@ -508,21 +509,15 @@ pub struct Session {
     config: LabConfig,
     data: LabData,
     model: Model,
-    train_config: TrainConfig,
     x: Matrix,
     targets: Matrix,
     labels: Option<Vec<u32>>,
     test: (Matrix, Matrix, Option<Vec<u32>>),
-    stepper: Stepper,
-    rng: ChaCha8Rng,
-    order: Vec<usize>,
+    trainer: Trainer,
     epoch: usize,
-    start_loss: f64,
     diverged: Option<String>,
     /// Whether a weight was set by hand.
     edited: bool,
-    batch_x: Vec<f32>,
-    batch_t: Vec<f32>,
     /// The network's inputs at every grid point, standardized.
     grid: Option<Matrix>,
     ws: Workspace,
@@ -599,27 +594,21 @@ impl Session {
             }
             m
         });
-        let train_config = config.train_config();
-        let stepper = Stepper::new(&model.mlp, loss, train_config.optimizer, None);
-        let start_loss = train::evaluate(&model.mlp, batchable(&x, &targets, &labels), loss).loss;
+        let samples = batchable(&x, &targets, &labels);
+        let start_loss = train::evaluate(&model.mlp, samples, loss).loss;
+        let trainer = Trainer::new(&model.mlp, loss, samples, &config.train_config(), start_loss)?;
         Ok(Session {
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
-            order: (0..x.rows()).collect(),
             config,
             data,
             model,
-            train_config,
             x,
             targets,
             labels,
             test,
-            stepper,
+            trainer,
             epoch: 0,
-            start_loss,
             diverged: None,
             edited: false,
-            batch_x: Vec::new(),
-            batch_t: Vec::new(),
             grid,
             ws: Workspace::default(),
         })
@@ -681,12 +670,12 @@ impl Session {
         Ok(())
     }
 
-    /// Trains `epochs` more epochs, each as [`crate::train::train`] does (a seeded shuffle,
-    /// then one step per batch), with an L1 soft-threshold after each step when asked for.
+    /// Trains `epochs` more epochs through the [`Trainer`] that [`crate::train::train`] uses (a
+    /// seeded shuffle, then one optimizer step per batch).
     ///
     /// # Errors
     /// [`Error::Diverged`] when the loss becomes non-finite (naming the first layer where
-    /// values stopped being finite) or an epoch's loss exceeds [`DIVERGENCE_FACTOR`] times the
+    /// values stopped being finite) or an epoch's loss exceeds [`train::DIVERGENCE_FACTOR`] times the
     /// untrained network's; the session then stops and every later step returns the error.
     pub fn step(&mut self, epochs: usize) -> Result<()> {
         if let Some(why) = &self.diverged {
@@ -700,46 +689,16 @@ impl Session {
     }
 
     fn train(&mut self, epochs: usize) -> Result<()> {
-        let mlp = &mut self.model.mlp;
-        let n = self.x.rows();
-        let batch_size = self.config.batch_size.min(n);
-        let lr = self.config.learning_rate;
-        let shrink = lr * self.config.l1;
-        let weights: Vec<_> = mlp.weight_ranges().collect();
+        // Without labels: the lab scores the network itself after the step (see `frame`).
+        let samples = Batchable {
+            x: &self.x,
+            targets: &self.targets,
+            labels: None,
+            weights: None,
+        };
         for _ in 0..epochs {
-            self.order.shuffle(&mut self.rng);
-            let mut loss_sum = 0.0;
-            for (step, batch) in self.order.chunks(batch_size).enumerate() {
-                gather(&self.x, batch, &mut self.batch_x);
-                gather(&self.targets, batch, &mut self.batch_t);
-                let loss = self
-                    .stepper
-                    .forward_loss(mlp, &self.batch_x, &self.batch_t, batch.len());
-                if !loss.is_finite() {
-                    let ws = self.stepper.workspace();
-                    return Err(train::diverged(mlp, ws, &self.train_config, self.epoch, step, loss, lr));
-                }
-                loss_sum += loss * batch.len() as f64;
-                self.stepper.update(mlp, &self.batch_x, lr);
-                if shrink > 0.0 {
-                    for range in &weights {
-                        for w in &mut mlp.params_mut()[range.clone()] {
-                            *w = w.signum() * (w.abs() - shrink).max(0.0);
-                        }
-                    }
-                }
-            }
-            let train_loss = loss_sum / n as f64;
-            if train_loss > DIVERGENCE_FACTOR * self.start_loss {
-                return Err(train::blew_up(
-                    mlp,
-                    &self.train_config,
-                    self.epoch,
-                    train_loss,
-                    self.start_loss,
-                    lr,
-                ));
-            }
+            self.trainer
+                .epoch(&mut self.model.mlp, samples, self.epoch, self.config.learning_rate)?;
             self.epoch += 1;
         }
         Ok(())
@@ -862,8 +821,7 @@ impl Session {
     }
 
     /// The `actlab train` command that trains the same network to the same weights, on the
-    /// data of [`Session::csv`] saved as `lab-train.csv` and `lab-test.csv`; with L1
-    /// regularisation (which the command line lacks) the weights differ, and after
+    /// data of [`Session::csv`] saved as `lab-train.csv` and `lab-test.csv`; after
     /// [`Session::set_weight`] a first line says the command cannot reproduce the run.
     pub fn command(&self) -> String {
         let c = &self.config;
@@ -890,11 +848,12 @@ impl Session {
         };
         format!(
             "{edited}actlab train --data lab-train.csv --test lab-test.csv --task {task}{hidden}{output} --optimizer {} --lr {} \
-             --batch-size {} --weight-decay {} --epochs {} --seed {} --scaling {scaling} --no-scale-target \
+             --batch-size {} --l1 {} --weight-decay {} --epochs {} --seed {} --scaling {scaling} --no-scale-target \
              --save lab.safetensors",
             c.optimizer,
             c.learning_rate,
             c.batch_size,
+            c.l1,
             c.l2,
             self.epoch.max(1),
             c.seed
@@ -929,14 +888,6 @@ fn batchable<'a>(x: &'a Matrix, targets: &'a Matrix, labels: &'a Option<Vec<u32>
         targets,
         labels: labels.as_deref(),
         weights: None,
-    }
-}
-
-/// `out` = the rows of `m` listed in `rows`, in that order.
-fn gather(m: &Matrix, rows: &[usize], out: &mut Vec<f32>) {
-    out.clear();
-    for &i in rows {
-        out.extend_from_slice(m.row(i));
     }
 }
 

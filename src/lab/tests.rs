@@ -134,18 +134,22 @@ fn settings_out_of_range_are_named() {
 }
 
 /// The lab trains as `fit` (and so `actlab train`) does: same weights after the same epochs,
-/// however the epochs are split into steps.
+/// however the epochs are split into steps, with L1 regularisation too.
 #[test]
 fn session_reproduces_fit() {
-    for (shape, optimizer) in [
-        (Shape::Xor, OptimizerKind::Sgd),
-        (Shape::MultiGauss, OptimizerKind::Adam),
-        (Shape::Plane, OptimizerKind::Sgd),
+    for (shape, optimizer, l1) in [
+        (Shape::Xor, OptimizerKind::Sgd, 0.0),
+        (Shape::MultiGauss, OptimizerKind::Adam, 0.0),
+        (Shape::Plane, OptimizerKind::Sgd, 0.0),
+        (Shape::Xor, OptimizerKind::Sgd, 0.01),
+        (Shape::MultiGauss, OptimizerKind::Adam, 0.003),
+        (Shape::Circle, OptimizerKind::RmsProp, 0.003),
     ] {
         let mut c = config(shape);
         c.optimizer = optimizer;
         c.hidden = vec![5, 3];
         c.activations = vec![Activation::Relu, Activation::Tanh];
+        c.l1 = l1;
         c.l2 = 0.001;
         c.seed = 7;
         let mut s = session(c.clone());
@@ -167,8 +171,23 @@ fn session_reproduces_fit() {
             },
         )
         .unwrap();
-        assert_eq!(s.model().mlp.params(), fitted.model.mlp.params(), "{shape:?}");
+        assert_eq!(
+            s.model().mlp.params(),
+            fitted.model.mlp.params(),
+            "{shape:?} {optimizer} L1 {l1}"
+        );
         assert_ne!(s.model().mlp.params(), session(c).model().mlp.params());
+        assert!(
+            s.command().contains(&format!(" --l1 {l1} --weight-decay 0.001 ")),
+            "{}",
+            s.command()
+        );
+        let mlp = &s.model().mlp;
+        let zeros: usize = mlp
+            .weight_ranges()
+            .map(|r| mlp.params()[r].iter().filter(|&&w| w == 0.0).count())
+            .sum();
+        assert_eq!(zeros > 0, l1 > 0.0, "{shape:?} {optimizer} L1 {l1}: {zeros} zeros");
     }
 }
 
