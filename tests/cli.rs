@@ -194,6 +194,10 @@ fn bad_input_gives_one_line_errors() {
     fails_with(&["train", "--data", "iris", "--hidden", "10,0"], "--hidden");
     fails_with(&["train", "--data", "iris", "--lr", "0"], "--lr");
     fails_with(&["train", "--data", "iris", "--lr", "-0.1"], "--lr");
+    fails_with(&["train", "--data", "iris", "--l1", "-1"], "--l1");
+    fails_with(&["train", "--data", "iris", "--l1", "nan"], "--l1");
+    fails_with(&["compare", "--data", "iris", "--l1", "inf"], "--l1");
+    fails_with(&["cv", "--data", "iris", "--l1", "-0.5"], "--l1");
     fails_with(&["train", "--data", "no-such-set"], "no-such-set");
 }
 
@@ -337,11 +341,14 @@ fn json_reports_the_settings_training_ran_with() {
         "sgd",
         "--weight-decay",
         "0.01",
+        "--l1",
+        "0.002",
         "--threads",
         "1",
     ]);
     assert_eq!(report["optimizer"], "sgd");
     assert_eq!(report["weight_decay"].as_f64().unwrap() as f32, 0.01);
+    assert_eq!(report["l1"].as_f64().unwrap() as f32, 0.002);
     assert_eq!(report["threads"], 1);
     assert_eq!(run(&["--epochs", "1", "--threads", "2"])["threads"], 2);
     // Default epochs: enough to see about 40,000 samples, 10 to 300: iris' 120 training rows

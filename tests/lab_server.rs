@@ -393,3 +393,39 @@ fn the_command_prints_its_url_and_its_errors() {
         "{stderr}"
     );
 }
+
+/// The `actlab train` command the lab gives, run on the lab's two CSV files, ends with the
+/// lab's weights, bit for bit, with L1 and L2 regularisation (and L1 has set some to 0).
+#[test]
+fn the_command_reproduces_a_run_with_l1_and_l2() {
+    use actlab::lab::{LabConfig, LabData, Session};
+    use actlab::optim::OptimizerKind;
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let config = LabConfig {
+            optimizer,
+            l1: 0.03,
+            l2: 0.001,
+            ..LabConfig::default()
+        };
+        let data = LabData::generate(&config).unwrap();
+        let mut session = Session::new(config, data).unwrap();
+        session.step(7).unwrap();
+        session.step(5).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lab-train.csv"), session.csv(false)).unwrap();
+        std::fs::write(dir.path().join("lab-test.csv"), session.csv(true)).unwrap();
+        let command = session.command();
+        assert!(command.contains(" --l1 0.03 --weight-decay 0.001 "), "{command}");
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_actlab"))
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let trained = actlab::model_io::load(&dir.path().join("lab.safetensors")).unwrap();
+        let lab = &session.model().mlp;
+        assert_eq!(trained.mlp.params(), lab.params(), "{optimizer}");
+        assert!(lab.params().contains(&0.0), "{optimizer}: no weight is 0");
+    }
+}

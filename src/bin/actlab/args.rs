@@ -229,6 +229,11 @@ pub struct OptimArgs {
     /// L2 weight decay on the weights (decoupled for adamw).
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
     pub weight_decay: f32,
+    /// L1 regularisation on the weights: after each update every weight moves toward 0 by this
+    /// rate times the step size and stops at exactly 0, so the weights a task does not need
+    /// become 0 (a sparse network). Scaled per weight as the step is for adam and rmsprop.
+    #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
+    pub l1: f32,
     /// Clip the gradient's global L2 norm to this value.
     #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = positive_f32)]
     pub clip_norm: Option<f32>,
@@ -522,6 +527,7 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
             optimizer: OptimizerConfig {
                 kind: optim.optimizer,
                 weight_decay: optim.weight_decay,
+                l1: optim.l1,
                 ..OptimizerConfig::default()
             },
             schedule: optim.schedule,
@@ -540,7 +546,7 @@ pub fn fit_config(network: &NetworkArgs, optim: &OptimArgs, activations: Vec<Act
 /// The command line's flag for a configuration field of the library (`train.epochs` →
 /// `--epochs`), where one flag sets it as it is.
 pub fn flag_of(field: &str) -> Option<&'static str> {
-    const FLAGS: [(&str, &str); 22] = [
+    const FLAGS: [(&str, &str); 23] = [
         ("hidden", "--hidden"),
         ("activations", "--activation"),
         ("output", "--output"),
@@ -554,6 +560,7 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
         ("train.learning_rate", "--lr"),
         ("train.optimizer.kind", "--optimizer"),
         ("train.optimizer.weight_decay", "--weight-decay"),
+        ("train.optimizer.l1", "--l1"),
         ("train.schedule", "--schedule"),
         ("train.clip_norm", "--clip-norm"),
         ("train.patience", "--patience"),

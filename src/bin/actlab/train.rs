@@ -193,6 +193,7 @@ fn json_report(
         // The settings training ran with, as the library received them.
         "optimizer": config.train.optimizer.kind.to_string(),
         "weight_decay": config.train.optimizer.weight_decay,
+        "l1": config.train.optimizer.l1,
         "learning_rate": config.train.learning_rate,
         "batch_size": config.train.batch_size,
         "seed": config.train.seed,
