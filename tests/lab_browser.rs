@@ -1,8 +1,9 @@
 //! `actlab lab` driven in headless Chromium through chromedriver: load the page, play, see
-//! the epoch counter and the loss move, switch an activation, open a preset in A/B mode,
-//! upload a CSV, download the model and the data and load them with `actlab predict`, and
-//! check that the `actlab train` command the page gives reproduces the run. It measures the
-//! redraws and epochs per second of Playground's default set-up.
+//! the epoch counter and the loss move, set a weight by clicking its link, switch an
+//! activation, open a preset in A/B mode, upload a CSV, download the model and the data and
+//! load them with `actlab predict`, and check that the `actlab train` command the page gives
+//! (with L1 regularisation) reproduces the run. It measures the redraws and epochs per second
+//! of Playground's default set-up.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them):
 //! `cargo test --test lab_browser -- --ignored --nocapture`. With `ACTLAB_SCREENSHOTS=DIR` it
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -184,8 +186,54 @@ async fn the_lab_in_chromium() {
     assert!(epf.parse::<f64>().unwrap() >= 10.0, "{epf} epochs/frame");
     screenshot(&client, "lab.png").await;
 
-    // Pause, then switch the first layer's activation: a new network starts at epoch 0.
+    // Pause, then click the link from x₁ to the first hidden neuron (the middle of its curve)
+    // and set its weight, applied with Enter: the server's network holds the new weight, and
+    // its output changes.
     client.find(Locator::Id("play")).await.unwrap().click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let losses = text(&client, "losses").await;
+    let middle = client
+        .execute(
+            "const a = document.querySelector('#columns .input').getBoundingClientRect();
+             const b = document.getElementById('n-0-0').getBoundingClientRect();
+             return [(a.right + b.left) / 2, (a.top + a.bottom + b.top + b.bottom) / 4];",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let (x, y) = (middle[0].as_f64().unwrap(), middle[1].as_f64().unwrap());
+    let click = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveTo { duration: None, x, y })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client.perform_actions(click).await.unwrap();
+    wait_text(&client, "editor", |t| {
+        t.contains("Weight from x₁ to neuron 1 of hidden layer 1")
+    })
+    .await;
+    let weight = client.find(Locator::Id("link-weight")).await.unwrap();
+    weight.clear().await.unwrap();
+    weight.send_keys("2.5\n").await.unwrap();
+    wait_text(&client, "losses", |t| t != losses).await;
+    client
+        .find(Locator::Id("download-model"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let model = downloads.path().join("lab.safetensors");
+    wait_file(&model).await;
+    let edited = actlab::model_io::load(&model).unwrap();
+    assert_eq!(edited.mlp.layer_params(0).weight[0], 2.5);
+    std::fs::remove_file(&model).unwrap();
+    screenshot(&client, "lab-link.png").await;
+
+    // Switch the first layer's activation: a new network starts at epoch 0.
     select(&client, "select.activation", "relu").await;
     wait_text(&client, "gradients", |t| t.contains("relu")).await;
     wait_text(&client, "epoch", |t| t == "0").await;
@@ -285,6 +333,8 @@ async fn the_lab_in_chromium() {
     select(&client, "#preset", "tanh_sigmoid").await;
     client.find(Locator::Id("ab")).await.unwrap().click().await.unwrap();
     wait_text(&client, "losses", |t| !t.contains("B ")).await;
+    select(&client, "#l1", "0.001").await;
+    wait_text(&client, "epoch", |t| t == "0").await;
     client.find(Locator::Id("play")).await.unwrap().click().await.unwrap();
     wait_text(&client, "epoch", |t| t.parse::<u64>().unwrap() >= 30).await;
     client.find(Locator::Id("play")).await.unwrap().click().await.unwrap();
@@ -299,6 +349,7 @@ async fn the_lab_in_chromium() {
         .unwrap()
         .unwrap();
     assert!(command.contains(&format!("--epochs {epochs} ")), "{command}");
+    assert!(command.contains(" --l1 0.001 "), "{command}");
     let dir = downloads.path();
     for (id, file) in [
         ("download-model", "lab.safetensors"),

@@ -63,7 +63,7 @@ const state = {
     l1: 0, l2: 0, seed: 0,
   },
   b: null, csv: null, setup: null, frames: null, curves: {}, history: [[], []],
-  playing: false, inflight: false, epochsPerStep: 10, dirty: false,
+  playing: false, inflight: false, epochsPerStep: 10, dirty: false, link: null,
   counters: { epochs: 0, redraws: 0, since: performance.now(), lastEpoch: 0 },
 };
 
@@ -248,6 +248,8 @@ function bindControls() {
     file.text().then((text) => { state.csv = text; setup(); });
   };
   $("forget-upload").onclick = () => { state.csv = null; $("upload").value = ""; setup(); };
+  $("network").onclick = (e) => { const link = linkAt(e); if (link) openLinkEditor(link); };
+  $("network").onmousemove = (e) => { $("network").style.cursor = linkAt(e) ? "pointer" : ""; };
   const preset = $("preset");
   preset.innerHTML += Object.entries(PRESETS).map(([k, p]) => `<option value="${k}">${p.name}</option>`).join("");
   preset.onchange = () => {
@@ -284,10 +286,42 @@ function openEditor(layer, unit) {
     names.map((n, i) => field(`from ${n}`, i, l.weights[unit * inputs + i])).join("") +
     field("bias", inputs, l.biases[unit]) + ` <button id="close-editor">close</button>`;
   editor.hidden = false;
+  state.link = null;
+  state.dirty = true;
   editor.querySelectorAll("input").forEach((input) => {
     input.onchange = () => send({ type: "set_weight", net: 0, layer, to: unit, from: +input.dataset.from, value: +input.value });
   });
-  $("close-editor").onclick = () => (editor.hidden = true);
+  $("close-editor").onclick = closeEditor;
+}
+
+function closeEditor() {
+  $("editor").hidden = true;
+  state.link = null;
+  state.dirty = true;
+}
+
+// The weight of one link of network A, editable as in Playground (Enter applies it); training
+// goes on from the edited value.
+function openLinkEditor({ layer, to, from }) {
+  const frame = state.frames[0];
+  const l = frame.layers[layer];
+  const inputs = l.weights.length / l.biases.length;
+  const source = layer === 0 ? featureLabel(state.setup.inputs[from]) : `neuron ${from + 1} of hidden layer ${layer}`;
+  const target = layer < frame.layers.length - 1 ? `neuron ${to + 1} of hidden layer ${layer + 1}`
+    : l.biases.length > 1 ? `the output of class ${state.setup.classes[to]}` : "the output";
+  const editor = $("editor");
+  editor.innerHTML = `<b>Weight from ${source} to ${target}</b> <input type="number" step="0.1" id="link-weight" ` +
+    `value="${l.weights[to * inputs + from].toFixed(3)}"> Enter applies it <button id="close-editor">close</button>`;
+  editor.hidden = false;
+  state.link = { layer, to, from };
+  state.dirty = true;
+  const input = $("link-weight");
+  input.onchange = () => {
+    if (input.value !== "") send({ type: "set_weight", net: 0, layer, to, from, value: +input.value });
+  };
+  input.focus();
+  input.select();
+  $("close-editor").onclick = closeEditor;
 }
 
 function togglePlay() {
@@ -305,8 +339,7 @@ function buildNetwork() {
   const inputs = s ? s.inputs : c.features;
   const input = column("Inputs");
   for (const name of inputs) {
-    const label = (FEATURES.find(([n]) => n === name) || [name, name])[1];
-    input.append(element("div", "input", label));
+    input.append(element("div", "input", featureLabel(name)));
   }
   columns.append(input);
   c.hidden.forEach((width, layer) => {
@@ -358,8 +391,11 @@ function buildNetwork() {
   out.append(neuron("n-out", c.hidden.length, 0));
   columns.append(out);
   state.centres = null;
-  state.dirty = true;
-  $("editor").hidden = true;
+  closeEditor();
+}
+
+function featureLabel(name) {
+  return (FEATURES.find(([n]) => n === name) || [name, name])[1];
 }
 
 // "leaky_relu:0.2" → ["leaky_relu", "0.2"]; "gelu:tanh" is a name of its own.
@@ -523,8 +559,48 @@ function measureNetwork() {
   const cols = [...document.querySelectorAll("#columns .column")];
   state.centres = cols.map((col) => [...col.querySelectorAll(".neuron, .input")].map((e) => {
     const r = e.getBoundingClientRect();
-    return [r.left - box.left, r.right - box.left, (r.top + r.bottom) / 2 - box.top];
+    return [r.left - box.left + $("network").scrollLeft, r.right - box.left + $("network").scrollLeft, (r.top + r.bottom) / 2 - box.top];
   }));
+}
+
+// The link drawn from box `f` to box `t` (as measureNetwork gives them): a cubic Bézier curve's
+// four control points.
+function linkCurve(f, t) {
+  const mid = (f[1] + t[0]) / 2;
+  return [[f[1], f[2]], [mid, f[2]], [mid, t[2]], [t[0], t[2]]];
+}
+
+// The link of network A under the mouse event `e` (within 6 pixels; the nearest), or null.
+function linkAt(e) {
+  const frame = state.frames && state.frames[0];
+  if (!frame || !state.centres || e.target.closest(".neuron, .input, .head")) return null;
+  const box = $("network").getBoundingClientRect();
+  const x = e.clientX - box.left + $("network").scrollLeft, y = e.clientY - box.top;
+  let best = null;
+  frame.layers.forEach((layer, l) => {
+    const from = state.centres[l], to = state.centres[l + 1];
+    if (!from || !to) return;
+    to.forEach((t, o) => from.forEach((f, i) => {
+      if (layer.weights[o * from.length + i] === undefined) return;
+      const d = distanceToCurve(linkCurve(f, t), x, y);
+      if (d <= 6 && (!best || d < best.d)) best = { d, layer: l, to: o, from: i };
+    }));
+  });
+  return best;
+}
+
+// Distance from (x, y) to a Bézier curve, followed in 32 straight pieces.
+function distanceToCurve([p0, p1, p2, p3], x, y) {
+  let best = Infinity, a = p0;
+  for (let k = 1; k <= 32; k++) {
+    const s = k / 32, r = 1 - s;
+    const b = [0, 1].map((d) => r * r * r * p0[d] + 3 * r * r * s * p1[d] + 3 * r * s * s * p2[d] + s * s * s * p3[d]);
+    const [dx, dy] = [b[0] - a[0], b[1] - a[1]];
+    const along = Math.max(0, Math.min(1, ((x - a[0]) * dx + (y - a[1]) * dy) / (dx * dx + dy * dy || 1)));
+    best = Math.min(best, Math.hypot(x - a[0] - along * dx, y - a[1] - along * dy));
+    a = b;
+  }
+  return best;
 }
 
 function drawLinks(frame) {
@@ -542,12 +618,19 @@ function drawLinks(frame) {
     to.forEach((t, o) => from.forEach((f, i) => {
       const w = layer.weights[o * inputs + i];
       if (w === undefined) return;
-      ctx.strokeStyle = w > 0 ? "rgba(8,119,189,0.8)" : "rgba(245,147,34,0.8)";
-      ctx.lineWidth = Math.max(0.3, (Math.abs(w) / max) * 5);
-      ctx.beginPath();
-      ctx.moveTo(f[1], f[2]);
-      ctx.bezierCurveTo((f[1] + t[0]) / 2, f[2], (f[1] + t[0]) / 2, t[2], t[0], t[2]);
-      ctx.stroke();
+      const [p0, p1, p2, p3] = linkCurve(f, t);
+      const width = Math.max(0.3, (Math.abs(w) / max) * 5);
+      const link = state.link;
+      // The link being edited: outlined in black.
+      const outlines = link && link.layer === l && link.to === o && link.from === i ? [["#000", width + 4]] : [];
+      for (const [colour, lineWidth] of [...outlines, [w > 0 ? "rgba(8,119,189,0.8)" : "rgba(245,147,34,0.8)", width]]) {
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = lineWidth;
+        ctx.beginPath();
+        ctx.moveTo(...p0);
+        ctx.bezierCurveTo(...p1, ...p2, ...p3);
+        ctx.stroke();
+      }
     }));
   });
 }
