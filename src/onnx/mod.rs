@@ -239,20 +239,29 @@ impl Builder {
 
     /// Adds `op` on `inputs` with `attributes`; returns the name of its output.
     fn node(&mut self, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+        self.node_in("", op, inputs, attributes)
+    }
+
+    /// [`Builder::node`] of an operator of the operator set `domain`.
+    fn node_in(&mut self, domain: &str, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
         let output = self.fresh(&format!("{}_{}", op.to_lowercase(), self.nodes.len()));
-        self.node_named(op, inputs, attributes, &output);
+        self.push(domain, op, inputs, attributes, &output);
         output
     }
 
     /// Adds `op` on `inputs` whose output is named `output` (a reserved name: a graph output).
-    fn node_named(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>, output: &str) {
+    fn node_named(&mut self, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>, output: &str) {
+        self.push("", op, inputs, attributes, output);
+    }
+
+    fn push(&mut self, domain: &str, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>, output: &str) {
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.to_string()],
             name: format!("{op}_{}", self.nodes.len()),
             op_type: op.to_string(),
             attribute,
-            domain: String::new(),
+            domain: domain.to_string(),
         });
     }
 
@@ -343,19 +352,12 @@ impl Builder {
                 }
                 Encoding::Categorical { .. } => {
                     let (keys, values, width) = category_indices(&column.encoding);
-                    let codes = self.fresh(&format!("label_encoder_{}", self.nodes.len()));
-                    self.nodes.push(NodeProto {
-                        input: vec![input.to_string()],
-                        output: vec![codes.clone()],
-                        name: format!("LabelEncoder_{}", self.nodes.len()),
-                        op_type: "LabelEncoder".into(),
-                        attribute: vec![
-                            strings("keys_strings", &keys),
-                            ints("values_int64s", values),
-                            int("default_int64", -1),
-                        ],
-                        domain: ML_DOMAIN.into(),
-                    });
+                    let attributes = vec![
+                        strings("keys_strings", &keys),
+                        ints("values_int64s", values),
+                        int("default_int64", -1),
+                    ];
+                    let codes = self.node_in(ML_DOMAIN, "LabelEncoder", &[input], attributes);
                     let positions: Vec<i64> = (0..width as i64).collect();
                     let positions = self.int64s(&format!("columns.{j}.positions"), &[width], &positions);
                     let hot = self.node("Equal", &[&codes, &positions], vec![]);
