@@ -4,7 +4,7 @@
 
 mod common;
 
-use actlab::onnx::proto::ModelProto;
+use actlab::onnx::proto::{ModelProto, FLOAT, STRING};
 use common::{actlab, edited_model, fails_with, write};
 use prost::Message;
 use serde_json::json;
@@ -97,4 +97,57 @@ fn export_refuses_metadata_it_does_not_translate_and_will_not_overwrite_its_inpu
     );
     assert!(!out.exists());
     fails_with(&["export", "--model", &model, "--onnx", &model], "--onnx");
+}
+
+/// Trains on a CSV file of a number and a text column named `text` (target `y`); returns the
+/// model's path.
+fn train_table(dir: &std::path::Path, text: &str) -> String {
+    let mut csv = format!("size,{text},y\n");
+    for i in 0..40 {
+        csv += &format!(
+            "{i},{},{}\n",
+            ["red", "blue", "NA"][i % 3],
+            ["no", "yes"][usize::from(i % 4 == 0)]
+        );
+    }
+    let data = write(dir, &format!("{text}.csv"), &csv);
+    let path = dir.join(format!("{text}.safetensors"));
+    actlab()
+        .args(["train", "--data", &data, "--target", "y", "--epochs", "1"])
+        .args(["--save", path.to_str().unwrap()])
+        .assert()
+        .success();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_model_with_a_text_column_takes_one_input_per_column_unless_one_is_named_like_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_table(dir.path(), "colour");
+    let out = dir.path().join("m.onnx");
+    actlab()
+        .args(["export", "--model", &model, "--onnx", out.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("");
+    let onnx = ModelProto::decode(std::fs::read(&out).unwrap().as_slice()).unwrap();
+    let graph = onnx.graph.unwrap();
+    let inputs: Vec<(&str, i32)> = graph
+        .input
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().elem_type,
+            )
+        })
+        .collect();
+    assert_eq!(inputs, [("size", FLOAT), ("colour", STRING)]);
+    assert!(graph.node.iter().any(|n| n.op_type == "LabelEncoder"));
+
+    let model = train_table(dir.path(), "label");
+    fails_with(
+        &["export", "--model", &model, "--onnx", out.to_str().unwrap()],
+        "label.safetensors: cannot export to ONNX: the name of the column 'label' is that of an output of the graph",
+    );
 }

@@ -3,7 +3,9 @@
 //! The graph uses the standard operator set **opset 17** (ONNX IR version 8), which onnxruntime
 //! 1.13 and later run. It takes the raw features and returns what `actlab predict` does:
 //!
-//! - input `features`: float32 `[N, features]`, the model's features in training order;
+//! - input `features`: float32 `[N, features]`, the model's features in training order (for a
+//!   model of a raw table of numeric columns, those columns: see [`to_onnx_with`]); a model of a
+//!   raw table with a categorical column has one input per column instead, named by the column;
 //! - for a classifier, output `probabilities`: float32 `[N, classes]` in [`Model::classes`]
 //!   order (a single sigmoid output is spelled out as `[1 - p, p]`), and output `label`: string
 //!   `[N]`, the class with the highest probability (the first of equals);
@@ -18,15 +20,25 @@
 //! tanh form, SiLU `x σ(x)`, Mish `x tanh(softplus(x))`, softplus with β and its linear
 //! threshold. The results agree with actlab's to float32 rounding (checked with onnxruntime by
 //! the Python tests).
+//!
+//! A model of a raw table has its preprocessing ([`Preprocessor`]) in the graph: numeric
+//! columns `Where(IsNaN(x), median, x)` and their missing-value indicators (`Cast`), categorical
+//! columns `LabelEncoder` (from `ai.onnx.ml`, [`ML_OPSET`]) from the text to the index of its
+//! one-hot feature, then `Equal` with `0..k` and `Cast` (a category never seen in training
+//! matches no index and is all zeros, as in `actlab predict`). The metadata entries `features`,
+//! `columns` and `missing_values` list the inputs, the columns with their encodings, and the
+//! texts read as a missing cell.
 
 pub mod proto;
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use prost::Message;
 
 use crate::activation::{SELU_ALPHA, SELU_LAMBDA};
-use crate::preprocess::{Encoding, Preprocessor};
+use crate::data::table::DEFAULT_NA_VALUES;
+use crate::preprocess::{ColumnPlan, Encoding, Preprocessor};
 use crate::{fileio, model_io, Activation, Error, Model, Result, Task};
 use proto::*;
 
@@ -34,6 +46,9 @@ use proto::*;
 pub const OPSET: i64 = 17;
 /// The ONNX IR version written (the one that goes with opset 17).
 pub const IR_VERSION: i64 = 8;
+/// The `ai.onnx.ml` operator set version that goes with opset 17, imported by a graph with a
+/// categorical column (for its `LabelEncoder`).
+pub const ML_OPSET: i64 = 3;
 
 /// Metadata keys of the model file that the export translates; any other key with a value
 /// (preprocessing added to the model format later) makes [`to_onnx`] refuse the model rather
@@ -62,58 +77,80 @@ pub fn to_onnx(model: &Model) -> Result<Vec<u8>> {
 }
 
 /// [`to_onnx`] of a model with the preprocessing that turns raw table columns into its
-/// features (see [`model_io::load_with_preprocessor`]): the graph then takes the raw numeric
-/// columns that the preprocessing uses, in file order, a missing cell as NaN, and imputes them
-/// (the training median) and adds the missing-value indicators inside the graph.
+/// features (see [`model_io::load_with_preprocessor`]): the whole preprocessing is then part of
+/// the graph, whose inputs are the raw columns the model reads (see [`Inputs`]).
 ///
 /// # Errors
-/// As [`to_onnx`]; [`Error::Config`] for a preprocessing with a categorical column (one-hot
-/// encoding of text is not exported yet) or one that does not make the model's features.
+/// As [`to_onnx`]; [`Error::Config`] for a preprocessing that does not make the model's
+/// features, or (with a categorical column) a column whose name is empty, repeated or that of
+/// an output of the graph.
 pub fn to_onnx_with(model: &Model, preprocess: Option<&Preprocessor>) -> Result<Vec<u8>> {
     refuse_untranslated(&model_io::to_safetensors_with(model, preprocess)?).map_err(Error::Config)?;
-    let raw = match preprocess {
-        Some(p) => Some(numeric_columns(p, model)?),
-        None => None,
+    let inputs = match preprocess {
+        None => Inputs::Features,
+        Some(p) => {
+            p.check(&model.feature_names).map_err(Error::Config)?;
+            let columns: Vec<&ColumnPlan> = p.used_columns().collect();
+            if columns
+                .iter()
+                .any(|c| matches!(c.encoding, Encoding::Categorical { .. }))
+            {
+                check_input_names(&columns, model.task)?;
+                Inputs::Columns(columns)
+            } else {
+                Inputs::Numeric(columns)
+            }
+        }
     };
-    Ok(graph_model(model, raw.as_deref()).encode_to_vec())
+    Ok(graph_model(model, preprocess, &inputs).encode_to_vec())
 }
 
-/// One raw numeric column of the graph's input: its name, training median, and whether an
-/// indicator feature follows its value.
-struct RawColumn {
-    name: String,
-    median: f32,
-    indicator: bool,
+/// What the graph takes.
+///
+/// Numeric-only preprocessing keeps the single matrix input of a model without preprocessing;
+/// a categorical column needs a string input, and then every column gets an input of its own
+/// named by the column, as scikit-learn's `ColumnTransformer` pipelines have in ONNX.
+enum Inputs<'a> {
+    /// Input `features`: float32 `[N, features]`, the model's features.
+    Features,
+    /// Input `features`: float32 `[N, columns]`, these raw numeric columns in file order, NaN
+    /// for a missing cell.
+    Numeric(Vec<&'a ColumnPlan>),
+    /// One input per raw column, in file order, named by the column: float32 `[N, 1]` for a
+    /// numeric column (NaN for a missing cell), string `[N, 1]` for a categorical one (a
+    /// missing cell as one of [`DEFAULT_NA_VALUES`], the empty string among them).
+    Columns(Vec<&'a ColumnPlan>),
 }
 
-/// The raw columns a preprocessing reads, when all of them are numeric and they make the
-/// model's features.
-fn numeric_columns(preprocess: &Preprocessor, model: &Model) -> Result<Vec<RawColumn>> {
-    let categorical: Vec<&str> = preprocess
-        .used_columns()
-        .filter(|c| matches!(c.encoding, Encoding::Categorical { .. }))
-        .map(|c| c.name.as_str())
-        .collect();
-    if !categorical.is_empty() {
+/// The graph's outputs for `task`.
+fn output_names(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::Classification => &["probabilities", "label"],
+        Task::Regression => &["prediction"],
+    }
+}
+
+/// Refuses column names that cannot name distinct graph inputs: empty, repeated, or the name
+/// of an output.
+fn check_input_names(columns: &[&ColumnPlan], task: Task) -> Result<()> {
+    let mut seen = HashSet::new();
+    for c in columns {
+        let why = if c.name.is_empty() {
+            "is empty"
+        } else if !seen.insert(c.name.as_str()) {
+            "is repeated"
+        } else if output_names(task).contains(&c.name.as_str()) {
+            "is that of an output of the graph"
+        } else {
+            continue;
+        };
         return Err(Error::Config(format!(
-            "the model one-hot encodes the text column{} '{}', which the ONNX export does not translate yet \
-             (models of numeric columns export, with their missing-value imputation)",
-            if categorical.len() == 1 { "" } else { "s" },
-            categorical.join("', '")
+            "cannot export to ONNX: the name of the column '{}' {why}, and each column is an input named by the column \
+             (rename it in the training file and train again)",
+            c.name
         )));
     }
-    preprocess.check(&model.feature_names).map_err(Error::Config)?;
-    Ok(preprocess
-        .used_columns()
-        .filter_map(|c| match c.encoding {
-            Encoding::Numeric { median, indicator } => Some(RawColumn {
-                name: c.name.clone(),
-                median,
-                indicator,
-            }),
-            _ => None,
-        })
-        .collect())
+    Ok(())
 }
 
 /// The model file at `path` as the bytes of an `.onnx` file: [`to_onnx`] of [`model_io::load`],
@@ -170,77 +207,172 @@ fn untranslated_keys(meta: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-/// Nodes and constants of the graph under construction; every value gets a fresh name.
-#[derive(Default)]
+/// Nodes and constants of the graph under construction; every value gets a fresh name, none
+/// of the graph's input and output names (which are reserved when the builder is made).
 struct Builder {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
+    taken: HashSet<String>,
 }
 
 impl Builder {
+    /// A builder whose values avoid the names `reserved`.
+    fn new<'a>(reserved: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            nodes: Vec::new(),
+            initializers: Vec::new(),
+            taken: reserved.into_iter().map(str::to_string).collect(),
+        }
+    }
+
+    /// `name`, or `name#2`, `name#3`, … when it is taken (by a column named so).
+    fn fresh(&mut self, name: &str) -> String {
+        let mut fresh = name.to_string();
+        for k in 2.. {
+            if self.taken.insert(fresh.clone()) {
+                break;
+            }
+            fresh = format!("{name}#{k}");
+        }
+        fresh
+    }
+
     /// Adds `op` on `inputs` with `attributes`; returns the name of its output.
     fn node(&mut self, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
-        let output = format!("{}_{}", op.to_lowercase(), self.nodes.len());
-        self.node_named(op, inputs, attributes, &output);
+        self.node_in("", op, inputs, attributes)
+    }
+
+    /// [`Builder::node`] of an operator of the operator set `domain`.
+    fn node_in(&mut self, domain: &str, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+        let output = self.fresh(&format!("{}_{}", op.to_lowercase(), self.nodes.len()));
+        self.push(domain, op, inputs, attributes, &output);
         output
     }
 
-    /// Adds `op` on `inputs` whose output is named `output`.
-    fn node_named(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>, output: &str) {
+    /// Adds `op` on `inputs` whose output is named `output` (a reserved name: a graph output).
+    fn node_named(&mut self, op: &str, inputs: &[&str], attributes: Vec<AttributeProto>, output: &str) {
+        self.push("", op, inputs, attributes, output);
+    }
+
+    fn push(&mut self, domain: &str, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>, output: &str) {
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.to_string()],
             name: format!("{op}_{}", self.nodes.len()),
             op_type: op.to_string(),
             attribute,
+            domain: domain.to_string(),
         });
+    }
+
+    /// Adds a constant; returns its (fresh) name.
+    fn tensor(&mut self, name: &str, tensor: TensorProto) -> String {
+        let name = self.fresh(name);
+        self.initializers.push(TensorProto {
+            name: name.clone(),
+            ..tensor
+        });
+        name
     }
 
     /// Adds a float32 constant of shape `dims`; returns its name.
     fn constant(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
-        self.initializers.push(TensorProto {
+        let tensor = TensorProto {
             dims: dims.iter().map(|&d| d as i64).collect(),
             data_type: FLOAT,
             float_data: values.to_vec(),
-            name: name.to_string(),
             ..Default::default()
-        });
-        name.to_string()
+        };
+        self.tensor(name, tensor)
     }
 
     /// An int64 constant of shape `dims`; returns its name.
     fn int64s(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
-        self.initializers.push(TensorProto {
+        let tensor = TensorProto {
             dims: dims.iter().map(|&d| d as i64).collect(),
             data_type: INT64,
             int64_data: values.to_vec(),
-            name: name.to_string(),
             ..Default::default()
-        });
-        name.to_string()
+        };
+        self.tensor(name, tensor)
     }
 
-    /// The model's features from the raw columns `raw` (graph input `features`): a missing
-    /// cell (NaN) takes the column's training median, and a column with an indicator is
-    /// followed by `1` where its cell was missing, else `0`. Returns the features' name.
-    fn impute(&mut self, raw: &[RawColumn]) -> String {
-        let medians: Vec<f32> = raw.iter().map(|c| c.median).collect();
-        let medians = self.constant("input.median", &[raw.len()], &medians);
+    /// The model's features from the raw numeric columns `raw` (graph input `features`): a
+    /// missing cell (NaN) takes the column's training median, and a column with an indicator
+    /// is followed by `1` where its cell was missing, else `0`. Returns the features' name.
+    fn impute(&mut self, raw: &[&ColumnPlan]) -> String {
+        let numeric: Vec<(f32, bool)> = raw
+            .iter()
+            .filter_map(|c| match c.encoding {
+                Encoding::Numeric { median, indicator } => Some((median, indicator)),
+                _ => None,
+            })
+            .collect();
+        let medians: Vec<f32> = numeric.iter().map(|&(median, _)| median).collect();
+        let medians = self.constant("input.median", &[numeric.len()], &medians);
         let missing = self.node("IsNaN", &["features"], vec![]);
         let imputed = self.node("Where", &[&missing, &medians, "features"], vec![]);
-        if !raw.iter().any(|c| c.indicator) {
+        if !numeric.iter().any(|&(_, indicator)| indicator) {
             return imputed;
         }
         let indicators = self.node("Cast", &[&missing], vec![int("to", FLOAT.into())]);
         let both = self.node("Concat", &[&imputed, &indicators], vec![int("axis", 1)]);
         // Column j of `both` is raw column j's value, column R + j its indicator.
-        let order: Vec<i64> = raw
+        let order: Vec<i64> = numeric
             .iter()
             .enumerate()
-            .flat_map(|(j, c)| std::iter::once(j as i64).chain(c.indicator.then_some((raw.len() + j) as i64)))
+            .flat_map(|(j, &(_, indicator))| {
+                std::iter::once(j as i64).chain(indicator.then_some((numeric.len() + j) as i64))
+            })
             .collect();
         let order = self.int64s("input.order", &[order.len()], &order);
         self.node("Gather", &[&both, &order], vec![int("axis", 1)])
+    }
+
+    /// The model's features from one input per raw column (see [`Inputs::Columns`]), each
+    /// column's features in turn, concatenated. Returns the features' name.
+    ///
+    /// A numeric column is imputed as in [`Builder::impute`]. A categorical column's text goes
+    /// through `LabelEncoder` to the index of its feature (a pooled rare category to the
+    /// `<other>` feature's, a missing cell to the `<missing>` feature's) or to -1 (a category
+    /// never seen in training, or a missing cell when training had none); `Equal` with the
+    /// indices `0..k` then makes the one-hot row, all zeros for -1.
+    fn encode_columns(&mut self, columns: &[&ColumnPlan]) -> String {
+        let mut parts = Vec::new();
+        for (j, column) in columns.iter().enumerate() {
+            let input = column.name.as_str();
+            match &column.encoding {
+                Encoding::Numeric { median, indicator } => {
+                    let median = self.scalar(&format!("columns.{j}.median"), *median);
+                    let missing = self.node("IsNaN", &[input], vec![]);
+                    parts.push(self.node("Where", &[&missing, &median, input], vec![]));
+                    if *indicator {
+                        parts.push(self.node("Cast", &[&missing], vec![int("to", FLOAT.into())]));
+                    }
+                }
+                Encoding::Categorical { .. } => {
+                    let (keys, values, width) = category_indices(&column.encoding);
+                    let attributes = vec![
+                        strings("keys_strings", &keys),
+                        ints("values_int64s", values),
+                        int("default_int64", -1),
+                    ];
+                    let codes = self.node_in(ML_DOMAIN, "LabelEncoder", &[input], attributes);
+                    let positions: Vec<i64> = (0..width as i64).collect();
+                    let positions = self.int64s(&format!("columns.{j}.positions"), &[width], &positions);
+                    let hot = self.node("Equal", &[&codes, &positions], vec![]);
+                    parts.push(self.node("Cast", &[&hot], vec![int("to", FLOAT.into())]));
+                }
+                Encoding::Dropped { .. } => unreachable!("used columns only"),
+            }
+        }
+        match parts.as_slice() {
+            [single] => single.clone(),
+            _ => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.node("Concat", &parts, vec![int("axis", 1)])
+            }
+        }
     }
 
     /// A scalar float32 constant (shape `[]`, broadcast by the arithmetic operators).
@@ -332,7 +464,7 @@ fn float(name: &str, f: f32) -> AttributeProto {
         name: name.to_string(),
         r#type: ATTRIBUTE_FLOAT,
         f,
-        i: 0,
+        ..Default::default()
     }
 }
 
@@ -340,9 +472,55 @@ fn int(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: ATTRIBUTE_INT,
-        f: 0.0,
         i,
+        ..Default::default()
     }
+}
+
+fn ints(name: &str, values: Vec<i64>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: ATTRIBUTE_INTS,
+        ints: values,
+        ..Default::default()
+    }
+}
+
+fn strings(name: &str, values: &[String]) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: ATTRIBUTE_STRINGS,
+        strings: values.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ..Default::default()
+    }
+}
+
+/// What a categorical column's `LabelEncoder` maps (keys, their feature indices) and how many
+/// features the column has: each category to its feature, each pooled rare one to `<other>`,
+/// and the missing-value texts of [`DEFAULT_NA_VALUES`] to `<missing>` (-1 when training had
+/// no missing cell). A missing-value text wins over a category of the same text, as it does
+/// when `actlab predict` reads a file: such a cell is missing.
+fn category_indices(encoding: &Encoding) -> (Vec<String>, Vec<i64>, usize) {
+    let Encoding::Categorical {
+        categories,
+        other,
+        missing,
+    } = encoding
+    else {
+        unreachable!("categorical columns only")
+    };
+    let other_at = categories.len() as i64;
+    let missing_at = other_at + i64::from(!other.is_empty());
+    let mut index: BTreeMap<&str, i64> = categories.iter().zip(0..).map(|(c, i)| (c.as_str(), i)).collect();
+    index.extend(other.iter().map(|c| (c.as_str(), other_at)));
+    index.extend(
+        DEFAULT_NA_VALUES
+            .iter()
+            .map(|&na| (na, if *missing { missing_at } else { -1 })),
+    );
+    let width = (missing_at + i64::from(*missing)) as usize;
+    let (keys, values) = index.into_iter().map(|(k, v)| (k.to_string(), v)).unzip();
+    (keys, values, width)
 }
 
 /// A tensor type with a symbolic batch dimension `N` followed by `dims`.
@@ -363,14 +541,53 @@ fn value_info(name: &str, elem_type: i32, dims: &[usize], doc: &str) -> ValueInf
     }
 }
 
-/// The graph of `model`; with `raw`, its input is those raw columns, imputed and given their
-/// indicators inside the graph.
-fn graph_model(model: &Model, raw: Option<&[RawColumn]>) -> ModelProto {
-    let mut b = Builder::default();
+/// The graph of `model` taking `inputs`; `preprocess` (the one `inputs` come from) is listed
+/// in the metadata.
+fn graph_model(model: &Model, preprocess: Option<&Preprocessor>, inputs: &Inputs) -> ModelProto {
     let features = model.mlp.inputs();
-    let (input, input_names) = match raw {
-        Some(raw) => (b.impute(raw), raw.iter().map(|c| c.name.clone()).collect()),
-        None => ("features".to_string(), model.feature_names.clone()),
+    let (graph_inputs, input_names): (Vec<ValueInfoProto>, Vec<String>) = match inputs {
+        Inputs::Features => (
+            vec![value_info(
+                "features",
+                FLOAT,
+                &[features],
+                "raw features, in the model's feature order",
+            )],
+            model.feature_names.clone(),
+        ),
+        Inputs::Numeric(columns) => (
+            vec![value_info(
+                "features",
+                FLOAT,
+                &[columns.len()],
+                "the raw table's numeric columns the model reads, in file order (the 'features' entry of the metadata), NaN for a missing cell",
+            )],
+            columns.iter().map(|c| c.name.clone()).collect(),
+        ),
+        Inputs::Columns(columns) => columns
+            .iter()
+            .map(|c| {
+                let input = match c.encoding {
+                    Encoding::Numeric { .. } => {
+                        value_info(&c.name, FLOAT, &[1], "a numeric column of the raw table, NaN for a missing cell")
+                    }
+                    _ => value_info(
+                        &c.name,
+                        STRING,
+                        &[1],
+                        "a categorical column of the raw table, the cells' text (trimmed); a missing cell as one of the 'missing_values' of the metadata, such as the empty string",
+                    ),
+                };
+                (input, c.name.clone())
+            })
+            .unzip(),
+    };
+    let reserved = input_names.iter().map(String::as_str).chain(["features"]);
+    let mut b = Builder::new(reserved.chain(output_names(model.task).iter().copied()));
+    let input = match inputs {
+        Inputs::Features => "features".to_string(),
+        Inputs::Numeric(columns) => b.impute(columns),
+        Inputs::Columns(columns) => b.encode_columns(columns),
     };
     let mean = b.constant("input.mean", &[features], &model.input.mean);
     let std = b.constant("input.std", &[features], &model.input.std);
@@ -414,14 +631,14 @@ fn graph_model(model: &Model, raw: Option<&[RawColumn]>) -> ModelProto {
                     vec![int("axis", 1), int("keepdims", 0), int("select_last_index", 0)],
                 ),
             };
-            b.initializers.push(TensorProto {
+            let names = TensorProto {
                 dims: vec![classes as i64],
                 data_type: STRING,
                 string_data: model.classes.iter().map(|c| c.as_bytes().to_vec()).collect(),
-                name: "classes".into(),
                 ..Default::default()
-            });
-            b.node_named("Gather", &["classes", &index], vec![int("axis", 0)], "label");
+            };
+            let names = b.tensor("classes", names);
+            b.node_named("Gather", &[&names, &index], vec![int("axis", 0)], "label");
             vec![
                 value_info(
                     probabilities,
@@ -456,10 +673,10 @@ fn graph_model(model: &Model, raw: Option<&[RawColumn]>) -> ModelProto {
     };
     ModelProto {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: OPSET,
-        }],
+        opset_import: std::iter::once((String::new(), OPSET))
+            .chain(matches!(inputs, Inputs::Columns(_)).then(|| (ML_DOMAIN.to_string(), ML_OPSET)))
+            .map(|(domain, version)| OperatorSetIdProto { domain, version })
+            .collect(),
         producer_name: "actlab".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: format!(
@@ -475,22 +692,32 @@ fn graph_model(model: &Model, raw: Option<&[RawColumn]>) -> ModelProto {
             name: "actlab".into(),
             initializer: b.initializers,
             doc_string: String::new(),
-            input: vec![value_info(
-                "features",
-                FLOAT,
-                &[input_names.len()],
-                match raw {
-                    Some(_) => "the raw table's numeric columns the model reads, in file order (the 'features' entry of the metadata), NaN for a missing cell",
-                    None => "raw features, in the model's feature order",
-                },
-            )],
+            input: graph_inputs,
             output: outputs,
         }),
-        metadata_props: vec![StringStringEntryProto {
-            key: "features".into(),
-            value: serde_json::to_string(&input_names).expect("strings serialize"),
-        }],
+        metadata_props: metadata(&input_names, preprocess, inputs),
     }
+}
+
+/// The metadata entries: `features`, the names of the graph's input columns in order (the
+/// model's features, or the raw columns it reads); with a preprocessing, `columns`, every
+/// column of the training file but the target in file order with its encoding (the
+/// preprocessing as stored in the model file: a dropped column has no input); with one input
+/// per column, `missing_values`, the texts that mean a missing cell of a categorical column.
+fn metadata(input_names: &[String], preprocess: Option<&Preprocessor>, inputs: &Inputs) -> Vec<StringStringEntryProto> {
+    let entry = |key: &str, value: String| StringStringEntryProto { key: key.into(), value };
+    let json = "plain data serializes";
+    let mut entries = vec![entry("features", serde_json::to_string(input_names).expect(json))];
+    if let Some(p) = preprocess {
+        entries.push(entry("columns", serde_json::to_string(&p.columns).expect(json)));
+    }
+    if let Inputs::Columns(_) = inputs {
+        entries.push(entry(
+            "missing_values",
+            serde_json::to_string(&DEFAULT_NA_VALUES).expect(json),
+        ));
+    }
+    entries
 }
 
 #[cfg(test)]

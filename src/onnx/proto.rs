@@ -98,6 +98,9 @@ pub struct NodeProto {
     /// Operator attributes.
     #[prost(message, repeated, tag = "5")]
     pub attribute: Vec<AttributeProto>,
+    /// Operator set domain: empty for `ai.onnx`, [`ML_DOMAIN`] for `LabelEncoder`.
+    #[prost(string, tag = "7")]
+    pub domain: String,
 }
 
 /// `onnx.AttributeProto` (the scalar kinds the export uses).
@@ -106,7 +109,7 @@ pub struct AttributeProto {
     /// Attribute name.
     #[prost(string, tag = "1")]
     pub name: String,
-    /// `AttributeType`: 1 float, 2 int.
+    /// `AttributeType`: 1 float, 2 int, 7 ints, 8 strings.
     #[prost(int32, tag = "20")]
     pub r#type: i32,
     /// Float value.
@@ -115,12 +118,25 @@ pub struct AttributeProto {
     /// Integer value.
     #[prost(int64, tag = "3")]
     pub i: i64,
+    /// Integer values.
+    #[prost(int64, repeated, tag = "8")]
+    pub ints: Vec<i64>,
+    /// String values (UTF-8).
+    #[prost(bytes = "vec", repeated, tag = "9")]
+    pub strings: Vec<Vec<u8>>,
 }
 
 /// `AttributeProto.AttributeType.FLOAT`.
 pub const ATTRIBUTE_FLOAT: i32 = 1;
 /// `AttributeProto.AttributeType.INT`.
 pub const ATTRIBUTE_INT: i32 = 2;
+/// `AttributeProto.AttributeType.INTS`.
+pub const ATTRIBUTE_INTS: i32 = 7;
+/// `AttributeProto.AttributeType.STRINGS`.
+pub const ATTRIBUTE_STRINGS: i32 = 8;
+
+/// The domain of the ONNX-ML operators (`LabelEncoder`).
+pub const ML_DOMAIN: &str = "ai.onnx.ml";
 
 /// `onnx.TensorProto`.
 #[derive(Clone, PartialEq, prost::Message)]

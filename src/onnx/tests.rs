@@ -3,7 +3,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::proto::{DimensionValue, ModelProto, NodeProto, TensorProto, FLOAT, INT64, STRING};
-use super::{to_onnx, to_onnx_with, IR_VERSION, OPSET};
+use super::{to_onnx, to_onnx_with, IR_VERSION, ML_OPSET, OPSET};
+use crate::data::table::DEFAULT_NA_VALUES;
 use crate::data::Standardizer;
 use crate::preprocess::{ColumnPlan, Encoding, Preprocessor};
 use crate::{Activation, Loss, Mlp, MlpConfig, Model, Task};
@@ -228,10 +229,6 @@ fn numeric_preprocessing_and_a_threshold_are_part_of_the_graph() {
     let mut m = model(&[4], Activation::Tanh, Task::Classification, 1, Activation::Sigmoid);
     m.feature_names = vec!["a".into(), "b".into(), "b:missing".into()];
     m.threshold = Some(0.25);
-    let numeric = |name: &str, median: f32, indicator: bool| ColumnPlan {
-        name: name.into(),
-        encoding: Encoding::Numeric { median, indicator },
-    };
     let mut preprocess = Preprocessor {
         columns: vec![
             numeric("a", 1.5, false),
@@ -268,18 +265,296 @@ fn numeric_preprocessing_and_a_threshold_are_part_of_the_graph() {
     preprocess.columns.push(numeric("c", 0.0, false));
     let onnx = ModelProto::decode(to_onnx_with(&m, Some(&preprocess)).unwrap().as_slice()).unwrap();
     assert_eq!(&ops(&onnx)[..4], ["IsNaN", "Where", "Sub", "Div"]);
+    let graph = onnx.graph.as_ref().unwrap();
+    assert_eq!(graph.input.len(), 1);
+    assert_eq!(graph.input[0].name, "features");
 
-    preprocess.columns[3] = ColumnPlan {
-        name: "c".into(),
-        encoding: Encoding::Categorical {
-            categories: vec!["x".into()],
-            other: vec![],
-            missing: false,
-        },
-    };
-    let error = to_onnx_with(&m, Some(&preprocess)).unwrap_err().to_string();
-    assert!(error.contains("text column 'c'"), "{error}");
     // A preprocessing that does not make the model's features is refused.
     preprocess.columns.truncate(2);
-    assert!(to_onnx_with(&m, Some(&preprocess)).is_err());
+    let error = to_onnx_with(&m, Some(&preprocess)).unwrap_err().to_string();
+    assert!(error.contains("not the model's 3 features"), "{error}");
+}
+
+fn numeric(name: &str, median: f32, indicator: bool) -> ColumnPlan {
+    ColumnPlan {
+        name: name.into(),
+        encoding: Encoding::Numeric { median, indicator },
+    }
+}
+
+fn categorical(name: &str, categories: &[&str], other: &[&str], missing: bool) -> ColumnPlan {
+    let strings = |s: &[&str]| s.iter().map(|c| c.to_string()).collect();
+    ColumnPlan {
+        name: name.into(),
+        encoding: Encoding::Categorical {
+            categories: strings(categories),
+            other: strings(other),
+            missing,
+        },
+    }
+}
+
+/// An untrained model of `task` whose features are those `preprocess` makes.
+fn table_model(preprocess: &Preprocessor, task: Task) -> Model {
+    let features = preprocess.feature_names();
+    let output = match task {
+        Task::Classification => Activation::Sigmoid,
+        Task::Regression => Activation::Identity,
+    };
+    let mut m = model(&[4], Activation::Relu, task, 1, output);
+    m.mlp = Mlp::new(
+        &MlpConfig {
+            inputs: features.len(),
+            hidden: vec![4],
+            activations: vec![Activation::Relu],
+            outputs: 1,
+            output,
+            residual: false,
+            init: None,
+        },
+        &mut ChaCha8Rng::seed_from_u64(3),
+    )
+    .unwrap();
+    m.input = Standardizer {
+        mean: vec![0.0; features.len()],
+        std: vec![1.0; features.len()],
+    };
+    m.feature_names = features;
+    m
+}
+
+fn node<'a>(m: &'a ModelProto, op: &str, k: usize) -> &'a NodeProto {
+    m.graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .filter(|n| n.op_type == op)
+        .nth(k)
+        .unwrap_or_else(|| panic!("no {op} number {k}"))
+}
+
+/// The `LabelEncoder` of node `node` as (key, value) pairs, sorted by key.
+fn label_map(node: &NodeProto) -> Vec<(String, i64)> {
+    let keys = &node
+        .attribute
+        .iter()
+        .find(|a| a.name == "keys_strings")
+        .unwrap()
+        .strings;
+    let values = &node.attribute.iter().find(|a| a.name == "values_int64s").unwrap().ints;
+    assert_eq!(keys.len(), values.len());
+    let mut pairs: Vec<(String, i64)> = keys
+        .iter()
+        .map(|k| String::from_utf8(k.clone()).unwrap())
+        .zip(values.iter().copied())
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// `pairs` with every missing-value text mapped to `missing`, sorted by key.
+fn with_missing(pairs: &[(&str, i64)], missing: i64) -> Vec<(String, i64)> {
+    let mut all: Vec<(String, i64)> = pairs.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+    all.extend(DEFAULT_NA_VALUES.iter().map(|na| (na.to_string(), missing)));
+    all.sort();
+    all
+}
+
+/// Categorical columns: one input per used raw column, named by it (a numeric one float, a
+/// categorical one string), each categorical column through `LabelEncoder` (pooled rare
+/// categories to `<other>`, missing-value texts to `<missing>` or -1) and `Equal` with its
+/// feature indices; a column of one category, one whose every category was pooled, names with
+/// spaces and non-ASCII letters.
+#[test]
+fn categorical_columns_are_inputs_of_their_own_one_hot_encoded_in_the_graph() {
+    let preprocess = Preprocessor {
+        columns: vec![
+            numeric("size cm", 2.5, true),
+            ColumnPlan {
+                name: "id".into(),
+                encoding: Encoding::Dropped {
+                    reason: "dropped by request".into(),
+                },
+            },
+            categorical("colour", &["blue", "red"], &["violet"], true),
+            categorical("größe", &[], &["a", "b"], false),
+            categorical("one", &["x"], &[], false),
+            numeric("w", -1.0, false),
+        ],
+    };
+    let m = table_model(&preprocess, Task::Classification);
+    assert_eq!(m.mlp.inputs(), 9);
+    let onnx = ModelProto::decode(to_onnx_with(&m, Some(&preprocess)).unwrap().as_slice()).unwrap();
+    let graph = onnx.graph.as_ref().unwrap();
+    let inputs: Vec<(&str, i32)> = graph
+        .input
+        .iter()
+        .map(|i| {
+            (
+                i.name.as_str(),
+                i.r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().elem_type,
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("size cm", FLOAT),
+            ("colour", STRING),
+            ("größe", STRING),
+            ("one", STRING),
+            ("w", FLOAT)
+        ]
+    );
+    let ml: Vec<(&str, i64)> = onnx
+        .opset_import
+        .iter()
+        .map(|o| (o.domain.as_str(), o.version))
+        .collect();
+    assert_eq!(ml, [("", OPSET), ("ai.onnx.ml", ML_OPSET)]);
+    let all = ops(&onnx);
+    #[rustfmt::skip]
+    let expected = [
+        "IsNaN", "Where", "Cast",
+        "LabelEncoder", "Equal", "Cast",
+        "LabelEncoder", "Equal", "Cast",
+        "LabelEncoder", "Equal", "Cast",
+        "IsNaN", "Where",
+        "Concat", "Sub", "Div",
+    ];
+    assert_eq!(&all[..expected.len()], expected, "{all:?}");
+    assert_eq!(node(&onnx, "IsNaN", 0).input, ["size cm"]);
+    assert_eq!(initializer(&onnx, "columns.0.median").float_data, [2.5]);
+    assert_eq!(initializer(&onnx, "columns.4.median").float_data, [-1.0]);
+    // colour: blue, red, <other>, <missing>; größe: <other> only; one: x only.
+    let encoder = node(&onnx, "LabelEncoder", 0);
+    assert_eq!(
+        (encoder.domain.as_str(), encoder.input.as_slice()),
+        ("ai.onnx.ml", &["colour".to_string()][..])
+    );
+    assert_eq!(
+        encoder.attribute.iter().find(|a| a.name == "default_int64").unwrap().i,
+        -1
+    );
+    assert_eq!(
+        label_map(encoder),
+        with_missing(&[("blue", 0), ("red", 1), ("violet", 2)], 3)
+    );
+    assert_eq!(initializer(&onnx, "columns.1.positions").int64_data, [0, 1, 2, 3]);
+    assert_eq!(
+        label_map(node(&onnx, "LabelEncoder", 1)),
+        with_missing(&[("a", 0), ("b", 0)], -1)
+    );
+    assert_eq!(initializer(&onnx, "columns.2.positions").int64_data, [0]);
+    assert_eq!(label_map(node(&onnx, "LabelEncoder", 2)), with_missing(&[("x", 0)], -1));
+    assert_eq!(initializer(&onnx, "columns.3.positions").int64_data, [0]);
+    // The parts in the model's feature order: size, its indicator, 4 + 1 + 1 one-hot, w.
+    let concat = node(&onnx, "Concat", 0);
+    let producers: Vec<&str> = concat
+        .input
+        .iter()
+        .map(|name| {
+            graph
+                .node
+                .iter()
+                .find(|n| n.output[0] == *name)
+                .unwrap()
+                .op_type
+                .as_str()
+        })
+        .collect();
+    assert_eq!(producers, ["Where", "Cast", "Cast", "Cast", "Cast", "Where"]);
+    assert_eq!(node(&onnx, "Sub", 0).input[0], concat.output[0]);
+
+    let meta: Vec<(&str, serde_json::Value)> = onnx
+        .metadata_props
+        .iter()
+        .map(|p| (p.key.as_str(), serde_json::from_str(&p.value).unwrap()))
+        .collect();
+    assert_eq!(
+        meta[0],
+        (
+            "features",
+            serde_json::json!(["size cm", "colour", "größe", "one", "w"])
+        )
+    );
+    assert_eq!(meta[1].0, "columns");
+    let columns: Vec<ColumnPlan> = serde_json::from_value(meta[1].1.clone()).unwrap();
+    assert_eq!(columns, preprocess.columns);
+    assert_eq!(meta[2], ("missing_values", serde_json::json!(DEFAULT_NA_VALUES)));
+}
+
+/// A text that means a missing cell wins over a category of the same text (possible when the
+/// model was trained with other `--na-values`), as it does when `actlab predict` reads it.
+#[test]
+fn a_missing_value_text_is_a_missing_cell_even_where_it_was_a_category() {
+    let with = categorical("c", &["?", "NA", "z"], &["-"], true);
+    let (keys, values, width) = super::category_indices(&with.encoding);
+    assert_eq!(width, 5);
+    let map: Vec<(String, i64)> = keys.into_iter().zip(values).collect();
+    assert_eq!(map, with_missing(&[("z", 2)], 4));
+    let without = categorical("c", &["NA", "z"], &[], false);
+    let (keys, values, width) = super::category_indices(&without.encoding);
+    assert_eq!(width, 2);
+    assert_eq!(
+        keys.into_iter().zip(values).collect::<Vec<_>>(),
+        with_missing(&[("z", 1)], -1)
+    );
+}
+
+/// Columns may be named like values inside the graph (which then take other names) but not
+/// like its outputs; every value name in the graph is defined once.
+#[test]
+fn column_names_that_clash_with_the_graphs_own_names() {
+    let preprocess = Preprocessor {
+        columns: vec![
+            numeric("one", 0.0, false),
+            numeric("input.mean", 0.0, false),
+            categorical("classes", &["layers.0.weight", "b"], &[], false),
+            numeric("features", 1.0, true),
+        ],
+    };
+    let m = table_model(&preprocess, Task::Classification);
+    let onnx = ModelProto::decode(to_onnx_with(&m, Some(&preprocess)).unwrap().as_slice()).unwrap();
+    let graph = onnx.graph.as_ref().unwrap();
+    let inputs: Vec<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(inputs, ["one", "input.mean", "classes", "features"]);
+    let defined: Vec<&str> = inputs
+        .iter()
+        .copied()
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)))
+        .collect();
+    let distinct: std::collections::HashSet<&str> = defined.iter().copied().collect();
+    assert_eq!(distinct.len(), defined.len(), "{defined:?}");
+    assert_eq!(initializer(&onnx, "input.mean#2").float_data, vec![0.0; 6]);
+    assert_eq!(initializer(&onnx, "one#2").float_data, [1.0]);
+    assert_eq!(
+        initializer(&onnx, "classes#2").string_data,
+        [b"no".to_vec(), b"yes".to_vec()]
+    );
+    // Every name a node reads is defined (an input, a constant or an earlier node's output).
+    let mut known: std::collections::HashSet<&str> = inputs
+        .iter()
+        .copied()
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .collect();
+    for n in &graph.node {
+        assert!(n.input.iter().all(|i| known.contains(i.as_str())), "{n:?}");
+        known.extend(n.output.iter().map(String::as_str));
+    }
+
+    let mut clash = preprocess.clone();
+    clash.columns[0].name = "label".into();
+    let m = table_model(&clash, Task::Classification);
+    let error = to_onnx_with(&m, Some(&clash)).unwrap_err().to_string();
+    assert!(error.contains("column 'label' is that of an output"), "{error}");
+    // A regressor has no output `label`.
+    let m = table_model(&clash, Task::Regression);
+    assert!(to_onnx_with(&m, Some(&clash)).is_ok());
+    clash.columns[1].name = "label".into();
+    let m = table_model(&clash, Task::Regression);
+    let error = to_onnx_with(&m, Some(&clash)).unwrap_err().to_string();
+    assert!(error.contains("column 'label' is repeated"), "{error}");
 }

@@ -8,15 +8,22 @@ use clap::Args;
 
 pub const EXAMPLES: &str = "Examples:
   actlab export --model iris.safetensors --onnx iris.onnx
-  python -c \"import onnxruntime as rt; s = rt.InferenceSession('iris.onnx'); print(s.run(None, {'features': X}))\"";
+  python -c \"import onnxruntime as rt; s = rt.InferenceSession('iris.onnx'); print(s.run(None, {'features': X}))\"
+  actlab train --data houses.csv --target price --save houses.safetensors   # text columns one-hot encoded
+  actlab export --model houses.safetensors --onnx houses.onnx   # inputs: one per column, named by it";
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A model file written by `actlab train --save`.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// The ONNX file to write (opset 17): input `features` (float32 [N, features], raw), outputs
-    /// `probabilities` and `label` for a classifier, `prediction` for a regressor.
+    /// The ONNX file to write (opset 17): outputs `probabilities` and `label` for a classifier,
+    /// `prediction` for a regressor. Input `features` (float32 [N, features], raw; for a model of
+    /// a CSV table of numeric columns, those columns in file order, NaN for a missing cell). A
+    /// model of a CSV table with a categorical column has one input per column it reads, named
+    /// by the column: float32 [N, 1] for a numeric one (NaN for missing), string [N, 1] for a
+    /// categorical one (missing as "", NA, N/A, NaN, nan, null, ? or -); the metadata entries
+    /// `features` and `columns` list them.
     #[arg(long, value_name = "FILE")]
     onnx: PathBuf,
 }
