@@ -42,34 +42,28 @@ impl PackedLayer {
     }
 }
 
-/// A copy of an [`Mlp`] laid out for predicting one sample at a time, with its buffers.
-///
-/// ```
-/// # use actlab::{Activation, Mlp, MlpConfig};
-/// # use rand::SeedableRng;
-/// # let config = MlpConfig { inputs: 4, hidden: vec![8], activations: vec![Activation::Relu],
-/// #     outputs: 3, output: Activation::Softmax, residual: false, init: None };
-/// # let mlp = Mlp::new(&config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).unwrap();
-/// let mut predictor = actlab::inference::Predictor::new(&mlp);
-/// let probabilities = predictor.predict_one(&[0.1, -0.2, 0.3, 0.0]);
-/// assert_eq!(probabilities.len(), 3);
-/// ```
-///
-/// The copy does not follow later changes to the network's parameters: make a new predictor
-/// after training further.
+/// An [`Mlp`]'s layers in the inference layout, read by any number of threads at once.
 #[derive(Clone, Debug)]
-pub struct Predictor {
+struct Layout {
     layers: Vec<PackedLayer>,
+}
+
+/// The buffers one thread needs to run a [`Layout`] on one sample.
+#[derive(Clone, Debug)]
+struct Buffers {
     /// Pre-activations of the current layer.
     z: Vec<Line>,
     /// Outputs of alternate layers.
     h: [Vec<Line>; 2],
 }
 
-impl Predictor {
-    /// Lays out `mlp`'s parameters for single-sample inference.
-    pub fn new(mlp: &Mlp) -> Self {
-        let layers: Vec<PackedLayer> = mlp
+/// Rows per task when [`Layout::predict_rows`] spreads a batch over the rayon pool; batches
+/// of at most this many rows run on the calling thread (handing them over costs more).
+const ROWS_PER_TASK: usize = 32;
+
+impl Layout {
+    fn new(mlp: &Mlp) -> Self {
+        let layers = mlp
             .layers()
             .iter()
             .enumerate()
@@ -97,34 +91,36 @@ impl Predictor {
                 }
             })
             .collect();
-        let widest = layers.iter().map(PackedLayer::lines).max().unwrap_or(0);
+        Self { layers }
+    }
+
+    fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs
+    }
+
+    fn buffers(&self) -> Buffers {
+        let widest = self.layers.iter().map(PackedLayer::lines).max().unwrap_or(0);
         let buffer = || vec![Line::default(); widest];
-        Self {
-            layers,
+        Buffers {
             z: buffer(),
             h: [buffer(), buffer()],
         }
     }
 
-    /// Number of inputs a sample has.
-    pub fn inputs(&self) -> usize {
-        self.layers[0].inputs
-    }
-
-    /// The network's outputs for one sample `x` (`[inputs]`), without allocating.
+    /// The outputs for one sample `x` at `level`, one this CPU runs, computed in `buffers`;
+    /// afterwards `buffers.z` holds the output layer's pre-activations.
     ///
-    /// # Panics
-    /// If `x.len()` is not the number of inputs.
-    pub fn predict_one(&mut self, x: &[f32]) -> &[f32] {
-        self.predict_at(level(), x)
-    }
-
-    /// [`Predictor::predict_one`] with the products at `level`, one this CPU runs.
-    fn predict_at(&mut self, level: Level, x: &[f32]) -> &[f32] {
+    /// Every sum runs in an order fixed by the layer's shape alone (see [`affine_generic`]),
+    /// so a sample's outputs are the same bits whatever else is predicted with it.
+    fn run<'b>(&self, level: Level, x: &[f32], buffers: &'b mut Buffers) -> &'b [f32] {
         assert_eq!(x.len(), self.inputs(), "input has the wrong length");
-        let Self { layers, z, h } = self;
+        let Buffers { z, h } = buffers;
         let [even, odd] = h;
-        for (i, layer) in layers.iter().enumerate() {
+        for (i, layer) in self.layers.iter().enumerate() {
             let (previous, current) = if i % 2 == 0 {
                 (&*odd, &mut *even)
             } else {
@@ -139,9 +135,115 @@ impl Predictor {
                 out.iter_mut().zip(input).for_each(|(o, &x)| *o += x);
             }
         }
-        let last = (layers.len() - 1) % 2;
-        &flat(&h[last])[..layers[layers.len() - 1].outputs]
+        let last = (self.layers.len() - 1) % 2;
+        &flat(&h[last])[..self.outputs()]
     }
+
+    /// The outputs of `out.len() / outputs` samples, each the same bits as [`Predictor::predict_one`]'s,
+    /// written row after row to `out`. `input(row, x)` writes sample `row`'s inputs to `x`;
+    /// large batches run on the rayon pool.
+    ///
+    /// # Errors
+    /// The first row (in order) whose `input` fails, with its error, or whose outputs or
+    /// output pre-activations are not finite, with `None`.
+    fn predict_rows<E: Send>(
+        &self,
+        out: &mut [f32],
+        input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
+    ) -> Result<(), (usize, Option<E>)> {
+        use rayon::prelude::*;
+        let (level, outputs) = (level(), self.outputs());
+        // A task's buffers: the sample's inputs, and those of [`Layout::run`].
+        let buffers = || (vec![0.0; self.inputs()], self.buffers());
+        let task = |(x, buffers): &mut (Vec<f32>, Buffers), (t, rows): (usize, &mut [f32])| {
+            for (r, row) in rows.chunks_exact_mut(outputs.max(1)).enumerate() {
+                let index = t * ROWS_PER_TASK + r;
+                if let Err(e) = input(index, x) {
+                    return Some((index, Some(e)));
+                }
+                row.copy_from_slice(self.run(level, x, buffers));
+                let finite = |v: &[f32]| v.iter().all(|v| v.is_finite());
+                if !finite(row) || !finite(&flat(&buffers.z)[..outputs]) {
+                    return Some((index, None));
+                }
+            }
+            None
+        };
+        let chunk = ROWS_PER_TASK * outputs.max(1);
+        let failure = if out.len() <= chunk {
+            let mut buffers = buffers();
+            out.chunks_mut(chunk)
+                .enumerate()
+                .find_map(|rows| task(&mut buffers, rows))
+        } else {
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .map_init(buffers, task)
+                .find_map_first(|failure| failure)
+        };
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// A copy of an [`Mlp`] laid out for predicting one sample at a time, with its buffers.
+///
+/// ```
+/// # use actlab::{Activation, Mlp, MlpConfig};
+/// # use rand::SeedableRng;
+/// # let config = MlpConfig { inputs: 4, hidden: vec![8], activations: vec![Activation::Relu],
+/// #     outputs: 3, output: Activation::Softmax, residual: false, init: None };
+/// # let mlp = Mlp::new(&config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).unwrap();
+/// let mut predictor = actlab::inference::Predictor::new(&mlp);
+/// let probabilities = predictor.predict_one(&[0.1, -0.2, 0.3, 0.0]);
+/// assert_eq!(probabilities.len(), 3);
+/// ```
+///
+/// [`Mlp::predict`] runs the same code on every row of a batch, so its rows are these
+/// outputs, bit for bit. The copy does not follow later changes to the network's parameters:
+/// make a new predictor after training further.
+#[derive(Clone, Debug)]
+pub struct Predictor {
+    layout: Layout,
+    buffers: Buffers,
+}
+
+impl Predictor {
+    /// Lays out `mlp`'s parameters for single-sample inference.
+    pub fn new(mlp: &Mlp) -> Self {
+        let layout = Layout::new(mlp);
+        let buffers = layout.buffers();
+        Self { layout, buffers }
+    }
+
+    /// Number of inputs a sample has.
+    pub fn inputs(&self) -> usize {
+        self.layout.inputs()
+    }
+
+    /// The network's outputs for one sample `x` (`[inputs]`), without allocating.
+    ///
+    /// # Panics
+    /// If `x.len()` is not the number of inputs.
+    pub fn predict_one(&mut self, x: &[f32]) -> &[f32] {
+        self.predict_at(level(), x)
+    }
+
+    /// [`Predictor::predict_one`] with the products at `level`, one this CPU runs.
+    fn predict_at(&mut self, level: Level, x: &[f32]) -> &[f32] {
+        self.layout.run(level, x, &mut self.buffers)
+    }
+}
+
+/// The outputs of `mlp` for `out.len() / outputs` samples (see [`Layout::predict_rows`]):
+/// the library's one batch prediction path, each row the same bits as
+/// [`Predictor::predict_one`]'s whatever the batch's size, the row's place in it or the number
+/// of threads.
+pub(crate) fn predict_rows<E: Send>(
+    mlp: &Mlp,
+    out: &mut [f32],
+    input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
+) -> Result<(), (usize, Option<E>)> {
+    Layout::new(mlp).predict_rows(out, input)
 }
 
 /// A run of lines as floats.
@@ -293,7 +395,7 @@ mod tests {
     fn the_layout_is_the_transposed_weights_padded_with_zeros() {
         let mlp = network();
         let predictor = Predictor::new(&mlp);
-        let (layer, p) = (&predictor.layers[2], mlp.layer_params(2));
+        let (layer, p) = (&predictor.layout.layers[2], mlp.layer_params(2));
         assert_eq!((layer.inputs, layer.outputs, layer.lines()), (150, 33, 3));
         let w = flat(&layer.weight);
         for j in 0..33 {

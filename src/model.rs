@@ -16,7 +16,7 @@ use crate::optim::OptimizerKind;
 use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
 use crate::weights::{self, ClassWeight, Threshold};
-use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
+use crate::{metrics, Activation, Dataset, Error, Init, Matrix, MatrixRef, Mlp, Result, Target, Task};
 
 /// A network with its data conventions.
 #[derive(Clone, Debug, PartialEq)]
@@ -595,17 +595,16 @@ impl Model {
     }
 
     /// The model's answer for one sample, `features` in [`Model::feature_names`] order (see
-    /// [`Model::features_by_name`]): [`Model::predict`] of a one-row data set, bit for bit (a
-    /// row of a larger batch may differ in the last bits, its products adding in another
-    /// order). To predict many single samples fast, make a [`Predictor`] once.
+    /// [`Model::features_by_name`]): [`Model::predict`] of a one-row data set, and of the same
+    /// row in any batch, bit for bit. To predict many single samples fast, make a
+    /// [`Predictor`] once.
     ///
     /// # Errors
     /// A wrong number of features, a feature beyond f32 once standardized, or a prediction
     /// that is not finite.
     pub fn predict_one(&self, features: &[f32]) -> Result<Prediction> {
         self.check_sample(features)?;
-        let x = self.standardized(&Matrix::from_vec(1, features.len(), features.to_vec()))?;
-        let out = self.in_data_terms(self.mlp.predict(&x)?)?;
+        let out = self.predict_rows(MatrixRef::new(1, features.len(), features))?;
         Ok(Prediction::new(self, out.row(0)))
     }
 
@@ -771,14 +770,38 @@ impl Model {
     /// # Errors
     /// When the data's feature count differs from the model's.
     pub fn predict(&self, data: &Dataset) -> Result<Matrix> {
-        let columns = self.mlp.outputs().max(2);
+        self.predict_rows(data.x.view())
+    }
+
+    /// [`Model::predict`] of borrowed rows of features (the model's features in order, one row
+    /// per sample), read where they lie: each row is standardized into a buffer of its own as
+    /// the network takes it, so the features are never copied whole. A row's predictions are
+    /// the same bits whatever the other rows, its place among them and the number of threads
+    /// (see [`crate::inference::Predictor`]), and the same as [`Model::predict_one`]'s.
+    ///
+    /// # Errors
+    /// As [`Model::predict`]; a feature beyond f32 once standardized, or a prediction that is
+    /// not finite, naming the row.
+    pub fn predict_rows(&self, x: MatrixRef<'_>) -> Result<Matrix> {
+        let outputs = self.mlp.outputs();
         crate::memory::check(
-            &format!("predicting {} rows", data.len()),
-            crate::memory::bytes([data.len(), columns + data.n_features()], 4)
-                .saturating_add(self.mlp.workspace_bytes(1)),
+            &format!("predicting {} rows", x.rows()),
+            crate::memory::bytes([x.rows(), outputs.max(2)], 4),
         )?;
-        let x = self.inputs(data)?;
-        self.in_data_terms(self.mlp.predict(&x)?)
+        self.check_features(x.cols())?;
+        let mut out = vec![0.0; x.rows() * outputs];
+        crate::inference::predict_rows(&self.mlp, &mut out, |row, input| {
+            self.input.row(x.row(row), input).map_or(Ok(()), Err)
+        })
+        .map_err(|(row, column)| match column {
+            Some(column) => self.beyond_f32(row, column, x.row(row)[column]),
+            None => {
+                let mut input = vec![0.0; x.cols()];
+                self.input.row(x.row(row), &mut input);
+                self.mlp.non_finite(&input, row)
+            }
+        })?;
+        self.in_data_terms(Matrix::from_vec(x.rows(), outputs, out))
     }
 
     /// The predicted class label of every sample.

@@ -70,8 +70,9 @@ impl Prediction {
 /// A [`Model`] laid out for predicting one sample at a time: standardization, the network in
 /// the single-sample layout of [`inference::Predictor`], target un-scaling and class labels.
 ///
-/// Its figures agree with [`Model::predict_one`] to rounding (the single-sample products add
-/// in another order). The copy does not follow later changes to the model.
+/// Its figures are [`Model::predict_one`]'s and [`Model::predict`]'s, bit for bit (the batch
+/// path runs the same single-sample code on every row). The copy does not follow later
+/// changes to the model.
 #[derive(Clone, Debug)]
 pub struct Predictor {
     model: Model,

@@ -239,7 +239,7 @@ impl Standardizer {
 
     /// `out ← (raw - mean) / std` for one row; the column of its first result that is not
     /// finite.
-    fn row(&self, raw: &[f32], out: &mut [f32]) -> Option<usize> {
+    pub(crate) fn row(&self, raw: &[f32], out: &mut [f32]) -> Option<usize> {
         for ((o, &v), (&m, &s)) in out.iter_mut().zip(raw).zip(self.mean.iter().zip(&self.std)) {
             *o = (v - m) / s;
         }
