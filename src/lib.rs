@@ -53,7 +53,7 @@ pub mod weights;
 pub struct ReadmeDoctests;
 
 pub use activation::Activation;
-pub use data::{Dataset, Target, Task};
+pub use data::{Dataset, DatasetRef, Target, Task};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::Loss;

@@ -131,6 +131,12 @@ impl<'a> MatrixRef<'a> {
     }
 }
 
+impl<'a> From<&'a Matrix> for MatrixRef<'a> {
+    fn from(m: &'a Matrix) -> Self {
+        m.view()
+    }
+}
+
 impl Matrix {
     /// A borrowed view of the matrix.
     pub fn view(&self) -> MatrixRef<'_> {
