@@ -292,18 +292,22 @@ impl Predictor {
     fn predict_at(&mut self, level: Level, x: &[f32]) -> &[f32] {
         self.layout.run(level, x, &mut self.buffers)
     }
-}
 
-/// The outputs of `mlp` for `out.len() / outputs` samples (see [`Layout::predict_rows`]):
-/// the library's one batch prediction path, each row the same bits as
-/// [`Predictor::predict_one`]'s whatever the batch's size, the row's place in it or the number
-/// of threads.
-pub(crate) fn predict_rows<E: Send>(
-    mlp: &Mlp,
-    out: &mut [f32],
-    input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
-) -> Result<(), (usize, Option<E>)> {
-    Layout::new(mlp).predict_rows(out, input)
+    /// The outputs for `out.len() / outputs` samples, written row after row to `out`, each
+    /// the same bits as [`Predictor::predict_one`]'s whatever the batch's size, the row's place
+    /// in it or the number of threads: the library's one batch prediction path. `input(row, x)`
+    /// writes sample `row`'s inputs to `x`; large batches run on the rayon pool.
+    ///
+    /// # Errors
+    /// The first row (in order) whose `input` fails, with its error, or whose outputs or
+    /// output pre-activations are not finite, with `None`.
+    pub(crate) fn predict_rows<E: Send>(
+        &self,
+        out: &mut [f32],
+        input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
+    ) -> Result<(), (usize, Option<E>)> {
+        self.layout.predict_rows(out, input)
+    }
 }
 
 /// A run of lines as floats.

@@ -466,11 +466,12 @@ impl Mlp {
     pub fn predict(&self, x: &Matrix) -> Result<Matrix> {
         assert_eq!(x.cols(), self.inputs(), "input has the wrong number of columns");
         let mut out = vec![0.0; x.rows() * self.outputs()];
-        crate::inference::predict_rows(self, &mut out, |row, input| {
-            input.copy_from_slice(x.row(row));
-            Ok::<(), ()>(())
-        })
-        .map_err(|(row, _)| self.non_finite(x.row(row), row))?;
+        crate::inference::Predictor::new(self)
+            .predict_rows(&mut out, |row, input| {
+                input.copy_from_slice(x.row(row));
+                Ok::<(), ()>(())
+            })
+            .map_err(|(row, _)| self.non_finite(x.row(row), row))?;
         Ok(Matrix::from_vec(x.rows(), self.outputs(), out))
     }
 

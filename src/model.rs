@@ -786,6 +786,11 @@ impl Model {
     /// As [`Model::predict`]; a feature beyond f32 once standardized, or a prediction that is
     /// not finite, naming the row.
     pub fn predict_rows(&self, x: MatrixRef<'_>) -> Result<Matrix> {
+        self.predict_rows_with(&crate::inference::Predictor::new(&self.mlp), x)
+    }
+
+    /// [`Model::predict_rows`] with the network already laid out for prediction.
+    pub(crate) fn predict_rows_with(&self, network: &crate::inference::Predictor, x: MatrixRef<'_>) -> Result<Matrix> {
         let outputs = self.mlp.outputs();
         crate::memory::check(
             &format!("predicting {} rows", x.rows()),
@@ -793,17 +798,18 @@ impl Model {
         )?;
         self.check_features(x.cols())?;
         let mut out = vec![0.0; x.rows() * outputs];
-        crate::inference::predict_rows(&self.mlp, &mut out, |row, input| {
-            self.input.row(x.row(row), input).map_or(Ok(()), Err)
-        })
-        .map_err(|(row, column)| match column {
-            Some(column) => self.beyond_f32(row, column, x.row(row)[column]),
-            None => {
-                let mut input = vec![0.0; x.cols()];
-                self.input.row(x.row(row), &mut input);
-                self.mlp.non_finite(&input, row)
-            }
-        })?;
+        network
+            .predict_rows(&mut out, |row, input| {
+                self.input.row(x.row(row), input).map_or(Ok(()), Err)
+            })
+            .map_err(|(row, column)| match column {
+                Some(column) => self.beyond_f32(row, column, x.row(row)[column]),
+                None => {
+                    let mut input = vec![0.0; x.cols()];
+                    self.input.row(x.row(row), &mut input);
+                    self.mlp.non_finite(&input, row)
+                }
+            })?;
         self.in_data_terms(Matrix::from_vec(x.rows(), outputs, out))
     }
 

@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::{inference, Error, Matrix, Model, Result, Task};
+use crate::{inference, Error, Matrix, MatrixRef, Model, Result, Task};
 
 /// What a model says about one sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -94,6 +94,15 @@ impl Predictor {
     /// The model's feature names: the order [`Predictor::predict_one`] takes them in.
     pub fn feature_names(&self) -> &[String] {
         &self.model.feature_names
+    }
+
+    /// [`Model::predict_rows`] without laying the network out again: the same bits, for
+    /// callers that predict many small batches with one model.
+    ///
+    /// # Errors
+    /// As [`Model::predict_rows`].
+    pub fn predict_rows(&self, x: MatrixRef<'_>) -> Result<Matrix> {
+        self.model.predict_rows_with(&self.network, x)
     }
 
     /// The model's answer for one sample, `features` in [`Predictor::feature_names`] order.

@@ -1,7 +1,7 @@
 //! A row's prediction is the same bits whatever batch it is predicted in, wherever it sits
 //! there, and on any number of threads: [`Model::predict`], [`Model::predict_rows`],
-//! [`Model::predict_one`] and the single-sample [`actlab::predictor::Predictor`] agree bit for
-//! bit (scikit-learn's `check_methods_subset_invariance` asks the same of the estimators).
+//! [`Model::predict_one`] and [`actlab::predictor::Predictor`] (one sample or a batch) agree bit
+//! for bit (scikit-learn's `check_methods_subset_invariance` asks the same of the estimators).
 
 use actlab::data::Standardizer;
 use actlab::{Activation, Loss, Matrix, MatrixRef, Mlp, MlpConfig, Model, Task};
@@ -100,6 +100,11 @@ fn check(model: &Model, x: &Matrix, subset: &[usize]) {
     }
     let part = model.predict_rows(x.select_rows(subset).view()).unwrap();
     let mut predictor = model.predictor();
+    assert_eq!(
+        bits(predictor.predict_rows(x.view()).unwrap().as_slice()),
+        bits(whole.as_slice()),
+        "Predictor"
+    );
     for (i, &r) in subset.iter().enumerate() {
         let want = bits(whole.row(r));
         assert_eq!(

@@ -4,11 +4,13 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use actlab::compare::CompareConfig;
 use actlab::experiments::{find as find_experiment, Budget, Experiment, EXPERIMENTS};
 use actlab::model::{fit as fit_model, FitConfig};
 use actlab::optim::OptimizerKind;
+use actlab::predictor::Predictor;
 use actlab::train::{self, Batchable, TrainConfig};
 use actlab::{model_io, onnx, Activation, Dataset, DatasetRef, Init, Matrix, MatrixRef, Target};
 use numpy::{
@@ -28,6 +30,18 @@ fn value_error(e: actlab::Error) -> PyErr {
 #[pyclass(module = "actlab._actlab", frozen)]
 struct Model {
     inner: actlab::Model,
+    /// The model laid out for prediction, made by the first `predict` (a model never changes:
+    /// `partial_fit` makes a new one), so that predicting a row does not lay it out again.
+    predictor: OnceLock<Predictor>,
+}
+
+impl From<actlab::Model> for Model {
+    fn from(inner: actlab::Model) -> Self {
+        Self {
+            inner,
+            predictor: OnceLock::new(),
+        }
+    }
 }
 
 /// The rows of `x` as the library reads them: numpy's own buffer, borrowed, when `x` is
@@ -179,7 +193,7 @@ fn fit(
         .detach(|| with_threads(n_threads, || fit_model(data, &config)))?
         .map_err(value_error)?;
     let history = serde_json::to_string(&fitted.history).expect("history serializes");
-    Ok((Model { inner: fitted.model }, history))
+    Ok((fitted.model.into(), history))
 }
 
 #[pymethods]
@@ -188,7 +202,7 @@ impl Model {
     #[staticmethod]
     fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
         let inner = model_io::from_safetensors(bytes, Path::new("<bytes>")).map_err(value_error)?;
-        Ok(Model { inner })
+        Ok(inner.into())
     }
 
     /// The bytes of the model's `.safetensors` file.
@@ -212,7 +226,9 @@ impl Model {
     fn predict<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (rows, cols, values) = features(&x);
         let view = MatrixRef::new(rows, cols, &values);
-        let out = py.detach(|| self.inner.predict_rows(view)).map_err(value_error)?;
+        let out = py
+            .detach(|| self.predictor.get_or_init(|| self.inner.predictor()).predict_rows(view))
+            .map_err(value_error)?;
         let (rows, cols) = (out.rows(), out.cols());
         out.into_vec().into_pyarray(py).reshape([rows, cols])
     }
@@ -267,7 +283,7 @@ impl Model {
             })?
             .map_err(value_error)?;
         Ok((
-            Model { inner: model },
+            Model::from(model),
             serde_json::to_string(&history).expect("history serializes"),
         ))
     }
