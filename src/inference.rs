@@ -42,34 +42,39 @@ impl PackedLayer {
     }
 }
 
-/// A copy of an [`Mlp`] laid out for predicting one sample at a time, with its buffers.
-///
-/// ```
-/// # use actlab::{Activation, Mlp, MlpConfig};
-/// # use rand::SeedableRng;
-/// # let config = MlpConfig { inputs: 4, hidden: vec![8], activations: vec![Activation::Relu],
-/// #     outputs: 3, output: Activation::Softmax, residual: false, init: None };
-/// # let mlp = Mlp::new(&config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).unwrap();
-/// let mut predictor = actlab::inference::Predictor::new(&mlp);
-/// let probabilities = predictor.predict_one(&[0.1, -0.2, 0.3, 0.0]);
-/// assert_eq!(probabilities.len(), 3);
-/// ```
-///
-/// The copy does not follow later changes to the network's parameters: make a new predictor
-/// after training further.
+/// An [`Mlp`]'s layers in the inference layout, read by any number of threads at once.
 #[derive(Clone, Debug)]
-pub struct Predictor {
+struct Layout {
     layers: Vec<PackedLayer>,
+}
+
+/// The buffers one thread needs to run a [`Layout`] on one sample.
+#[derive(Clone, Debug)]
+struct Buffers {
     /// Pre-activations of the current layer.
     z: Vec<Line>,
     /// Outputs of alternate layers.
     h: [Vec<Line>; 2],
 }
 
-impl Predictor {
-    /// Lays out `mlp`'s parameters for single-sample inference.
-    pub fn new(mlp: &Mlp) -> Self {
-        let layers: Vec<PackedLayer> = mlp
+impl Buffers {
+    /// The network's outputs after [`Layout::run_rows`].
+    fn output(&self, layout: &Layout) -> &[f32] {
+        &flat(&self.h[(layout.layers.len() - 1) % 2])[..layout.outputs()]
+    }
+}
+
+/// Rows per task when [`Layout::predict_rows`] spreads a batch over the rayon pool; batches
+/// of at most this many rows run on the calling thread (handing them over costs more).
+const ROWS_PER_TASK: usize = 32;
+
+/// Samples that [`Layout::predict_rows`] runs through the products together, sharing each load
+/// of the weights (a divisor of [`ROWS_PER_TASK`]).
+const GROUP: usize = 2;
+
+impl Layout {
+    fn new(mlp: &Mlp) -> Self {
+        let layers = mlp
             .layers()
             .iter()
             .enumerate()
@@ -97,18 +102,182 @@ impl Predictor {
                 }
             })
             .collect();
-        let widest = layers.iter().map(PackedLayer::lines).max().unwrap_or(0);
+        Self { layers }
+    }
+
+    fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs
+    }
+
+    fn buffers(&self) -> Buffers {
+        let widest = self.layers.iter().map(PackedLayer::lines).max().unwrap_or(0);
         let buffer = || vec![Line::default(); widest];
-        Self {
-            layers,
+        Buffers {
             z: buffer(),
             h: [buffer(), buffer()],
         }
     }
 
+    /// The outputs for one sample `x` at `level`, one this CPU runs, computed in `buffers`;
+    /// afterwards `buffers.z` holds the output layer's pre-activations.
+    fn run<'b>(&self, level: Level, x: &[f32], buffers: &'b mut Buffers) -> &'b [f32] {
+        self.run_rows(level, [x], [&mut *buffers]);
+        buffers.output(self)
+    }
+
+    /// [`Layout::run`] of `R` samples at once, sample `r` in `buffers[r]` (see
+    /// [`Buffers::output`]).
+    ///
+    /// Every sum runs in an order fixed by the layer's shape alone (see [`affine_generic`]),
+    /// and the activations work on each sample's row alone, so a sample's outputs are the same
+    /// bits whatever else is predicted with it.
+    fn run_rows<const R: usize>(&self, level: Level, x: [&[f32]; R], buffers: [&mut Buffers; R]) {
+        for x in x {
+            assert_eq!(x.len(), self.inputs(), "input has the wrong length");
+        }
+        let mut parts = buffers.map(|b| {
+            let Buffers { z, h } = b;
+            let [even, odd] = h;
+            (z, even, odd)
+        });
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut rows = std::array::from_fn::<_, R, _>(|_| None);
+            let mut outs = std::array::from_fn::<_, R, _>(|_| None);
+            for (r, (z, even, odd)) in parts.iter_mut().enumerate() {
+                let (previous, current) = if i % 2 == 0 {
+                    (&**odd, &mut **even)
+                } else {
+                    (&**even, &mut **odd)
+                };
+                let input = if i == 0 { x[r] } else { &flat(previous)[..layer.inputs] };
+                rows[r] = Some(Row {
+                    x: input,
+                    z: &mut z[..],
+                });
+                outs[r] = Some(current);
+            }
+            let mut rows = rows.map(Option::unwrap);
+            affine_at(level, layer, &mut rows);
+            let n = layer.outputs;
+            for (row, out) in rows.into_iter().zip(outs) {
+                let out = &mut flat_mut(out.unwrap())[..n];
+                layer.activation.forward_batch(&flat(row.z)[..n], out, n, &layer.slopes);
+                if layer.residual {
+                    out.iter_mut().zip(row.x).for_each(|(o, &x)| *o += x);
+                }
+            }
+        }
+    }
+
+    /// The outputs of `out.len() / outputs` samples, each the same bits as [`Predictor::predict_one`]'s,
+    /// written row after row to `out`. `input(row, x)` writes sample `row`'s inputs to `x`;
+    /// large batches run on the rayon pool.
+    ///
+    /// # Errors
+    /// The first row (in order) whose `input` fails, with its error, or whose outputs or
+    /// output pre-activations are not finite, with `None`.
+    fn predict_rows<E: Send>(
+        &self,
+        out: &mut [f32],
+        input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
+    ) -> Result<(), (usize, Option<E>)> {
+        use rayon::prelude::*;
+        let (level, outputs) = (level(), self.outputs());
+        // A task's buffers: each sample's inputs, and those of [`Layout::run_rows`].
+        let buffers = || {
+            let x: [Vec<f32>; GROUP] = std::array::from_fn(|_| vec![0.0; self.inputs()]);
+            (x, std::array::from_fn::<_, GROUP, _>(|_| self.buffers()))
+        };
+        let task = |(x, buffers): &mut ([Vec<f32>; GROUP], [Buffers; GROUP]), (t, rows): (usize, &mut [f32])| {
+            for (g, group) in rows.chunks_mut(GROUP * outputs.max(1)).enumerate() {
+                let first = t * ROWS_PER_TASK + g * GROUP;
+                let mut count = group.len() / outputs.max(1);
+                // The first sample whose inputs fail, after the outputs of those before it.
+                let mut refused = None;
+                for (r, x) in x[..count].iter_mut().enumerate() {
+                    if let Err(e) = input(first + r, x) {
+                        refused = Some((first + r, Some(e)));
+                        count = r;
+                        break;
+                    }
+                }
+                if count == GROUP {
+                    self.run_rows(level, x.each_ref().map(Vec::as_slice), buffers.each_mut());
+                } else {
+                    for (x, buffers) in x[..count].iter().zip(buffers.iter_mut()) {
+                        self.run_rows(level, [x], [buffers]);
+                    }
+                }
+                let finite = |v: &[f32]| v.iter().all(|v| v.is_finite());
+                for (r, (row, buffers)) in group
+                    .chunks_exact_mut(outputs.max(1))
+                    .zip(&buffers[..count])
+                    .enumerate()
+                {
+                    row.copy_from_slice(buffers.output(self));
+                    if !finite(row) || !finite(&flat(&buffers.z)[..outputs]) {
+                        return Some((first + r, None));
+                    }
+                }
+                if refused.is_some() {
+                    return refused;
+                }
+            }
+            None
+        };
+        let chunk = ROWS_PER_TASK * outputs.max(1);
+        let failure = if out.len() <= chunk {
+            let mut buffers = buffers();
+            out.chunks_mut(chunk)
+                .enumerate()
+                .find_map(|rows| task(&mut buffers, rows))
+        } else {
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .map_init(buffers, task)
+                .find_map_first(|failure| failure)
+        };
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// A copy of an [`Mlp`] laid out for predicting one sample at a time, with its buffers.
+///
+/// ```
+/// # use actlab::{Activation, Mlp, MlpConfig};
+/// # use rand::SeedableRng;
+/// # let config = MlpConfig { inputs: 4, hidden: vec![8], activations: vec![Activation::Relu],
+/// #     outputs: 3, output: Activation::Softmax, residual: false, init: None };
+/// # let mlp = Mlp::new(&config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)).unwrap();
+/// let mut predictor = actlab::inference::Predictor::new(&mlp);
+/// let probabilities = predictor.predict_one(&[0.1, -0.2, 0.3, 0.0]);
+/// assert_eq!(probabilities.len(), 3);
+/// ```
+///
+/// [`Mlp::predict`] runs the same code on every row of a batch, so its rows are these
+/// outputs, bit for bit. The copy does not follow later changes to the network's parameters:
+/// make a new predictor after training further.
+#[derive(Clone, Debug)]
+pub struct Predictor {
+    layout: Layout,
+    buffers: Buffers,
+}
+
+impl Predictor {
+    /// Lays out `mlp`'s parameters for single-sample inference.
+    pub fn new(mlp: &Mlp) -> Self {
+        let layout = Layout::new(mlp);
+        let buffers = layout.buffers();
+        Self { layout, buffers }
+    }
+
     /// Number of inputs a sample has.
     pub fn inputs(&self) -> usize {
-        self.layers[0].inputs
+        self.layout.inputs()
     }
 
     /// The network's outputs for one sample `x` (`[inputs]`), without allocating.
@@ -121,26 +290,23 @@ impl Predictor {
 
     /// [`Predictor::predict_one`] with the products at `level`, one this CPU runs.
     fn predict_at(&mut self, level: Level, x: &[f32]) -> &[f32] {
-        assert_eq!(x.len(), self.inputs(), "input has the wrong length");
-        let Self { layers, z, h } = self;
-        let [even, odd] = h;
-        for (i, layer) in layers.iter().enumerate() {
-            let (previous, current) = if i % 2 == 0 {
-                (&*odd, &mut *even)
-            } else {
-                (&*even, &mut *odd)
-            };
-            let input = if i == 0 { x } else { &flat(previous)[..layer.inputs] };
-            affine_at(level, layer, input, z);
-            let n = layer.outputs;
-            let out = &mut flat_mut(current)[..n];
-            layer.activation.forward_batch(&flat(z)[..n], out, n, &layer.slopes);
-            if layer.residual {
-                out.iter_mut().zip(input).for_each(|(o, &x)| *o += x);
-            }
-        }
-        let last = (layers.len() - 1) % 2;
-        &flat(&h[last])[..layers[layers.len() - 1].outputs]
+        self.layout.run(level, x, &mut self.buffers)
+    }
+
+    /// The outputs for `out.len() / outputs` samples, written row after row to `out`, each
+    /// the same bits as [`Predictor::predict_one`]'s whatever the batch's size, the row's place
+    /// in it or the number of threads: the library's one batch prediction path. `input(row, x)`
+    /// writes sample `row`'s inputs to `x`; large batches run on the rayon pool.
+    ///
+    /// # Errors
+    /// The first row (in order) whose `input` fails, with its error, or whose outputs or
+    /// output pre-activations are not finite, with `None`.
+    pub(crate) fn predict_rows<E: Send>(
+        &self,
+        out: &mut [f32],
+        input: impl Fn(usize, &mut [f32]) -> Result<(), E> + Sync,
+    ) -> Result<(), (usize, Option<E>)> {
+        self.layout.predict_rows(out, input)
     }
 }
 
@@ -156,56 +322,91 @@ fn flat_mut(lines: &mut [Line]) -> &mut [f32] {
     unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), lines.len() * LANES) }
 }
 
-/// `z = b + Σ_p x_p · Wᵀ[p]` at most 8 lines (128 outputs) at a time, so that the sums stay
-/// in registers; generic over whether `mul_add` is a fused instruction (`F`).
+/// One sample's part of a layer's products: its inputs, and its pre-activations' buffer.
+struct Row<'a> {
+    x: &'a [f32],
+    z: &'a mut [Line],
+}
+
+/// `z = b + Σ_p x_p · Wᵀ[p]` for `R` samples at once, at most 8 lines (128 outputs) at a time
+/// so that the sums stay in registers; generic over whether `mul_add` is a fused instruction
+/// (`F`). The samples share each load of the weights; each sample's sums run in the same order
+/// whatever `R` (they depend on the layer's width alone), so a sample's pre-activations are the
+/// same bits alone or with others.
 #[inline(always)]
-fn affine_generic<const F: bool>(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+fn affine_generic<const R: usize, const F: bool>(layer: &PackedLayer, rows: &mut [Row<'_>; R]) {
     let lines = layer.lines();
     let mut start = 0;
     while start < lines {
         let width = (lines - start).min(8);
         // Narrow blocks split the inputs over several chains of sums, so that enough
         // independent multiply-adds are in flight to hide their latency.
+        // Blocks of several chains take one sample at a time: with more, LLVM spills their
+        // sums from the registers (measured 3× slower on 64 → 64 with two samples).
         match width {
-            1 => block::<1, 4, F>(layer, x, z, start),
-            2 => block::<2, 4, F>(layer, x, z, start),
-            3 => block::<3, 2, F>(layer, x, z, start),
-            4 => block::<4, 2, F>(layer, x, z, start),
-            5 => block::<5, 1, F>(layer, x, z, start),
-            6 => block::<6, 1, F>(layer, x, z, start),
-            7 => block::<7, 1, F>(layer, x, z, start),
-            _ => block::<8, 1, F>(layer, x, z, start),
+            1 => one_by_one::<1, 4, R, F>(layer, rows, start),
+            2 => one_by_one::<2, 4, R, F>(layer, rows, start),
+            3 => one_by_one::<3, 2, R, F>(layer, rows, start),
+            4 => one_by_one::<4, 2, R, F>(layer, rows, start),
+            5 => block::<5, 1, R, F>(layer, rows, start),
+            6 => block::<6, 1, R, F>(layer, rows, start),
+            7 => block::<7, 1, R, F>(layer, rows, start),
+            _ => block::<8, 1, R, F>(layer, rows, start),
         }
         start += width;
     }
 }
 
-/// Lines `start .. start + V` of `z`, summed in `S` chains (input `p` goes to chain `p % S`).
+/// Lines `start .. start + V` of each row's `z`, summed in `S` chains (input `p` goes to chain
+/// `p % S`; the chains are added last, in order).
 #[inline(always)]
-fn block<const V: usize, const S: usize, const F: bool>(layer: &PackedLayer, x: &[f32], z: &mut [Line], start: usize) {
+fn block<const V: usize, const S: usize, const R: usize, const F: bool>(
+    layer: &PackedLayer,
+    rows: &mut [Row<'_>; R],
+    start: usize,
+) {
     let lines = layer.lines();
-    let mut acc = [[[0.0f32; LANES]; V]; S];
-    acc[0] = std::array::from_fn(|v| layer.bias[start + v].0);
-    let whole = x.len() - x.len() % S;
-    for (rows, xs) in layer.weight[..whole * lines]
-        .chunks_exact(S * lines)
-        .zip(x.chunks_exact(S))
-    {
+    let x: [&[f32]; R] = std::array::from_fn(|r| &rows[r].x[..layer.inputs]);
+    let mut acc = [[[[0.0f32; LANES]; V]; S]; R];
+    for acc in &mut acc {
+        acc[0] = std::array::from_fn(|v| layer.bias[start + v].0);
+    }
+    let whole = layer.inputs - layer.inputs % S;
+    for (q, weights) in layer.weight[..whole * lines].chunks_exact(S * lines).enumerate() {
         for s in 0..S {
-            add_row::<V, F>(&mut acc[s], &rows[s * lines + start..][..V], xs[s]);
+            let w = &weights[s * lines + start..][..V];
+            for r in 0..R {
+                add_row::<V, F>(&mut acc[r][s], w, x[r][q * S + s]);
+            }
         }
     }
-    for (row, &xp) in layer.weight[whole * lines..].chunks_exact(lines).zip(&x[whole..]) {
-        add_row::<V, F>(&mut acc[0], &row[start..start + V], xp);
-    }
-    let (sums, others) = acc.split_at_mut(1);
-    for other in others {
-        for (sum, &o) in sums[0].as_flattened_mut().iter_mut().zip(other.as_flattened()) {
-            *sum += o;
+    for (p, weights) in (whole..).zip(layer.weight[whole * lines..].chunks_exact(lines)) {
+        for r in 0..R {
+            add_row::<V, F>(&mut acc[r][0], &weights[start..start + V], x[r][p]);
         }
     }
-    for (line, sum) in z[start..start + V].iter_mut().zip(sums[0]) {
-        line.0 = sum;
+    for (row, acc) in rows.iter_mut().zip(&mut acc) {
+        let (sums, others) = acc.split_at_mut(1);
+        for other in others {
+            for (sum, &o) in sums[0].as_flattened_mut().iter_mut().zip(other.as_flattened()) {
+                *sum += o;
+            }
+        }
+        for (line, sum) in row.z[start..start + V].iter_mut().zip(sums[0]) {
+            line.0 = sum;
+        }
+    }
+}
+
+/// [`block`] of each sample in turn.
+#[inline(always)]
+fn one_by_one<const V: usize, const S: usize, const R: usize, const F: bool>(
+    layer: &PackedLayer,
+    rows: &mut [Row<'_>; R],
+    start: usize,
+) {
+    for row in rows {
+        block::<V, S, 1, F>(layer, std::array::from_mut(row), start);
     }
 }
 
@@ -220,26 +421,26 @@ fn add_row<const V: usize, const F: bool>(acc: &mut [[f32; LANES]; V], row: &[Li
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn affine_avx512(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
-    affine_generic::<true>(layer, x, z)
+fn affine_avx512<const R: usize>(layer: &PackedLayer, rows: &mut [Row<'_>; R]) {
+    affine_generic::<R, true>(layer, rows)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn affine_avx2(layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
-    affine_generic::<true>(layer, x, z)
+fn affine_avx2<const R: usize>(layer: &PackedLayer, rows: &mut [Row<'_>; R]) {
+    affine_generic::<R, true>(layer, rows)
 }
 
-/// The layer's pre-activations at `level`, which must be one this CPU runs.
-fn affine_at(level: Level, layer: &PackedLayer, x: &[f32], z: &mut [Line]) {
+/// The layer's pre-activations for `R` samples at `level`, which must be one this CPU runs.
+fn affine_at<const R: usize>(level: Level, layer: &PackedLayer, rows: &mut [Row<'_>; R]) {
     match level.isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a `Level` is made only by feature detection (see `crate::cpu`).
-        Isa::Avx512 => unsafe { affine_avx512(layer, x, z) },
+        Isa::Avx512 => unsafe { affine_avx512(layer, rows) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Isa::Avx2 => unsafe { affine_avx2(layer, x, z) },
-        _ => affine_generic::<{ cfg!(target_arch = "aarch64") }>(layer, x, z),
+        Isa::Avx2 => unsafe { affine_avx2(layer, rows) },
+        _ => affine_generic::<R, { cfg!(target_arch = "aarch64") }>(layer, rows),
     }
 }
 
@@ -293,7 +494,7 @@ mod tests {
     fn the_layout_is_the_transposed_weights_padded_with_zeros() {
         let mlp = network();
         let predictor = Predictor::new(&mlp);
-        let (layer, p) = (&predictor.layers[2], mlp.layer_params(2));
+        let (layer, p) = (&predictor.layout.layers[2], mlp.layer_params(2));
         assert_eq!((layer.inputs, layer.outputs, layer.lines()), (150, 33, 3));
         let w = flat(&layer.weight);
         for j in 0..33 {

@@ -53,11 +53,11 @@ pub mod weights;
 pub struct ReadmeDoctests;
 
 pub use activation::Activation;
-pub use data::{Dataset, Target, Task};
+pub use data::{Dataset, DatasetRef, Target, Task};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::Loss;
-pub use matrix::Matrix;
+pub use matrix::{Matrix, MatrixRef};
 pub use mlp::{Mlp, MlpConfig};
 pub use model::{fit, FitConfig, Model};
 pub use predictor::Prediction;

@@ -91,6 +91,59 @@ impl Matrix {
     }
 }
 
+/// A borrowed dense, row-major matrix of `f32`: rows someone else owns (a [`Matrix`], a
+/// memory-mapped file, a numpy array), read without a copy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatrixRef<'a> {
+    rows: usize,
+    cols: usize,
+    data: &'a [f32],
+}
+
+impl<'a> MatrixRef<'a> {
+    /// Views row-major `data` as `rows × cols`.
+    ///
+    /// # Panics
+    /// If `data.len() != rows * cols`.
+    pub fn new(rows: usize, cols: usize, data: &'a [f32]) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix data has the wrong length");
+        Self { rows, cols, data }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The elements, row after row.
+    pub fn as_slice(&self) -> &'a [f32] {
+        self.data
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+impl<'a> From<&'a Matrix> for MatrixRef<'a> {
+    fn from(m: &'a Matrix) -> Self {
+        m.view()
+    }
+}
+
+impl Matrix {
+    /// A borrowed view of the matrix.
+    pub fn view(&self) -> MatrixRef<'_> {
+        MatrixRef::new(self.rows, self.cols, &self.data)
+    }
+}
+
 /// Whether an operand of a product is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {

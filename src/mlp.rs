@@ -455,43 +455,29 @@ impl Mlp {
         }
     }
 
-    /// Outputs for every row of `x` (`[rows, outputs]`), computed in batches of at most 1024
-    /// rows, fewer when their [`Workspace`] would take more than a sixteenth of the memory
-    /// limit (see [`crate::memory`]).
+    /// Outputs for every row of `x` (`[rows, outputs]`), each row computed on its own in the
+    /// single-sample layout of [`crate::inference::Predictor`]: a row's outputs are the same
+    /// bits whatever the batch it comes in, its place there and the number of threads.
     ///
     /// # Errors
     /// [`Error::Config`] when the output layer's pre-activations or outputs of a row are not
     /// finite (a softmax of infinite logits would otherwise pass for a uniform distribution),
     /// naming the row and the first layer where values stopped being finite.
     pub fn predict(&self, x: &Matrix) -> Result<Matrix> {
-        let batch = (crate::memory::limit() / 16 / self.workspace_bytes(1)).clamp(1, 1024) as usize;
-        let last = self.layers.len() - 1;
-        let mut out = Vec::with_capacity(x.rows() * self.outputs());
-        let mut ws = Workspace::default();
-        // On a thread of the rayon pool, like training (see `train::train`).
-        rayon::scope(|_| {
-            for (c, chunk) in x.as_slice().chunks(batch * x.cols().max(1)).enumerate() {
-                let rows = chunk.len() / x.cols().max(1);
-                self.forward(chunk, rows, &mut ws);
-                let finite = |v: &[f32]| v.iter().all(|v| v.is_finite());
-                if !finite(ws.pre_activation(last)) || !finite(ws.output()) {
-                    let bad = (0..rows)
-                        .find(|&r| {
-                            let o = self.outputs();
-                            !finite(&ws.pre_activation(last)[r * o..][..o]) || !finite(&ws.output()[r * o..][..o])
-                        })
-                        .unwrap_or(0);
-                    return Err(self.non_finite(x.row(c * batch + bad), c * batch + bad));
-                }
-                out.extend_from_slice(ws.output());
-            }
-            Ok(Matrix::from_vec(x.rows(), self.outputs(), out))
-        })
+        assert_eq!(x.cols(), self.inputs(), "input has the wrong number of columns");
+        let mut out = vec![0.0; x.rows() * self.outputs()];
+        crate::inference::Predictor::new(self)
+            .predict_rows(&mut out, |row, input| {
+                input.copy_from_slice(x.row(row));
+                Ok::<(), ()>(())
+            })
+            .map_err(|(row, _)| self.non_finite(x.row(row), row))?;
+        Ok(Matrix::from_vec(x.rows(), self.outputs(), out))
     }
 
     /// Why input row `row`, `x`, gives a non-finite output: the first layer whose
     /// pre-activations or outputs stop being finite.
-    fn non_finite(&self, x: &[f32], row: usize) -> Error {
+    pub(crate) fn non_finite(&self, x: &[f32], row: usize) -> Error {
         let mut ws = Workspace::default();
         self.forward(x, 1, &mut ws);
         let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());

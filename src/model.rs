@@ -1,14 +1,13 @@
 //! A trained model: the network together with what it needs to read raw data and to speak
 //! in the data's own terms (class labels, target units).
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::data::{stratified_indices, Columns, Standardizer};
+use crate::data::{stratified_indices, Columns, DatasetRef, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
 use crate::mlp::MlpConfig;
@@ -16,7 +15,7 @@ use crate::optim::OptimizerKind;
 use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
 use crate::weights::{self, ClassWeight, Threshold};
-use crate::{metrics, Activation, Dataset, Error, Init, Matrix, Mlp, Result, Target, Task};
+use crate::{metrics, Activation, Dataset, Error, Init, Matrix, MatrixRef, Mlp, Result, Target, Task};
 
 /// A network with its data conventions.
 #[derive(Clone, Debug, PartialEq)]
@@ -125,7 +124,8 @@ impl FitConfig {
     /// This configuration with every default decided for the training data `data`: the
     /// epochs ([`crate::train::default_epochs`] of its samples), the feature scaling and the
     /// validation share. [`fit`] trains with it; a front end shows it as the settings used.
-    pub fn resolved(&self, data: &Dataset) -> FitConfig {
+    pub fn resolved<'a>(&self, data: impl Into<DatasetRef<'a>>) -> FitConfig {
+        let data = data.into();
         let mut config = self.clone();
         config.train.epochs = Some(self.train.epochs_for(data.len()));
         config.scaling = Some(
@@ -226,11 +226,13 @@ pub fn output_layer(task: Task, classes: usize, output: Option<Activation>) -> R
     }
 }
 
-/// Builds a network for `data` and trains it.
+/// Builds a network for `data` and trains it. `data` is a [`Dataset`], or a [`DatasetRef`]
+/// whose features someone else owns (a numpy array): they are read where they lie, and the
+/// standardized copy training runs on is the only copy made.
 ///
 /// # Errors
 /// Configuration errors (see [`Mlp::new`], [`Loss::check`], [`train::train`]) and divergence.
-pub fn fit(data: &Dataset, config: &FitConfig) -> Result<Fitted> {
+pub fn fit<'a>(data: impl Into<DatasetRef<'a>>, config: &FitConfig) -> Result<Fitted> {
     fit_with(data, config, train::Continuation::default(), |_| {})
 }
 
@@ -240,19 +242,20 @@ pub fn fit(data: &Dataset, config: &FitConfig) -> Result<Fitted> {
 ///
 /// # Errors
 /// As [`fit`], and a state to resume from that does not fit the network or the data.
-pub fn fit_with(
-    data: &Dataset,
+pub fn fit_with<'a>(
+    data: impl Into<DatasetRef<'a>>,
     config: &FitConfig,
     continuation: train::Continuation<'_>,
     mut on_epoch: impl FnMut(&train::EpochRecord),
 ) -> Result<Fitted> {
     let began = Instant::now();
+    let data = data.into();
     let config = &config.resolved(data);
     let validation_fraction = config.validation_fraction.unwrap_or(0.0);
     let task = data
         .task()
         .ok_or_else(|| Error::config("the training data has no target column"))?;
-    let classes = match &data.target {
+    let classes = match data.target {
         Target::Classes { classes, .. } => classes.clone(),
         _ => Vec::new(),
     };
@@ -294,13 +297,9 @@ pub fn fit_with(
             )));
         }
     }
-    let (fit_part, validation, fit_rows) = if validation_fraction > 0.0 {
-        let (t_rows, v_rows) = stratified_indices(
-            &data.target,
-            data.len(),
-            validation_fraction,
-            config.train.seed ^ 0x5eed,
-        );
+    let (held_out, validation, fit_rows) = if validation_fraction > 0.0 {
+        let (t_rows, v_rows) =
+            stratified_indices(data.target, data.len(), validation_fraction, config.train.seed ^ 0x5eed);
         let (t, v) = (data.subset(&t_rows), data.subset(&v_rows));
         if v.is_empty() || t.is_empty() {
             return Err(Error::config(format!(
@@ -311,11 +310,12 @@ pub fn fit_with(
                 t.len()
             )));
         }
-        (Cow::Owned(t), Some(v), t_rows)
+        (Some(t), Some(v), t_rows)
     } else {
-        (Cow::Borrowed(data), None, (0..data.len()).collect())
+        (None, None, (0..data.len()).collect())
     };
 
+    let fit_part = held_out.as_ref().map_or(data, Dataset::view);
     check_training_memory(config, data.n_features(), outputs, data.len())?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.train.seed);
     let mlp = Mlp::new(
@@ -331,14 +331,14 @@ pub fn fit_with(
         &mut rng,
     )?;
     let input = match config.scaling.unwrap_or(Scaling::Feature) {
-        Scaling::Feature => Standardizer::fit(&fit_part.x),
-        Scaling::Global => Standardizer::fit_global(&fit_part.x),
+        Scaling::Feature => Standardizer::fit(fit_part.x),
+        Scaling::Global => Standardizer::fit_global(fit_part.x),
         Scaling::None => Standardizer {
             mean: vec![0.0; data.n_features()],
             std: vec![1.0; data.n_features()],
         },
     };
-    let target_scale = match (&fit_part.target, config.scale_target) {
+    let target_scale = match (fit_part.target, config.scale_target) {
         (Target::Values(v), true) => Some(mean_std(v)),
         _ => None,
     };
@@ -346,8 +346,8 @@ pub fn fit_with(
         mlp,
         task,
         classes,
-        feature_names: data.feature_names.clone(),
-        target_name: data.target_name.clone(),
+        feature_names: data.feature_names.to_vec(),
+        target_name: data.target_name.to_string(),
         input,
         target_scale,
         loss,
@@ -356,9 +356,9 @@ pub fn fit_with(
 
     let n_train = fit_part.len();
     // The training part held out of `data` is standardized in place: one copy of the data in all.
-    let (x, targets, labels) = match fit_part {
-        Cow::Borrowed(data) => model.prepare(data)?,
-        Cow::Owned(part) => model.prepare_owned(part)?,
+    let (x, targets, labels) = match held_out {
+        None => model.prepare(data)?,
+        Some(part) => model.prepare_owned(part)?,
     };
     let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
@@ -494,9 +494,10 @@ impl Model {
     /// # Errors
     /// When the data's feature count differs from the model's, or a feature is beyond f32 once
     /// standardized.
-    pub fn inputs(&self, data: &Dataset) -> Result<Matrix> {
+    pub fn inputs<'a>(&self, data: impl Into<DatasetRef<'a>>) -> Result<Matrix> {
+        let data = data.into();
         self.check_features(data.n_features())?;
-        self.standardized(&data.x)
+        self.standardized(data.x)
     }
 
     /// Refuses data with other than the model's number of features.
@@ -514,7 +515,7 @@ impl Model {
 
     /// `raw` (one row per sample, the model's features in order) standardized with the
     /// training statistics, every value checked finite.
-    fn standardized(&self, raw: &Matrix) -> Result<Matrix> {
+    fn standardized(&self, raw: MatrixRef<'_>) -> Result<Matrix> {
         self.input
             .standardized(raw)
             .map_err(|(row, column)| self.beyond_f32(row, column, raw.row(row)[column]))
@@ -595,17 +596,16 @@ impl Model {
     }
 
     /// The model's answer for one sample, `features` in [`Model::feature_names`] order (see
-    /// [`Model::features_by_name`]): [`Model::predict`] of a one-row data set, bit for bit (a
-    /// row of a larger batch may differ in the last bits, its products adding in another
-    /// order). To predict many single samples fast, make a [`Predictor`] once.
+    /// [`Model::features_by_name`]): [`Model::predict`] of a one-row data set, and of the same
+    /// row in any batch, bit for bit. To predict many single samples fast, make a
+    /// [`Predictor`] once.
     ///
     /// # Errors
     /// A wrong number of features, a feature beyond f32 once standardized, or a prediction
     /// that is not finite.
     pub fn predict_one(&self, features: &[f32]) -> Result<Prediction> {
         self.check_sample(features)?;
-        let x = self.standardized(&Matrix::from_vec(1, features.len(), features.to_vec()))?;
-        let out = self.in_data_terms(self.mlp.predict(&x)?)?;
+        let out = self.predict_rows(MatrixRef::new(1, features.len(), features))?;
         Ok(Prediction::new(self, out.row(0)))
     }
 
@@ -680,8 +680,9 @@ impl Model {
     ///
     /// # Errors
     /// A label the model does not know, or a target that is not classes.
-    pub fn labels(&self, data: &Dataset) -> Result<Vec<u32>> {
-        match &data.target {
+    pub fn labels<'a>(&self, data: impl Into<DatasetRef<'a>>) -> Result<Vec<u32>> {
+        let data = data.into();
+        match data.target {
             Target::Classes { labels, classes } => {
                 let map: Vec<u32> = classes
                     .iter()
@@ -724,7 +725,8 @@ impl Model {
     ///
     /// # Errors
     /// Feature count or target kind that does not fit the model.
-    pub fn prepare(&self, data: &Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+    pub fn prepare<'a>(&self, data: impl Into<DatasetRef<'a>>) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+        let data = data.into();
         self.prepare_inputs(data, self.inputs(data)?)
     }
 
@@ -732,11 +734,11 @@ impl Model {
     /// in place rather than copied.
     fn prepare_owned(&self, mut data: Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
         let x = self.standardized_in_place(std::mem::replace(&mut data.x, Matrix::zeros(0, 0)))?;
-        self.prepare_inputs(&data, x)
+        self.prepare_inputs(data.view(), x)
     }
 
     /// [`Model::prepare`] with the inputs `x` of `data` already standardized.
-    fn prepare_inputs(&self, data: &Dataset, x: Matrix) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+    fn prepare_inputs(&self, data: DatasetRef<'_>, x: Matrix) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
         let outputs = self.mlp.outputs();
         match self.task {
             Task::Classification => {
@@ -771,14 +773,44 @@ impl Model {
     /// # Errors
     /// When the data's feature count differs from the model's.
     pub fn predict(&self, data: &Dataset) -> Result<Matrix> {
-        let columns = self.mlp.outputs().max(2);
+        self.predict_rows(data.x.view())
+    }
+
+    /// [`Model::predict`] of borrowed rows of features (the model's features in order, one row
+    /// per sample), read where they lie: each row is standardized into a buffer of its own as
+    /// the network takes it, so the features are never copied whole. A row's predictions are
+    /// the same bits whatever the other rows, its place among them and the number of threads
+    /// (see [`crate::inference::Predictor`]), and the same as [`Model::predict_one`]'s.
+    ///
+    /// # Errors
+    /// As [`Model::predict`]; a feature beyond f32 once standardized, or a prediction that is
+    /// not finite, naming the row.
+    pub fn predict_rows(&self, x: MatrixRef<'_>) -> Result<Matrix> {
+        self.predict_rows_with(&crate::inference::Predictor::new(&self.mlp), x)
+    }
+
+    /// [`Model::predict_rows`] with the network already laid out for prediction.
+    pub(crate) fn predict_rows_with(&self, network: &crate::inference::Predictor, x: MatrixRef<'_>) -> Result<Matrix> {
+        let outputs = self.mlp.outputs();
         crate::memory::check(
-            &format!("predicting {} rows", data.len()),
-            crate::memory::bytes([data.len(), columns + data.n_features()], 4)
-                .saturating_add(self.mlp.workspace_bytes(1)),
+            &format!("predicting {} rows", x.rows()),
+            crate::memory::bytes([x.rows(), outputs.max(2)], 4),
         )?;
-        let x = self.inputs(data)?;
-        self.in_data_terms(self.mlp.predict(&x)?)
+        self.check_features(x.cols())?;
+        let mut out = vec![0.0; x.rows() * outputs];
+        network
+            .predict_rows(&mut out, |row, input| {
+                self.input.row(x.row(row), input).map_or(Ok(()), Err)
+            })
+            .map_err(|(row, column)| match column {
+                Some(column) => self.beyond_f32(row, column, x.row(row)[column]),
+                None => {
+                    let mut input = vec![0.0; x.cols()];
+                    self.input.row(x.row(row), &mut input);
+                    self.mlp.non_finite(&input, row)
+                }
+            })?;
+        self.in_data_terms(Matrix::from_vec(x.rows(), outputs, out))
     }
 
     /// The predicted class label of every sample.

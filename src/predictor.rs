@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use crate::{inference, Error, Matrix, Model, Result, Task};
+use crate::{inference, Error, Matrix, MatrixRef, Model, Result, Task};
 
 /// What a model says about one sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -70,8 +70,9 @@ impl Prediction {
 /// A [`Model`] laid out for predicting one sample at a time: standardization, the network in
 /// the single-sample layout of [`inference::Predictor`], target un-scaling and class labels.
 ///
-/// Its figures agree with [`Model::predict_one`] to rounding (the single-sample products add
-/// in another order). The copy does not follow later changes to the model.
+/// Its figures are [`Model::predict_one`]'s and [`Model::predict`]'s, bit for bit (the batch
+/// path runs the same single-sample code on every row). The copy does not follow later
+/// changes to the model.
 #[derive(Clone, Debug)]
 pub struct Predictor {
     model: Model,
@@ -93,6 +94,15 @@ impl Predictor {
     /// The model's feature names: the order [`Predictor::predict_one`] takes them in.
     pub fn feature_names(&self) -> &[String] {
         &self.model.feature_names
+    }
+
+    /// [`Model::predict_rows`] without laying the network out again: the same bits, for
+    /// callers that predict many small batches with one model.
+    ///
+    /// # Errors
+    /// As [`Model::predict_rows`].
+    pub fn predict_rows(&self, x: MatrixRef<'_>) -> Result<Matrix> {
+        self.model.predict_rows_with(&self.network, x)
     }
 
     /// The model's answer for one sample, `features` in [`Predictor::feature_names`] order.

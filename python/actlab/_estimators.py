@@ -155,8 +155,10 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "model_")
         if not (
             # A float32 C-contiguous matrix of the right width for a model fitted without feature
-            # names goes straight to the library, which checks every value is finite: scikit-learn's
-            # validation would cost more than predicting a row.
+            # names goes straight to the library, which reads it without a copy: scikit-learn's
+            # validation would cost more than predicting a row. Its sum is finite when every value
+            # is (a finite sum that overflows only sends X through the validation); unlike
+            # np.isfinite(X).all() it makes no temporary array as large as X.
             type(X) is np.ndarray
             and X.dtype == np.float32
             and X.ndim == 2
@@ -164,7 +166,7 @@ class _BaseMLP(BaseEstimator):
             and 0 < X.shape[0]
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and np.isfinite(X).all()
+            and np.isfinite(X.sum())
         ):
             X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
         return self.model_.predict(X)

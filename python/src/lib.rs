@@ -2,14 +2,17 @@
 //! `actlab` library; this converts numpy arrays to its data sets and its errors to Python's.
 //! The scikit-learn estimators around it are Python (`python/actlab/`).
 
+use std::borrow::Cow;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use actlab::compare::CompareConfig;
 use actlab::experiments::{find as find_experiment, Budget, Experiment, EXPERIMENTS};
 use actlab::model::{fit as fit_model, FitConfig};
 use actlab::optim::OptimizerKind;
+use actlab::predictor::Predictor;
 use actlab::train::{self, Batchable, TrainConfig};
-use actlab::{model_io, onnx, Activation, Dataset, Init, Matrix, Target};
+use actlab::{model_io, onnx, Activation, Dataset, DatasetRef, Init, Matrix, MatrixRef, Target};
 use numpy::{
     IntoPyArray, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
     PyUntypedArrayMethods,
@@ -27,27 +30,59 @@ fn value_error(e: actlab::Error) -> PyErr {
 #[pyclass(module = "actlab._actlab", frozen)]
 struct Model {
     inner: actlab::Model,
+    /// The model laid out for prediction, made by the first `predict` (a model never changes:
+    /// `partial_fit` makes a new one), so that predicting a row does not lay it out again.
+    predictor: OnceLock<Predictor>,
 }
 
-/// A data set over `x` (rows × features, read from numpy's buffer without a conversion in
-/// Python; the library owns its copy, which it standardizes) with `target`.
-fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> PyResult<Dataset> {
+impl From<actlab::Model> for Model {
+    fn from(inner: actlab::Model) -> Self {
+        Self {
+            inner,
+            predictor: OnceLock::new(),
+        }
+    }
+}
+
+/// The rows of `x` as the library reads them: numpy's own buffer, borrowed, when `x` is
+/// C-contiguous (no copy), else a row-major copy.
+///
+/// Training and prediction read the borrowed rows with the GIL released (`Python::detach`,
+/// whose closure may only capture `Send` values: a `&[f32]` is, the array's Python handles are
+/// not, so they stay outside). That is sound because the caller keeps `x` alive across the
+/// call: the `PyReadonlyArray2` holds a reference to the array, so its buffer is neither freed
+/// nor reallocated (numpy refuses to resize an array that others reference), and it registers
+/// a shared borrow with rust-numpy, so no Rust code using rust-numpy writes the array meanwhile.
+/// Python code in another thread could still write it during the call, as it can during any
+/// extension's or numpy's own GIL-free loop: that is the caller's race to avoid, as with numpy
+/// (it would change the numbers read; the buffer itself stays valid).
+fn features<'a>(x: &'a PyReadonlyArray2<'_, f32>) -> (usize, usize, Cow<'a, [f32]>) {
     let (rows, cols) = (x.shape()[0], x.shape()[1]);
     let values = match x.as_slice() {
-        Ok(slice) => slice.to_vec(),
-        Err(_) => x.as_array().iter().copied().collect(),
+        Ok(slice) => Cow::Borrowed(slice),
+        Err(_) => Cow::Owned(x.as_array().iter().copied().collect()),
     };
-    Ok(Dataset {
-        x: Matrix::from_vec(rows, cols, values),
-        // Names only for training (the model keeps them); predicting never reads them.
-        feature_names: match target {
-            Target::None => Vec::new(),
-            _ => (0..cols).map(|i| format!("x{i}")).collect(),
-        },
+    (rows, cols, values)
+}
+
+/// A data set that owns a copy of `x` with `target`, for the calls whose library functions
+/// take a `Dataset` (comparisons, diagnostics); training and prediction borrow `x` instead
+/// (see [`features`]).
+fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> Dataset {
+    let (rows, cols, values) = features(x);
+    Dataset {
+        x: Matrix::from_vec(rows, cols, values.into_owned()),
+        feature_names: feature_names(cols),
         target_name: "y".into(),
         target,
         images: false,
-    })
+    }
+}
+
+/// The names the library gives features that come without names (the estimators keep
+/// pandas' names themselves).
+fn feature_names(cols: usize) -> Vec<String> {
+    (0..cols).map(|i| format!("x{i}")).collect()
 }
 
 /// Classes (`labels` indexes into `classes`, the labels as text) or values.
@@ -121,7 +156,16 @@ fn fit(
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<(Model, String)> {
-    let data = dataset(&x, target(labels, classes, values)?)?;
+    let target = target(labels, classes, values)?;
+    let (rows, cols, x) = features(&x);
+    let names = feature_names(cols);
+    let data = DatasetRef {
+        x: MatrixRef::new(rows, cols, &x),
+        feature_names: &names,
+        target_name: "y",
+        target: &target,
+        images: false,
+    };
     let mut config = FitConfig {
         hidden,
         activations: activations
@@ -146,10 +190,10 @@ fn fit(
     config.train.optimizer.kind = parse::<OptimizerKind>(optimizer)?;
     config.train.optimizer.weight_decay = weight_decay;
     let fitted = py
-        .detach(|| with_threads(n_threads, || fit_model(&data, &config)))?
+        .detach(|| with_threads(n_threads, || fit_model(data, &config)))?
         .map_err(value_error)?;
     let history = serde_json::to_string(&fitted.history).expect("history serializes");
-    Ok((Model { inner: fitted.model }, history))
+    Ok((fitted.model.into(), history))
 }
 
 #[pymethods]
@@ -158,7 +202,7 @@ impl Model {
     #[staticmethod]
     fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
         let inner = model_io::from_safetensors(bytes, Path::new("<bytes>")).map_err(value_error)?;
-        Ok(Model { inner })
+        Ok(inner.into())
     }
 
     /// The bytes of the model's `.safetensors` file.
@@ -180,8 +224,11 @@ impl Model {
 
     /// Probabilities (one column per class) or values in the target's units, `[rows, columns]`.
     fn predict<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let data = dataset(&x, Target::None)?;
-        let out = py.detach(|| self.inner.predict(&data)).map_err(value_error)?;
+        let (rows, cols, values) = features(&x);
+        let view = MatrixRef::new(rows, cols, &values);
+        let out = py
+            .detach(|| self.predictor.get_or_init(|| self.inner.predictor()).predict_rows(view))
+            .map_err(value_error)?;
         let (rows, cols) = (out.rows(), out.cols());
         out.into_vec().into_pyarray(py).reshape([rows, cols])
     }
@@ -203,7 +250,16 @@ impl Model {
         seed: u64,
         n_threads: Option<usize>,
     ) -> PyResult<(Model, String)> {
-        let data = dataset(&x, target(labels, classes, values)?)?;
+        let target = target(labels, classes, values)?;
+        let (rows, cols, x) = features(&x);
+        let names = feature_names(cols);
+        let data = DatasetRef {
+            x: MatrixRef::new(rows, cols, &x),
+            feature_names: &names,
+            target_name: "y",
+            target: &target,
+            images: false,
+        };
         let config = TrainConfig {
             epochs: Some(epochs),
             batch_size,
@@ -215,7 +271,7 @@ impl Model {
         let history = py
             .detach(|| {
                 with_threads(n_threads, || {
-                    let (x, targets, labels) = model.prepare(&data)?;
+                    let (x, targets, labels) = model.prepare(data)?;
                     let batch = Batchable {
                         x: &x,
                         targets: &targets,
@@ -227,7 +283,7 @@ impl Model {
             })?
             .map_err(value_error)?;
         Ok((
-            Model { inner: model },
+            Model::from(model),
             serde_json::to_string(&history).expect("history serializes"),
         ))
     }
@@ -244,7 +300,7 @@ impl Model {
         values: Option<PyReadonlyArray1<'_, f32>>,
         max_samples: usize,
     ) -> PyResult<String> {
-        let data = dataset(&x, target(labels, classes, values)?)?;
+        let data = dataset(&x, target(labels, classes, values)?);
         let d = py
             .detach(|| self.inner.diagnose(&data, max_samples))
             .map_err(value_error)?;
@@ -280,8 +336,8 @@ fn compare(
     batch_size: usize,
     learning_rate: f32,
 ) -> PyResult<String> {
-    let train = dataset(&x, target(labels, classes.clone(), values)?)?;
-    let test = dataset(&x_test, target(labels_test, classes, values_test)?)?;
+    let train = dataset(&x, target(labels, classes.clone(), values)?);
+    let test = dataset(&x_test, target(labels_test, classes, values_test)?);
     let mut fit = FitConfig {
         hidden,
         ..FitConfig::default()

@@ -127,3 +127,35 @@ def test_experiments_report_their_claims():
     assert table["holds"].dtype == bool and table["claim"].str.len().min() > 10
     with pytest.raises(ValueError, match="no experiment 12"):
         actlab.experiments([12])
+
+
+def test_float32_c_contiguous_input_is_read_without_a_copy():
+    # In a fresh interpreter, whose peak resident memory (ru_maxrss, which only grows) the test
+    # reads before and after each call: a copy of X, or a standardized copy of all of it, would
+    # raise the peak by X's size.
+    code = """
+import resource, numpy as np, actlab
+X = np.random.default_rng(0).standard_normal((400_000, 100), dtype=np.float32)
+y = (X[:, 0] > 0).astype(np.int64)
+est = actlab.MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, batch_size=1000, random_state=0)
+est.fit(X[:2000], y[:2000])
+est.predict_proba(X[:2000])
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = peak()
+est.predict_proba(X)
+predicting = peak() - before
+before = peak()
+est.fit(X, y)
+fitting = peak() - before
+print(X.nbytes, predicting, fitting)
+"""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    size, predicting, fitting = map(int, out.split())
+    # Predicting reads X where it lies and standardizes one row at a time: the outputs
+    # (400 000 × 2 floats, 2% of X) and small buffers only.
+    assert predicting < 0.1 * size, (predicting, size)
+    # Training makes the one standardized copy it trains on, and no copy of X before that.
+    assert fitting < 1.5 * size, (fitting, size)

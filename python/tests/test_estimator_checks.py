@@ -10,22 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import actlab
 
-# Checks that cannot pass, with the reason (also listed in the README).
-EXPECTED_FAILED_CHECKS = {
-    "MLPRegressor": {
-        "check_methods_subset_invariance": (
-            "a row predicted in a larger batch may differ from the same row predicted alone in the last "
-            "bits of float32 (actlab's matrix products add in blocks that depend on the batch's size): "
-            "relative differences of about 1e-6, above the check's 1e-7"
-        ),
-    },
-}
 
-
-@parametrize_with_checks(
-    [actlab.MLPClassifier(random_state=0), actlab.MLPRegressor(random_state=0)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
-)
+@parametrize_with_checks([actlab.MLPClassifier(random_state=0), actlab.MLPRegressor(random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

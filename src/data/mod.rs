@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Matrix, Result};
+use crate::{Error, Matrix, MatrixRef, Result};
 
 pub mod builtin;
 pub mod csv;
@@ -102,7 +102,29 @@ pub struct Split {
     pub test: Option<Dataset>,
 }
 
-impl Dataset {
+/// A [`Dataset`] whose features are borrowed (rows someone else owns, such as a numpy
+/// array): what training reads, without a copy of the features.
+#[derive(Clone, Copy, Debug)]
+pub struct DatasetRef<'a> {
+    /// One row per sample.
+    pub x: MatrixRef<'a>,
+    /// Name of each feature column.
+    pub feature_names: &'a [String],
+    /// Name of the target column (empty when there is none).
+    pub target_name: &'a str,
+    /// What is to be predicted.
+    pub target: &'a Target,
+    /// Whether the features are pixel intensities of images (see [`Dataset::images`]).
+    pub images: bool,
+}
+
+impl<'a> From<&'a Dataset> for DatasetRef<'a> {
+    fn from(data: &'a Dataset) -> Self {
+        data.view()
+    }
+}
+
+impl DatasetRef<'_> {
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.x.rows()
@@ -127,9 +149,9 @@ impl Dataset {
         }
     }
 
-    /// The samples at `indices`, in that order, with their targets.
+    /// The samples at `indices`, in that order, with their targets (a copy).
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let target = match &self.target {
+        let target = match self.target {
             Target::Classes { labels, classes } => Target::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
                 classes: classes.clone(),
@@ -137,11 +159,53 @@ impl Dataset {
             Target::Values(values) => Target::Values(indices.iter().map(|&i| values[i]).collect()),
             Target::None => Target::None,
         };
+        let mut x = Vec::with_capacity(indices.len() * self.n_features());
+        for &i in indices {
+            x.extend_from_slice(self.x.row(i));
+        }
         Dataset {
-            x: self.x.select_rows(indices),
-            feature_names: self.feature_names.clone(),
-            target_name: self.target_name.clone(),
+            x: Matrix::from_vec(indices.len(), self.n_features(), x),
+            feature_names: self.feature_names.to_vec(),
+            target_name: self.target_name.to_string(),
             target,
+            images: self.images,
+        }
+    }
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.x.rows()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.x.rows() == 0
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.x.cols()
+    }
+
+    /// The task the target implies (`None` when there is no target).
+    pub fn task(&self) -> Option<Task> {
+        self.view().task()
+    }
+
+    /// The samples at `indices`, in that order, with their targets.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        self.view().subset(indices)
+    }
+
+    /// The data set borrowed, as training reads it.
+    pub fn view(&self) -> DatasetRef<'_> {
+        DatasetRef {
+            x: self.x.view(),
+            feature_names: &self.feature_names,
+            target_name: &self.target_name,
+            target: &self.target,
             images: self.images,
         }
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Matrix;
+use crate::{Matrix, MatrixRef};
 
 /// Per-feature mean and standard deviation (statistics of the training split).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,7 +90,7 @@ impl Moments {
     /// Of the rows of `x` in one pass over memory: each block of rows (in parallel) in two
     /// passes over the cache, the blocks merged in order, so the result does not depend on the
     /// number of threads.
-    fn of_matrix(x: &Matrix, pooled: bool) -> Self {
+    fn of_matrix(x: MatrixRef<'_>, pooled: bool) -> Self {
         use rayon::prelude::*;
         let cols = x.cols().max(1);
         let width = if pooled { 1 } else { x.cols() };
@@ -138,14 +138,16 @@ impl Standardizer {
     /// update, in row order, so the result does not depend on the thread count); a column
     /// whose standard deviation is below `1e-12` (a constant column, such as an image's border
     /// pixels) gets a standard deviation of 1, so standardizing keeps it finite.
-    pub fn fit(x: &Matrix) -> Self {
+    pub fn fit<'a>(x: impl Into<MatrixRef<'a>>) -> Self {
+        let x = x.into();
         Moments::of_matrix(x, false).into_standardizer(x.cols())
     }
 
     /// One mean and (population) standard deviation over every cell of `x`, repeated for each
     /// column: for features on one shared scale such as pixels, where per-column statistics
     /// would blow up columns that are almost always zero.
-    pub fn fit_global(x: &Matrix) -> Self {
+    pub fn fit_global<'a>(x: impl Into<MatrixRef<'a>>) -> Self {
+        let x = x.into();
         Moments::of_matrix(x, true).into_standardizer(x.cols())
     }
 
@@ -191,7 +193,8 @@ impl Standardizer {
     ///
     /// # Panics
     /// If `raw` does not have as many columns as the standardizer.
-    pub fn standardized(&self, raw: &Matrix) -> std::result::Result<Matrix, (usize, usize)> {
+    pub fn standardized<'a>(&self, raw: impl Into<MatrixRef<'a>>) -> std::result::Result<Matrix, (usize, usize)> {
+        let raw = raw.into();
         let mut x = Matrix::zeros(raw.rows(), raw.cols());
         let cols = raw.cols();
         self.rows(&mut x, |first_row, block| {
@@ -239,7 +242,7 @@ impl Standardizer {
 
     /// `out ← (raw - mean) / std` for one row; the column of its first result that is not
     /// finite.
-    fn row(&self, raw: &[f32], out: &mut [f32]) -> Option<usize> {
+    pub(crate) fn row(&self, raw: &[f32], out: &mut [f32]) -> Option<usize> {
         for ((o, &v), (&m, &s)) in out.iter_mut().zip(raw).zip(self.mean.iter().zip(&self.std)) {
             *o = (v - m) / s;
         }
