@@ -16,7 +16,6 @@
 //! after it be parsed again with the column as text from their first row (see [`Column::Text`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -237,7 +236,7 @@ enum Builder {
     Text {
         codes: Vec<u32>,
         levels: Vec<String>,
-        index: HashMap<String, u32>,
+        index: foldhash::HashMap<String, u32>,
     },
 }
 
@@ -247,7 +246,7 @@ impl Builder {
             Builder::Text {
                 codes: Vec::new(),
                 levels: Vec::new(),
-                index: HashMap::new(),
+                index: foldhash::HashMap::default(),
             }
         } else {
             Builder::Numeric(Vec::new())
@@ -373,6 +372,7 @@ fn level_bytes(cell: &str) -> usize {
 /// the lines passed.
 struct Records {
     core: csv_core::Reader,
+    delimiter: u8,
     /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
     file_start: bool,
     /// Whether the core has been fed yet.
@@ -382,6 +382,9 @@ struct Records {
     ends: Vec<usize>,
     nout: usize,
     nend: usize,
+    /// Bytes between one field's end and the next one's start: 0 as the core writes fields, 1
+    /// for a line split directly (its delimiters kept).
+    gap: usize,
     /// Whether a record has begun and not ended.
     in_record: bool,
     /// Line feeds passed since the first byte fed.
@@ -394,12 +397,14 @@ impl Records {
     fn new(delimiter: u8, file_start: bool) -> Self {
         Self {
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
             file_start,
             fed: false,
             out: vec![0; 1024],
             ends: vec![0; 64],
             nout: 0,
             nend: 0,
+            gap: 0,
             in_record: false,
             newlines: 0,
             line: 0,
@@ -407,8 +412,10 @@ impl Records {
     }
 
     /// Reads the next record from `input`, advancing it. `false` when `input` ends first: the
-    /// part of a record read so far is kept for the next call (or [`Records::finish`]).
-    fn next(&mut self, input: &mut &[u8]) -> bool {
+    /// part of a record read so far is kept for the next call (or [`Records::finish`]). With
+    /// `plain` (`input` holds no quote), a whole line is split at the delimiter directly, as
+    /// the core would split it.
+    fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
         loop {
             if !self.in_record {
                 let skip = input
@@ -425,6 +432,14 @@ impl Records {
                 self.line = self.newlines + 1;
                 self.nout = 0;
                 self.nend = 0;
+                self.gap = 0;
+                if plain && !self.file_start {
+                    if let Some(end) = memchr::memchr2(b'\n', b'\r', input) {
+                        self.split_line(&input[..end]);
+                        *input = &input[end..];
+                        return true;
+                    }
+                }
             }
             // The core drops a byte order mark from the first bytes it is fed: one byte at first
             // keeps it from doing so anywhere but at the start of the file.
@@ -433,6 +448,7 @@ impl Records {
                 self.core
                     .read_record(&input[..take], &mut self.out[self.nout..], &mut self.ends[self.nend..]);
             self.fed = true;
+            self.file_start = false;
             self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count();
             *input = &input[nin..];
             self.nout += nout;
@@ -451,6 +467,24 @@ impl Records {
                 }
             }
         }
+    }
+
+    /// Takes `line`, which holds no quote and no line end, as a record.
+    fn split_line(&mut self, line: &[u8]) {
+        if self.out.len() < line.len() {
+            self.out.resize(line.len().next_power_of_two(), 0);
+        }
+        self.out[..line.len()].copy_from_slice(line);
+        self.nout = line.len();
+        self.gap = 1;
+        for end in memchr::memchr_iter(self.delimiter, line).chain([line.len()]) {
+            if self.nend == self.ends.len() {
+                self.ends.resize(2 * self.ends.len(), 0);
+            }
+            self.ends[self.nend] = end;
+            self.nend += 1;
+        }
+        self.in_record = false;
     }
 
     /// At the end of the file: the record left unfinished, if any.
@@ -473,23 +507,44 @@ impl Records {
     /// The fields of the last record read.
     fn fields(&self) -> impl Iterator<Item = &[u8]> {
         let ends = &self.ends[..self.nend];
-        (0..ends.len()).map(move |i| &self.out[if i == 0 { 0 } else { ends[i - 1] }..ends[i]])
+        (0..ends.len()).map(move |i| &self.out[if i == 0 { 0 } else { ends[i - 1] + self.gap }..ends[i]])
+    }
+
+    /// The text of the last record read, where each field ends in it and the gap before the
+    /// next, or the 0-based index of the first field that is not UTF-8.
+    fn text(&self) -> std::result::Result<(&str, &[usize], usize), usize> {
+        let ends = &self.ends[..self.nend];
+        // The whole record at once; a field is UTF-8 when the record is and it starts and ends
+        // between characters (a gap is an ASCII delimiter).
+        match std::str::from_utf8(&self.out[..self.nout]) {
+            Ok(text) if ends.iter().all(|&end| text.is_char_boundary(end)) => Ok((text, ends, self.gap)),
+            _ => Err(self
+                .fields()
+                .position(|field| std::str::from_utf8(field).is_err())
+                .expect("a field that is not UTF-8")),
+        }
     }
 
     /// The fields of the last record read, trimmed, or the 0-based index of the first that is
     /// not UTF-8.
     fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
-        self.fields()
-            .enumerate()
-            .map(|(i, field)| std::str::from_utf8(field).map(str::trim).map_err(|_| i))
-            .collect()
+        let (text, ends, gap) = self.text()?;
+        Ok(cells(text, ends, gap).collect())
     }
+}
+
+/// The trimmed cells of a record's `text`, whose fields end at `ends`, each but the first
+/// starting `gap` bytes after the end of the one before.
+fn cells<'a>(text: &'a str, ends: &'a [usize], gap: usize) -> impl Iterator<Item = &'a str> + 'a {
+    (0..ends.len()).map(move |i| text[if i == 0 { 0 } else { ends[i - 1] + gap }..ends[i]].trim())
 }
 
 /// What every part of a reading shares.
 struct Layout<'a> {
     names: &'a [String],
     options: &'a TableOptions,
+    /// The length of the longest missing-value token (a longer cell is not one).
+    longest_na: usize,
 }
 
 /// Why a reading stopped, at a line counted from the start of the part that stopped.
@@ -545,7 +600,8 @@ impl Part {
 
     /// Reads the records of `input` (and with `end`, the one the file ends in) until one fails.
     fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout) {
-        while self.failure.is_none() && self.records.next(&mut input) {
+        let plain = memchr::memchr(b'"', input).is_none();
+        while self.failure.is_none() && self.records.next(&mut input, plain) {
             self.failure = self.push(layout).err();
         }
         if end && self.failure.is_none() && self.records.finish() {
@@ -556,24 +612,23 @@ impl Part {
     /// Adds the record just read as a row.
     fn push(&mut self, layout: &Layout) -> std::result::Result<(), Failure> {
         let line = self.records.line;
-        let cells = self.records.cells().map_err(|i| Failure::At {
+        let (text, ends, gap) = self.records.text().map_err(|i| Failure::At {
             line,
             column: i + 1,
             message: "invalid UTF-8 text".to_string(),
         })?;
-        self.line_break = cells
-            .iter()
-            .position(|cell| cell.contains(['\n', '\r']))
+        self.line_break = memchr::memchr2(b'\n', b'\r', text.as_bytes())
+            .and_then(|_| cells(text, ends, gap).position(|cell| cell.contains(['\n', '\r'])))
             .map(|c| (line, c));
-        if cells.len() != layout.names.len() {
+        if ends.len() != layout.names.len() {
             return Err(Failure::Ragged {
                 line,
-                fields: cells.len(),
+                fields: ends.len(),
                 line_break: self.line_break.map(|(_, c)| c),
             });
         }
-        for (c, (builder, cell)) in self.builders.iter_mut().zip(&cells).enumerate() {
-            let missing = layout.options.na_values.iter().any(|na| na == cell);
+        for (c, (builder, cell)) in self.builders.iter_mut().zip(cells(text, ends, gap)).enumerate() {
+            let missing = cell.len() <= layout.longest_na && layout.options.na_values.iter().any(|na| na == cell);
             builder.push(cell, missing).map_err(|why| Failure::At {
                 line,
                 column: c + 1,
@@ -683,7 +738,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
     let mut pos = 0;
     let found = loop {
         let mut rest = &input.buffer[pos..];
-        let found = records.next(&mut rest);
+        let found = records.next(&mut rest, false);
         pos = input.buffer.len() - rest.len();
         if found {
             break true;
@@ -721,7 +776,11 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
         first = Some(Records::new(delimiter, true));
     }
     input.buffer.drain(..pos);
-    let layout = Layout { names: &names, options };
+    let layout = Layout {
+        names: &names,
+        options,
+        longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
+    };
     let mut text: Vec<bool> = names
         .iter()
         .enumerate()
