@@ -34,11 +34,11 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub const MISSING: u32 = u32::MAX;
 
 /// Bytes of the file in a chunk parsed by one thread.
-const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_BYTES: usize = 2 << 20;
 
 /// Chunks per thread in a batch: the file is read a batch at a time, and the table's memory
 /// checked after each (see [`memory::check`]).
-const CHUNKS_PER_THREAD: usize = 4;
+const CHUNKS_PER_THREAD: usize = 2;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -233,20 +233,22 @@ fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> 
 #[derive(Debug)]
 enum Builder {
     Numeric(Vec<f32>),
+    /// Each row's index into `levels`, the distinct texts in order of appearance.
     Text {
         codes: Vec<u32>,
-        levels: Vec<String>,
-        index: foldhash::HashMap<String, u32>,
+        levels: Levels,
     },
 }
+
+/// Distinct texts in order of appearance, each found by its text.
+type Levels = indexmap::IndexSet<String, foldhash::fast::RandomState>;
 
 impl Builder {
     fn new(text: bool) -> Self {
         if text {
             Builder::Text {
                 codes: Vec::new(),
-                levels: Vec::new(),
-                index: foldhash::HashMap::default(),
+                levels: Levels::default(),
             }
         } else {
             Builder::Numeric(Vec::new())
@@ -291,21 +293,19 @@ impl Builder {
 
     /// Adds a cell to a text column; the bytes of a new level.
     fn push_text(&mut self, cell: &str, missing: bool) -> usize {
-        let Builder::Text { codes, levels, index } = self else {
+        let Builder::Text { codes, levels } = self else {
             unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
             return 0;
         }
-        if let Some(&code) = index.get(cell) {
-            codes.push(code);
+        if let Some(code) = levels.get_index_of(cell) {
+            codes.push(code as u32);
             return 0;
         }
-        let code = levels.len() as u32;
-        levels.push(cell.to_string());
-        index.insert(cell.to_string(), code);
-        codes.push(code);
+        codes.push(levels.len() as u32);
+        levels.insert(cell.to_string());
         level_bytes(cell)
     }
 
@@ -318,12 +318,11 @@ impl Builder {
                 values.extend_from_slice(&more);
                 0
             }
-            (this, Builder::Text { codes, levels, .. }) => {
+            (this, Builder::Text { codes, levels }) => {
                 this.make_text();
                 let Builder::Text {
                     codes: all,
                     levels: all_levels,
-                    index,
                 } = this
                 else {
                     unreachable!("the column is text")
@@ -331,15 +330,11 @@ impl Builder {
                 let mut bytes = 0;
                 let map: Vec<u32> = levels
                     .into_iter()
-                    .map(|level| match index.get(&level) {
-                        Some(&code) => code,
-                        None => {
-                            let code = all_levels.len() as u32;
-                            bytes += level_bytes(&level);
-                            index.insert(level.clone(), code);
-                            all_levels.push(level);
-                            code
-                        }
+                    .map(|level| {
+                        let new = level_bytes(&level);
+                        let (code, added) = all_levels.insert_full(level);
+                        bytes += if added { new } else { 0 };
+                        code as u32
                     })
                     .collect();
                 all.extend(
@@ -356,15 +351,17 @@ impl Builder {
     fn finish(self) -> Column {
         match self {
             Builder::Numeric(values) => Column::Numeric(values),
-            Builder::Text { codes, levels, .. } => Column::Text { codes, levels },
+            Builder::Text { codes, levels } => Column::Text {
+                codes,
+                levels: levels.into_iter().collect(),
+            },
         }
     }
 }
 
-/// The memory a level of text takes: the text and its `String`, twice (the level and its key in
-/// the index), and the index's slot.
+/// The memory a level of text takes: the text, its `String` and its slot in the index.
 fn level_bytes(cell: &str) -> usize {
-    2 * (cell.len() + std::mem::size_of::<String>()) + 16
+    cell.len() + std::mem::size_of::<String>() + 16
 }
 
 /// Splits CSV bytes fed to it piece by piece into records exactly as the `csv` crate does
@@ -545,6 +542,30 @@ struct Layout<'a> {
     options: &'a TableOptions,
     /// The length of the longest missing-value token (a longer cell is not one).
     longest_na: usize,
+    /// Which bytes a missing-value token begins with.
+    na_first: [bool; 256],
+}
+
+impl Layout<'_> {
+    fn new<'a>(names: &'a [String], options: &'a TableOptions) -> Layout<'a> {
+        let mut na_first = [false; 256];
+        for na in &options.na_values {
+            na_first[usize::from(na.as_bytes().first().copied().unwrap_or(0))] = true;
+        }
+        Layout {
+            names,
+            options,
+            longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
+            na_first,
+        }
+    }
+
+    /// Whether `cell` is one of the missing-value tokens (the empty one begins with byte 0 here).
+    fn is_missing(&self, cell: &str) -> bool {
+        cell.len() <= self.longest_na
+            && self.na_first[usize::from(cell.as_bytes().first().copied().unwrap_or(0))]
+            && self.options.na_values.iter().any(|na| na == cell)
+    }
 }
 
 /// Why a reading stopped, at a line counted from the start of the part that stopped.
@@ -628,7 +649,7 @@ impl Part {
             });
         }
         for (c, (builder, cell)) in self.builders.iter_mut().zip(cells(text, ends, gap)).enumerate() {
-            let missing = cell.len() <= layout.longest_na && layout.options.na_values.iter().any(|na| na == cell);
+            let missing = layout.is_missing(cell);
             builder.push(cell, missing).map_err(|why| Failure::At {
                 line,
                 column: c + 1,
@@ -776,11 +797,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
         first = Some(Records::new(delimiter, true));
     }
     input.buffer.drain(..pos);
-    let layout = Layout {
-        names: &names,
-        options,
-        longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
-    };
+    let layout = Layout::new(&names, options);
     let mut text: Vec<bool> = names
         .iter()
         .enumerate()
