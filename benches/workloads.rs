@@ -8,6 +8,8 @@
 //! cargo bench --bench workloads -- w4
 //! cargo bench --bench workloads -- w5 --threads 2
 //! cargo bench --bench workloads -- peak
+//! cargo bench --bench workloads -- w6 --file table.csv --reps 5 --threads 2
+//! cargo bench --bench workloads -- w6 --idx /usr/share/datasets/fashion-mnist --reps 5 --threads 2
 //! ```
 //! Fashion-MNIST is read from `/usr/share/datasets/fashion-mnist` (or `$FASHION_MNIST`), its
 //! pixels standardized with one mean and standard deviation (as `--scaling global` does).
@@ -375,6 +377,70 @@ fn peak() {
     }
 }
 
+/// The resident memory of this process now (VmRSS), in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// W6: reading a CSV file as `actlab train --data` does (`data::table::read_table`, every
+/// column typed) or the four IDX files of a directory (`data::read_idx_dir`), `--reps` times
+/// through the library call. Seconds of each reading; the bytes of the result; and how much the
+/// first reading raised the process's peak memory above what it held before.
+fn w6() {
+    let reps = arg("reps", 5usize);
+    let file = arg("file", String::new());
+    let idx = arg("idx", String::new());
+    let before = rss();
+    let mut seconds = Vec::new();
+    let mut result_bytes = 0;
+    let mut peak_added = 0;
+    for rep in 0..reps {
+        let start = Instant::now();
+        let bytes = if !file.is_empty() {
+            let table = actlab::data::table::read_table(file.as_ref(), &Default::default()).expect("reading the table");
+            let secs = start.elapsed().as_secs_f64();
+            let bytes: usize = table
+                .columns
+                .iter()
+                .map(|c| match c {
+                    actlab::data::table::Column::Numeric(v) => 4 * v.len(),
+                    actlab::data::table::Column::Text { codes, levels } => {
+                        4 * codes.len() + levels.iter().map(|l| l.len() + 24).sum::<usize>()
+                    }
+                })
+                .sum();
+            seconds.push(secs);
+            black_box(table);
+            bytes
+        } else {
+            let split = read_idx_dir(idx.as_ref()).expect("reading the IDX files");
+            seconds.push(start.elapsed().as_secs_f64());
+            let test = split.test.as_ref().expect("a test set");
+            black_box(&split);
+            4 * (split.train.x.as_slice().len() + test.x.as_slice().len() + split.train.len() + test.len())
+        };
+        if rep == 0 {
+            peak_added = max_rss().saturating_sub(before);
+            result_bytes = bytes;
+        }
+    }
+    let name = if file.is_empty() { "fashion-mnist" } else { &file };
+    let name = std::path::Path::new(name)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    emit(
+        json!({"workload": "w6", "file": name, "seconds": seconds, "median_seconds": median(seconds.clone()),
+                "result_bytes": result_bytes, "peak_added_bytes": peak_added}),
+    );
+}
+
 fn main() {
     let threads = arg("threads", 0usize);
     if threads > 0 {
@@ -395,7 +461,8 @@ fn main() {
         "w3" => rayon::scope(|_| w3()),
         "w4" => w4(),
         "w5" => rayon::scope(|_| w5()),
+        "w6" => w6(),
         "peak" => peak(),
-        other => panic!("unknown workload '{other}': w1, w2, w3, w4, w5 or peak"),
+        other => panic!("unknown workload '{other}': w1, w2, w3, w4, w5, w6 or peak"),
     }
 }

@@ -5,13 +5,22 @@
 //! written twice and line breaks. Cells are trimmed of surrounding whitespace. A cell is missing
 //! when its trimmed text is one of [`TableOptions::na_values`] (by default
 //! [`DEFAULT_NA_VALUES`]).
+//!
+//! The file is read in batches of a few MiB; each batch is cut into chunks at line feeds and the
+//! chunks are parsed in parallel on the rayon pool, then joined in order, so that the table is
+//! the same, cell for cell and line for line, as a reading from start to end. A chunk is parsed
+//! as if a record started on its first byte. That guess is checked rather than made safe by a
+//! scan for quotes: a chunk that ends inside a quoted cell (a line break in quotes across the
+//! cut) is continued with the rest of the file, one record after another on one thread; the
+//! chunks after it are dropped. A column that turns into text in one chunk makes the chunks
+//! after it be parsed again with the column as text from their first row (see [`Column::Text`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::csv::{csv_error, LineCounter};
+use rayon::prelude::*;
+
 use super::{data_error, name_list, open, quote};
 use crate::{memory, Error, Result};
 
@@ -24,8 +33,12 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Code of a missing cell in a [`Column::Text`].
 pub const MISSING: u32 = u32::MAX;
 
-/// Rows read between two checks of the memory the table takes (see [`memory::check`]).
-const ROWS_PER_MEMORY_CHECK: usize = 4096;
+/// Bytes of the file in a chunk parsed by one thread.
+const CHUNK_BYTES: usize = 2 << 20;
+
+/// Chunks per thread in a batch: the file is read a batch at a time, and the table's memory
+/// checked after each (see [`memory::check`]).
+const CHUNKS_PER_THREAD: usize = 2;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -179,20 +192,6 @@ impl Table {
     }
 }
 
-/// A reader that counts the double quotes that pass through it, to tell a quote left open.
-struct QuoteCounter<R> {
-    inner: R,
-    quotes: u64,
-}
-
-impl<R: Read> Read for QuoteCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
-        Ok(n)
-    }
-}
-
 /// The delimiter of `line`: the one of [`DELIMITERS`] found most often outside quotes, a
 /// comma when there is none.
 pub fn sniff_delimiter(line: &[u8]) -> u8 {
@@ -221,22 +220,54 @@ fn unterminated(path: &Path, line: usize, c: usize) -> Error {
     )
 }
 
+/// A cell as `str::parse::<f32>` reads it: plain decimals by a faster parser, whatever that one
+/// refuses or reads as infinite or NaN by the standard library's (so both agree on every text).
+fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> {
+    match fast_float2::parse::<f32, _>(cell) {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => cell.parse::<f32>(),
+    }
+}
+
 /// The column being read.
+#[derive(Debug)]
 enum Builder {
     Numeric(Vec<f32>),
+    /// Each row's index into `levels`, the distinct texts in order of appearance.
     Text {
         codes: Vec<u32>,
-        levels: Vec<String>,
-        index: HashMap<String, u32>,
+        levels: Levels,
     },
 }
 
+/// Distinct texts in order of appearance, each found by its text.
+type Levels = indexmap::IndexSet<String, foldhash::fast::RandomState>;
+
 impl Builder {
-    fn text() -> Self {
-        Builder::Text {
-            codes: Vec::new(),
-            levels: Vec::new(),
-            index: HashMap::new(),
+    fn new(text: bool) -> Self {
+        if text {
+            Builder::Text {
+                codes: Vec::new(),
+                levels: Levels::default(),
+            }
+        } else {
+            Builder::Numeric(Vec::new())
+        }
+    }
+
+    fn is_text(&self) -> bool {
+        matches!(self, Builder::Text { .. })
+    }
+
+    /// Turns a numeric column into text: each number becomes the shortest text of its value.
+    fn make_text(&mut self) {
+        if let Builder::Numeric(values) = self {
+            let values = std::mem::take(values);
+            *self = Builder::new(true);
+            for v in values {
+                let missing = v.is_nan();
+                self.push_text(&if missing { String::new() } else { number_text(v) }, missing);
+            }
         }
     }
 
@@ -248,46 +279,445 @@ impl Builder {
                 values.push(f32::NAN);
                 return Ok(0);
             }
-            match cell.parse::<f32>() {
+            match parse_f32(cell) {
                 Ok(v) if v.is_finite() => {
                     values.push(v);
                     return Ok(0);
                 }
                 Ok(_) => return Err(format!("{} is not a finite number", quote(cell))),
-                Err(_) => {
-                    let mut text = Builder::text();
-                    for &v in values.iter() {
-                        let missing = v.is_nan();
-                        text.push(&if missing { String::new() } else { number_text(v) }, missing)?;
-                    }
-                    *self = text;
-                }
+                Err(_) => self.make_text(),
             }
         }
-        let Builder::Text { codes, levels, index } = self else {
-            unreachable!("the column is text now")
+        Ok(self.push_text(cell, missing))
+    }
+
+    /// Adds a cell to a text column; the bytes of a new level.
+    fn push_text(&mut self, cell: &str, missing: bool) -> usize {
+        let Builder::Text { codes, levels } = self else {
+            unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
-            return Ok(0);
+            return 0;
         }
-        if let Some(&code) = index.get(cell) {
-            codes.push(code);
-            return Ok(0);
+        if let Some(code) = levels.get_index_of(cell) {
+            codes.push(code as u32);
+            return 0;
         }
-        let code = levels.len() as u32;
-        levels.push(cell.to_string());
-        index.insert(cell.to_string(), code);
-        codes.push(code);
-        Ok(2 * (cell.len() + std::mem::size_of::<String>()) + 16)
+        codes.push(levels.len() as u32);
+        levels.insert(cell.to_string());
+        level_bytes(cell)
+    }
+
+    /// Appends the rows of `part`, read after this column's. A numeric part must not follow
+    /// text (its numbers would have been read as text, see [`read_table`]). Returns the bytes
+    /// of new levels.
+    fn append(&mut self, part: Builder) -> usize {
+        match (self, part) {
+            (Builder::Numeric(values), Builder::Numeric(more)) => {
+                values.extend_from_slice(&more);
+                0
+            }
+            (this, Builder::Text { codes, levels }) => {
+                this.make_text();
+                let Builder::Text {
+                    codes: all,
+                    levels: all_levels,
+                } = this
+                else {
+                    unreachable!("the column is text")
+                };
+                let mut bytes = 0;
+                let map: Vec<u32> = levels
+                    .into_iter()
+                    .map(|level| {
+                        let new = level_bytes(&level);
+                        let (code, added) = all_levels.insert_full(level);
+                        bytes += if added { new } else { 0 };
+                        code as u32
+                    })
+                    .collect();
+                all.extend(
+                    codes
+                        .iter()
+                        .map(|&c| if c == MISSING { MISSING } else { map[c as usize] }),
+                );
+                bytes
+            }
+            (Builder::Text { .. }, Builder::Numeric(_)) => unreachable!("numbers read after the column turned text"),
+        }
     }
 
     fn finish(self) -> Column {
         match self {
             Builder::Numeric(values) => Column::Numeric(values),
-            Builder::Text { codes, levels, .. } => Column::Text { codes, levels },
+            Builder::Text { codes, levels } => Column::Text {
+                codes,
+                levels: levels.into_iter().collect(),
+            },
         }
     }
+}
+
+/// The memory a level of text takes: the text, its `String` and its slot in the index.
+fn level_bytes(cell: &str) -> usize {
+    cell.len() + std::mem::size_of::<String>() + 16
+}
+
+/// Splits CSV bytes fed to it piece by piece into records exactly as the `csv` crate does
+/// (RFC 4180 quoting; `\r`, `\n` or `\r\n` ends a record; blank lines are skipped), and counts
+/// the lines passed.
+struct Records {
+    core: csv_core::Reader,
+    delimiter: u8,
+    /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
+    file_start: bool,
+    /// Whether the core has been fed yet.
+    fed: bool,
+    /// The fields of the record being read, and where each ends.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    nout: usize,
+    nend: usize,
+    /// Bytes between one field's end and the next one's start: 0 as the core writes fields, 1
+    /// for a line split directly (its delimiters kept).
+    gap: usize,
+    /// Whether a record has begun and not ended.
+    in_record: bool,
+    /// Line feeds passed since the first byte fed.
+    newlines: usize,
+    /// The 1-based line, counted from the first byte fed, on which the last record began.
+    line: usize,
+}
+
+impl Records {
+    fn new(delimiter: u8, file_start: bool) -> Self {
+        Self {
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            delimiter,
+            file_start,
+            fed: false,
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+            nout: 0,
+            nend: 0,
+            gap: 0,
+            in_record: false,
+            newlines: 0,
+            line: 0,
+        }
+    }
+
+    /// Reads the next record from `input`, advancing it. `false` when `input` ends first: the
+    /// part of a record read so far is kept for the next call (or [`Records::finish`]). With
+    /// `plain` (`input` holds no quote), a whole line is split at the delimiter directly, as
+    /// the core would split it.
+    fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
+        loop {
+            if !self.in_record {
+                let skip = input
+                    .iter()
+                    .position(|&b| b != b'\n' && b != b'\r')
+                    .unwrap_or(input.len());
+                self.newlines += memchr::memchr_iter(b'\n', &input[..skip]).count();
+                self.file_start &= skip == 0;
+                *input = &input[skip..];
+                if input.is_empty() {
+                    return false;
+                }
+                self.in_record = true;
+                self.line = self.newlines + 1;
+                self.nout = 0;
+                self.nend = 0;
+                self.gap = 0;
+                if plain && !self.file_start {
+                    if let Some(end) = memchr::memchr2(b'\n', b'\r', input) {
+                        self.split_line(&input[..end]);
+                        *input = &input[end..];
+                        return true;
+                    }
+                }
+            }
+            // The core drops a byte order mark from the first bytes it is fed: one byte at first
+            // keeps it from doing so anywhere but at the start of the file.
+            let take = if self.fed || self.file_start { input.len() } else { 1 };
+            let (result, nin, nout, nend) =
+                self.core
+                    .read_record(&input[..take], &mut self.out[self.nout..], &mut self.ends[self.nend..]);
+            self.fed = true;
+            self.file_start = false;
+            self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count();
+            *input = &input[nin..];
+            self.nout += nout;
+            self.nend += nend;
+            match result {
+                csv_core::ReadRecordResult::Record => {
+                    self.in_record = false;
+                    return true;
+                }
+                csv_core::ReadRecordResult::OutputFull => self.out.resize(2 * self.out.len(), 0),
+                csv_core::ReadRecordResult::OutputEndsFull => self.ends.resize(2 * self.ends.len(), 0),
+                csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
+                    if input.is_empty() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes `line`, which holds no quote and no line end, as a record.
+    fn split_line(&mut self, line: &[u8]) {
+        if self.out.len() < line.len() {
+            self.out.resize(line.len().next_power_of_two(), 0);
+        }
+        self.out[..line.len()].copy_from_slice(line);
+        self.nout = line.len();
+        self.gap = 1;
+        for end in memchr::memchr_iter(self.delimiter, line).chain([line.len()]) {
+            if self.nend == self.ends.len() {
+                self.ends.resize(2 * self.ends.len(), 0);
+            }
+            self.ends[self.nend] = end;
+            self.nend += 1;
+        }
+        self.in_record = false;
+    }
+
+    /// At the end of the file: the record left unfinished, if any.
+    fn finish(&mut self) -> bool {
+        while self.in_record {
+            let (result, _, _, nend) = self.core.read_record(&[], &mut [], &mut self.ends[self.nend..]);
+            self.nend += nend;
+            match result {
+                csv_core::ReadRecordResult::Record => {
+                    self.in_record = false;
+                    return true;
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => self.ends.resize(2 * self.ends.len() + 1, 0),
+                _ => self.in_record = false,
+            }
+        }
+        false
+    }
+
+    /// The fields of the last record read.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = &self.ends[..self.nend];
+        (0..ends.len()).map(move |i| &self.out[if i == 0 { 0 } else { ends[i - 1] + self.gap }..ends[i]])
+    }
+
+    /// The text of the last record read, where each field ends in it and the gap before the
+    /// next, or the 0-based index of the first field that is not UTF-8.
+    fn text(&self) -> std::result::Result<(&str, &[usize], usize), usize> {
+        let ends = &self.ends[..self.nend];
+        // The whole record at once; a field is UTF-8 when the record is and it starts and ends
+        // between characters (a gap is an ASCII delimiter).
+        match std::str::from_utf8(&self.out[..self.nout]) {
+            Ok(text) if ends.iter().all(|&end| text.is_char_boundary(end)) => Ok((text, ends, self.gap)),
+            _ => Err(self
+                .fields()
+                .position(|field| std::str::from_utf8(field).is_err())
+                .expect("a field that is not UTF-8")),
+        }
+    }
+
+    /// The fields of the last record read, trimmed, or the 0-based index of the first that is
+    /// not UTF-8.
+    fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
+        let (text, ends, gap) = self.text()?;
+        Ok(cells(text, ends, gap).collect())
+    }
+}
+
+/// The trimmed cells of a record's `text`, whose fields end at `ends`, each but the first
+/// starting `gap` bytes after the end of the one before.
+fn cells<'a>(text: &'a str, ends: &'a [usize], gap: usize) -> impl Iterator<Item = &'a str> + 'a {
+    (0..ends.len()).map(move |i| text[if i == 0 { 0 } else { ends[i - 1] + gap }..ends[i]].trim())
+}
+
+/// What every part of a reading shares.
+struct Layout<'a> {
+    names: &'a [String],
+    options: &'a TableOptions,
+    /// The length of the longest missing-value token (a longer cell is not one).
+    longest_na: usize,
+    /// Which bytes a missing-value token begins with.
+    na_first: [bool; 256],
+}
+
+impl Layout<'_> {
+    fn new<'a>(names: &'a [String], options: &'a TableOptions) -> Layout<'a> {
+        let mut na_first = [false; 256];
+        for na in &options.na_values {
+            na_first[usize::from(na.as_bytes().first().copied().unwrap_or(0))] = true;
+        }
+        Layout {
+            names,
+            options,
+            longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
+            na_first,
+        }
+    }
+
+    /// Whether `cell` is one of the missing-value tokens (the empty one begins with byte 0 here).
+    fn is_missing(&self, cell: &str) -> bool {
+        cell.len() <= self.longest_na
+            && self.na_first[usize::from(cell.as_bytes().first().copied().unwrap_or(0))]
+            && self.options.na_values.iter().any(|na| na == cell)
+    }
+}
+
+/// Why a reading stopped, at a line counted from the start of the part that stopped.
+#[derive(Debug)]
+enum Failure {
+    /// An error at a cell or a line.
+    At {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A ragged row; when one of its cells holds a line break (0-based column), a quote left
+    /// open is the better explanation if the file has an odd number of quotes.
+    Ragged {
+        line: usize,
+        fields: usize,
+        line_break: Option<usize>,
+    },
+}
+
+/// The rows read from one chunk of the file (or, after a chunk that ended inside quotes, from
+/// there to the end of the file).
+#[derive(Debug)]
+struct Part {
+    records: Records,
+    builders: Vec<Builder>,
+    /// Lines on which the rows begin, counted from the start of the part.
+    lines: Vec<usize>,
+    failure: Option<Failure>,
+    /// The last row's first cell (0-based) that holds a line break, with the row's line.
+    line_break: Option<(usize, usize)>,
+    /// The columns read as text from the first row (see [`Builder::append`]).
+    text: Vec<bool>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records").field("newlines", &self.newlines).finish()
+    }
+}
+
+impl Part {
+    fn new(records: Records, text: Vec<bool>) -> Self {
+        Self {
+            records,
+            builders: text.iter().map(|&t| Builder::new(t)).collect(),
+            lines: Vec::new(),
+            failure: None,
+            line_break: None,
+            text,
+        }
+    }
+
+    /// Reads the records of `input` (and with `end`, the one the file ends in) until one fails.
+    fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout) {
+        let plain = memchr::memchr(b'"', input).is_none();
+        while self.failure.is_none() && self.records.next(&mut input, plain) {
+            self.failure = self.push(layout).err();
+        }
+        if end && self.failure.is_none() && self.records.finish() {
+            self.failure = self.push(layout).err();
+        }
+    }
+
+    /// Adds the record just read as a row.
+    fn push(&mut self, layout: &Layout) -> std::result::Result<(), Failure> {
+        let line = self.records.line;
+        let (text, ends, gap) = self.records.text().map_err(|i| Failure::At {
+            line,
+            column: i + 1,
+            message: "invalid UTF-8 text".to_string(),
+        })?;
+        self.line_break = memchr::memchr2(b'\n', b'\r', text.as_bytes())
+            .and_then(|_| cells(text, ends, gap).position(|cell| cell.contains(['\n', '\r'])))
+            .map(|c| (line, c));
+        if ends.len() != layout.names.len() {
+            return Err(Failure::Ragged {
+                line,
+                fields: ends.len(),
+                line_break: self.line_break.map(|(_, c)| c),
+            });
+        }
+        for (c, (builder, cell)) in self.builders.iter_mut().zip(cells(text, ends, gap)).enumerate() {
+            let missing = layout.is_missing(cell);
+            builder.push(cell, missing).map_err(|why| Failure::At {
+                line,
+                column: c + 1,
+                message: format!("column {}: {why}", quote(&layout.names[c])),
+            })?;
+        }
+        self.lines.push(line);
+        Ok(())
+    }
+
+    /// Whether the part ended between records, so that the next chunk began with a record.
+    fn clean(&self) -> bool {
+        !self.records.in_record
+    }
+
+    /// Hands over the rows read so far, keeping the place in the file to read on with the
+    /// columns typed as `text` says.
+    fn take_rows(&mut self, text: &[bool]) -> (Vec<Builder>, Vec<usize>) {
+        let builders = text.iter().map(|&t| Builder::new(t)).collect();
+        self.text = text.to_vec();
+        (
+            std::mem::replace(&mut self.builders, builders),
+            std::mem::take(&mut self.lines),
+        )
+    }
+}
+
+/// The file, read a batch at a time.
+struct Input<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    /// Bytes read and not yet parsed; they begin with a record.
+    buffer: Vec<u8>,
+    eof: bool,
+}
+
+impl Input<'_> {
+    /// Reads until the buffer holds `bytes` or the file ends.
+    fn fill(&mut self, bytes: usize) -> Result<()> {
+        if self.buffer.len() >= bytes || self.eof {
+            return Ok(());
+        }
+        memory::check(&format!("reading {}", self.path.display()), bytes as u64)?;
+        self.buffer.reserve(bytes - self.buffer.len());
+        let want = (bytes - self.buffer.len()) as u64;
+        let read = (&mut self.file)
+            .take(want)
+            .read_to_end(&mut self.buffer)
+            .map_err(|source| Error::Io {
+                path: self.path.to_path_buf(),
+                source,
+            })?;
+        self.eof = (read as u64) < want;
+        Ok(())
+    }
+}
+
+/// The number of double quotes in the file (read again: needed only to explain an error).
+fn count_quotes(path: &Path) -> Result<u64> {
+    let bytes = crate::fileio::read_input(path, 1)?;
+    Ok(memchr::memchr_iter(b'"', &bytes).count() as u64)
+}
+
+/// How [`read_table_in`] cuts the file: bytes read per batch, and bytes per chunk.
+#[derive(Clone, Copy, Debug)]
+struct Sizes {
+    batch: usize,
+    chunk: usize,
 }
 
 /// Reads a CSV file as a table of typed columns.
@@ -298,27 +728,55 @@ impl Builder {
 /// infinite number, or a quote left open; [`Error::Memory`] when the table outgrows the
 /// memory limit.
 pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    let chunks = CHUNKS_PER_THREAD * rayon::current_num_threads();
+    let sizes = Sizes {
+        batch: chunks * CHUNK_BYTES,
+        chunk: CHUNK_BYTES,
     };
-    let mut source = BufReader::new(open(path)?);
-    let mut first = Vec::new();
-    source.read_until(b'\n', &mut first).map_err(io)?;
-    let delimiter = options.delimiter.unwrap_or_else(|| sniff_delimiter(&first));
-    let counter = QuoteCounter {
-        inner: std::io::Cursor::new(first).chain(source),
-        quotes: 0,
+    read_table_in(path, options, sizes)
+}
+
+/// [`read_table`], cutting the file as `sizes` says.
+fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Table> {
+    let mut input = Input {
+        file: open(path)?,
+        path,
+        buffer: Vec::new(),
+        eof: false,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(options.header)
-        .flexible(true)
-        .delimiter(delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(LineCounter::new(counter));
-    let header: Vec<String> = match reader.headers() {
-        Ok(header) => header.iter().map(str::to_string).collect(),
-        Err(e) => return Err(csv_error(path, e, &mut reader)),
+    // The header: the first line decides the delimiter, the first record names the columns.
+    let mut want = sizes.batch.max(1);
+    input.fill(want)?;
+    while memchr::memchr(b'\n', &input.buffer).is_none() && !input.eof {
+        want *= 2;
+        input.fill(want)?;
+    }
+    let first_line = memchr::memchr(b'\n', &input.buffer).map_or(input.buffer.len(), |i| i + 1);
+    let delimiter = options
+        .delimiter
+        .unwrap_or_else(|| sniff_delimiter(&input.buffer[..first_line]));
+    let mut records = Records::new(delimiter, true);
+    let mut pos = 0;
+    let found = loop {
+        let mut rest = &input.buffer[pos..];
+        let found = records.next(&mut rest, false);
+        pos = input.buffer.len() - rest.len();
+        if found {
+            break true;
+        }
+        if input.eof {
+            break records.finish();
+        }
+        want *= 2;
+        input.fill(want)?;
+    };
+    let header: Vec<String> = if found {
+        let cells = records
+            .cells()
+            .map_err(|i| data_error(path, records.line, i + 1, "invalid UTF-8 text"))?;
+        cells.into_iter().map(str::to_string).collect()
+    } else {
+        Vec::new()
     };
     if header.is_empty() {
         let expected = if options.header { "a header row" } else { "data rows" };
@@ -326,75 +784,170 @@ pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
     }
     let names: Vec<String> = if options.header {
         super::csv::check_header(&header).map_err(|(column, message)| data_error(path, 1, column, message))?;
-        header.clone()
+        header
     } else {
         (1..=header.len()).map(|c| c.to_string()).collect()
     };
-    let mut builders: Vec<Builder> = names
+    // Without a header the first record is data: the reading starts again at the first byte
+    // (where the first chunk's parser drops a byte order mark, as the header's did).
+    let mut newlines = records.newlines;
+    let mut first = None;
+    if !options.header {
+        (pos, newlines) = (0, 0);
+        first = Some(Records::new(delimiter, true));
+    }
+    input.buffer.drain(..pos);
+    let layout = Layout::new(&names, options);
+    let mut text: Vec<bool> = names
         .iter()
         .enumerate()
-        .map(|(c, name)| {
-            let last = options.verbatim_last && c + 1 == names.len();
-            if last || options.verbatim.contains(name) {
-                Builder::text()
-            } else {
-                Builder::Numeric(Vec::new())
-            }
-        })
+        .map(|(c, name)| (options.verbatim_last && c + 1 == names.len()) || options.verbatim.contains(name))
         .collect();
-    let what = format!("the data of {}", path.display());
-    let mut lines = Vec::new();
+    let mut builders: Vec<Builder> = text.iter().map(|&t| Builder::new(t)).collect();
+    let mut lines: Vec<usize> = Vec::new();
     let mut level_bytes = 0u64;
-    let mut record = csv::StringRecord::new();
-    let mut last_line_break = None;
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e, &mut reader))?
-    {
-        let line = record.position().map_or(0, |p| reader.get_mut().line_at(p.byte()));
-        last_line_break = record
-            .iter()
-            .position(|cell| cell.contains(['\n', '\r']))
-            .map(|c| (line, c));
-        if record.len() != names.len() {
-            if let Some((line, c)) = last_line_break {
-                // A quote left open makes a ragged row of the rest of the file.
-                while reader
-                    .read_record(&mut record)
-                    .map_err(|e| csv_error(path, e, &mut reader))?
-                {}
-                if reader.get_ref().inner.quotes % 2 == 1 {
-                    return Err(unterminated(path, line, c));
+    let mut line_break = None;
+    let what = format!("the data of {}", path.display());
+    // After a chunk that ends inside quotes, this one part reads on (alone) from there.
+    let mut serial: Option<(Part, usize)> = None;
+    let fail = |failure: Failure, base: usize| -> Result<Table> {
+        Err(match failure {
+            Failure::At { line, column, message } => data_error(path, base + line, column, message),
+            Failure::Ragged {
+                line,
+                fields,
+                line_break,
+            } => {
+                if let Some(c) = line_break.filter(|_| count_quotes(path).is_ok_and(|q| q % 2 == 1)) {
+                    unterminated(path, base + line, c)
+                } else {
+                    let plural = if fields == 1 { "" } else { "s" };
+                    let first = if options.header { "header" } else { "first row" };
+                    let message = format!("row has {fields} field{plural}, {first} has {}", names.len());
+                    data_error(path, base + line, 0, message)
                 }
             }
-            let plural = if record.len() == 1 { "" } else { "s" };
-            let first = if options.header { "header" } else { "first row" };
-            return Err(data_error(
-                path,
-                line,
-                0,
-                format!("row has {} field{plural}, {first} has {}", record.len(), names.len()),
-            ));
+        })
+    };
+    loop {
+        input.fill(want.max(sizes.batch))?;
+        // The batch ends with the last line feed read (or with the file).
+        let end = if input.eof {
+            input.buffer.len()
+        } else {
+            match memchr::memrchr(b'\n', &input.buffer) {
+                Some(i) => i + 1,
+                None => {
+                    want = 2 * input.buffer.len().max(1);
+                    continue;
+                }
+            }
+        };
+        want = sizes.batch;
+        let batch = &input.buffer[..end];
+        let mut parts: Vec<(Part, usize)> = Vec::new();
+        if let Some((mut part, base)) = serial.take() {
+            part.feed(batch, input.eof, &layout);
+            newlines = base + part.records.newlines;
+            parts.push((part, base));
+        } else {
+            let chunks = split_lines(batch, sizes.chunk);
+            let last = chunks.len().saturating_sub(1);
+            let parse = |k: usize, records: Option<Records>, text: Vec<bool>| {
+                let mut part = Part::new(records.unwrap_or_else(|| Records::new(delimiter, false)), text);
+                part.feed(chunks[k], input.eof && k == last, &layout);
+                part
+            };
+            let first_records = first.take();
+            let mut done: Vec<Part> = if chunks.len() == 1 {
+                vec![parse(0, first_records, text.clone())]
+            } else {
+                let mut first_records = Some(first_records);
+                let starts: Vec<Option<Records>> = (0..chunks.len()).map(|_| first_records.take().flatten()).collect();
+                starts
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(k, records)| parse(k, records, text.clone()))
+                    .collect()
+            };
+            // A column that turned text in a chunk is text from the start of every later one:
+            // parse those again until no chunk's columns change.
+            loop {
+                let mut now = text.clone();
+                let mut again = Vec::new();
+                for (k, part) in done.iter().enumerate() {
+                    if part.text != now {
+                        again.push((k, now.clone()));
+                    }
+                    if part.failure.is_some() || !part.clean() {
+                        break;
+                    }
+                    for (t, builder) in now.iter_mut().zip(&part.builders) {
+                        *t |= builder.is_text();
+                    }
+                }
+                if again.is_empty() {
+                    break;
+                }
+                let redone: Vec<(usize, Part)> = again
+                    .into_par_iter()
+                    .map(|(k, text)| (k, parse(k, None, text)))
+                    .collect();
+                for (k, part) in redone {
+                    done[k] = part;
+                }
+            }
+            // Each chunk's lines start after the line feeds of the chunks before it.
+            let mut base = newlines;
+            let mut rest = done.into_iter().zip(chunks.iter()).enumerate();
+            while let Some((k, (mut part, _))) = rest.next() {
+                let part_base = base;
+                let cut_in_quotes = part.failure.is_none() && !part.clean() && !(input.eof && k == last);
+                if cut_in_quotes {
+                    // A line break in quotes across the cut: this part reads on, alone.
+                    for (j, (_, chunk)) in rest.by_ref() {
+                        part.feed(chunk, input.eof && j == last, &layout);
+                    }
+                }
+                base = part_base + part.records.newlines;
+                let stop = part.failure.is_some() || cut_in_quotes;
+                parts.push((part, part_base));
+                if stop {
+                    break;
+                }
+            }
+            newlines = base;
         }
-        let row = lines.len();
-        for (c, (builder, cell)) in builders.iter_mut().zip(record.iter()).enumerate() {
-            let missing = options.na_values.iter().any(|na| na == cell);
-            level_bytes += builder
-                .push(cell, missing)
-                .map_err(|why| data_error(path, line, c + 1, format!("column {}: {why}", quote(&names[c]))))?
-                as u64;
+        for (mut part, base) in parts {
+            if !part.lines.is_empty() {
+                line_break = part.line_break.map(|(line, c)| (base + line, c));
+            }
+            let (columns, part_lines) = part.take_rows(&text);
+            for (t, (builder, column)) in text.iter_mut().zip(builders.iter_mut().zip(columns)) {
+                level_bytes += builder.append(column) as u64;
+                *t = builder.is_text();
+            }
+            lines.extend(part_lines.into_iter().map(|line| base + line));
+            if let Some(failure) = part.failure.take() {
+                return fail(failure, base);
+            }
+            if !part.clean() && !input.eof {
+                part.take_rows(&text);
+                serial = Some((part, base));
+            }
         }
-        lines.push(line);
-        if (row + 1) % ROWS_PER_MEMORY_CHECK == 0 {
-            // what is held now, and as much again when the columns grow next
-            let cells = memory::bytes([lines.len(), names.len() + 1], 4);
-            memory::check(&what, (2 * cells).saturating_add(level_bytes))?;
+        // what is held now, and as much again when the columns grow next
+        let cells = memory::bytes([lines.len(), names.len() + 1], 4);
+        memory::check(&what, (2 * cells).saturating_add(level_bytes))?;
+        input.buffer.drain(..end);
+        if input.eof && input.buffer.is_empty() {
+            break;
         }
     }
     // A quote left open swallows the rest of the file into the last row's cell: the file then
     // has an odd number of quotes and its last row a line break in a cell.
-    if let Some((line, c)) = last_line_break {
-        if reader.get_ref().inner.quotes % 2 == 1 {
+    if let Some((line, c)) = line_break {
+        if count_quotes(path)? % 2 == 1 {
             return Err(unterminated(path, line, c));
         }
     }
@@ -408,6 +961,24 @@ pub fn read_table(path: &Path, options: &TableOptions) -> Result<Table> {
         lines,
         delimiter,
     })
+}
+
+/// Cuts `bytes` into chunks of about `size` bytes, each but the last ending with a line feed.
+fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = match memchr::memchr(b'\n', &bytes[(start + size.max(1) - 1).min(bytes.len())..]) {
+            Some(i) => (start + size.max(1) - 1).min(bytes.len()) + i + 1,
+            None => bytes.len(),
+        };
+        chunks.push(&bytes[start..end]);
+        start = end;
+    }
+    if chunks.is_empty() {
+        chunks.push(bytes);
+    }
+    chunks
 }
 
 #[cfg(test)]
@@ -538,3 +1109,6 @@ mod tests {
         assert!(error.contains(":1:2: columns 1 and 2 are both named 'a'"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod parallel;

@@ -188,3 +188,38 @@ fn fashion_mnist_from_debian_package() {
     assert_eq!((test.len(), test.n_features()), (10000, 784));
     assert_eq!(classes_of(&test).1.len(), 10);
 }
+
+#[test]
+fn gzip_files_are_decompressed_whole_member_after_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = tiny_images();
+    // One member, then the same bytes split over three members (as `cat a.gz b.gz` makes).
+    let mut members = gzip(&images[..5]);
+    members.extend(gzip(&images[5..9]));
+    members.extend(gzip(&images[9..]));
+    for (name, bytes) in [("one.gz", gzip(&images)), ("three.gz", members)] {
+        let path = write(dir.path(), name, &bytes);
+        let file = read_gzip_whole(&path, 3)
+            .unwrap()
+            .expect("the whole-file path reads it");
+        assert_eq!(
+            (file.dims.as_slice(), file.data()),
+            ([3, 2, 2].as_slice(), PIXELS.as_slice())
+        );
+        let data = read_idx(&path, &write(dir.path(), "l", &tiny_labels(&[1, 2, 3]))).unwrap();
+        let expected: Vec<f32> = PIXELS.iter().map(|&p| f32::from(p)).collect();
+        assert_eq!(data.x.as_slice(), expected.as_slice());
+    }
+    // Anything but exactly the promised bytes goes to the stream reader, which explains it.
+    let mut longer = images.clone();
+    longer.push(9);
+    for bytes in [
+        gzip(&longer),
+        gzip(&images[..10]),
+        gzip(&images)[..20].to_vec(),
+        images.clone(),
+    ] {
+        let path = write(dir.path(), "odd.gz", &bytes);
+        assert!(read_gzip_whole(&path, 3).unwrap().is_none());
+    }
+}
