@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import tomllib
 from collections import defaultdict
 
 p = argparse.ArgumentParser()
@@ -47,6 +48,21 @@ def ok(flag):
 venv_py = os.path.join(os.path.dirname(__file__), ".venv", "bin", "python")
 peers = version([venv_py, "-c", "import torch, sklearn, numpy; print(f'PyTorch {torch.__version__}, "
                  "scikit-learn {sklearn.__version__}, numpy {numpy.__version__}')"])
+
+
+def crates(peer, names):
+    """The versions of `names` in the Cargo.lock of the Rust peer bench/peers/rust/<peer>."""
+    lock = os.path.join(os.path.dirname(__file__), "peers", "rust", peer, "Cargo.lock")
+    try:
+        with open(lock, "rb") as f:
+            found = {p["name"]: p["version"] for p in tomllib.load(f)["package"]}
+    except OSError:
+        return "?"
+    return ", ".join(f"{n} {found.get(n, '?')}" for n in names)
+
+
+rust_peers = (f"candle ({crates('candle', ['candle-core', 'candle-nn', 'gemm'])}), "
+              f"burn ({crates('burn', ['burn', 'burn-flex', 'burn-ndarray', 'gemm', 'matrixmultiply'])})")
 blas = next((r["blas"] for r in rows if r["workload"] == "w5-blas"), [])
 blas_text = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})" for b in blas)
 out = []
@@ -58,8 +74,10 @@ w(f"- CPU: **{cpu_model()}**, {os.cpu_count()} cores; every contender ran with *
 w(f"- Load average (1, 5, 15 min) before the run: {args.load_before}; after: {args.load_after} "
   "(the machine is shared with other jobs: absolute times carry that noise, the alternation keeps ratios fair).")
 w(f"- {version(['rustc', '--version'])}; {peers}; numpy's BLAS: {blas_text or '?'}.")
+w(f"- Rust peers (`bench/peers/rust`, versions from their Cargo.lock): {rust_peers}.")
 w("- Ratios are actlab ÷ peer in throughput (samples/s, GB/s, GFLOP/s, 1/latency): above 1 means actlab is faster. "
-  f"Each figure is the median over {args.rounds} alternating rounds (actlab first in odd rounds, the peer first in even ones).\n")
+  f"Each figure is the median over {args.rounds} alternating rounds (actlab first in odd rounds, the peer first in even ones; "
+  "W1 and W7, with more contenders, in a rotation that starts one further along each round).\n")
 
 peak = next((r for r in rows if r["workload"] == "peak"), None)
 if peak:
@@ -97,14 +115,42 @@ if a:
       "as a library user can; `actlab train` keeps the raw data beside the standardized copy.)\n")
     targets.append(("W1 peak memory", rss <= limit, f"{rss / (data + 16 * params):.2f}× data + state (limit 1.5×)"))
 
+# W1 against the Rust peers
+rust = [("candle", "candle"), ("burn-flex", "burn (Flex)"), ("burn-ndarray", "burn (NdArray)")]
+if any(pick(c, "w1") for c, _ in rust):
+    w("## Rust peers: W1 with candle and burn\n")
+    w(f"The same workload in `bench/peers/rust`: {rust_peers}; burn on its two pure-Rust CPU backends, Flex "
+      "(`Device::flex()`) and NdArray (`Device::ndarray()`, deprecated since 0.22 in favour of Flex), with autodiff. "
+      "Each builds the same network with its own layers and default initialisation, trains it with its own Adam "
+      "(lr 1e-3; candle's `AdamW` with no weight decay) and cross-entropy on the same standardized data, gathering each "
+      "batch from a shuffled order as PyTorch's script does. Threads: `RAYON_NUM_THREADS` (candle's and Flex's matrix "
+      "products) and `MMTHREADS` (NdArray's) set to the thread count. Each round runs actlab, PyTorch and the three "
+      "Rust peers in a rotation, starting one further along each round; medians over the rounds.\n")
+    w("| batch | actlab samples/s | " + " | ".join(f"{name} samples/s" for _, name in rust) + " | "
+      + " | ".join(f"actlab ÷ {name}" for _, name in rust) + " |")
+    w("|---:|---:|" + "---:|" * (2 * len(rust)))
+    for batch in [32, 128, 512]:
+        a = pick("actlab", "w1", batch=batch)
+        if not a:
+            continue
+        sa = med([r["samples_per_second"] for r in a])
+        peer = [med([r["samples_per_second"] for r in pick(c, "w1", batch=batch)] or [float("nan")]) for c, _ in rust]
+        w(f"| {batch} | {sa:,.0f} | " + " | ".join(f"{sp:,.0f}" for sp in peer) + " | "
+          + " | ".join(f"{sa / sp:.2f}" for sp in peer) + " |")
+        if batch == 512:
+            ratio = sa / peer[1]
+            targets.append(("W1 batch 512 against burn (Flex)", ratio >= 1.2, f"{ratio:.2f}× (target ≥ 1.2×)"))
+    w("")
+
 # W2
-w(f"## W2: training against scikit-learn's MLPClassifier(hidden_layer_sizes=(100,)), {rows and next((r['epochs'] for r in rows if r['workload'] == 'w2'), '?')} epochs\n")
-w("Both with scikit-learn's defaults: Adam (lr 1e-3, β 0.9/0.999, ε 1e-8), batch 200, L2 α = 1e-4 (actlab: weight decay "
-  "α/200 on the gradient, which is what scikit-learn adds); same standardized float32 data. Time per epoch: median over "
-  "epochs for actlab, total ÷ epochs for scikit-learn, each then the median over the rounds. Accuracy on the 10 000 test "
-  "images after the same number of epochs (the same in every round: both are seeded).\n")
-w("| activation | actlab s/epoch | scikit-learn s/epoch | actlab ÷ scikit-learn (speed) | actlab accuracy | scikit-learn accuracy | |Δ accuracy| | |")
-w("|---|---:|---:|---:|---:|---:|---:|---|")
+if pick("actlab", "w2"):
+    w(f"## W2: training against scikit-learn's MLPClassifier(hidden_layer_sizes=(100,)), {rows and next((r['epochs'] for r in rows if r['workload'] == 'w2'), '?')} epochs\n")
+    w("Both with scikit-learn's defaults: Adam (lr 1e-3, β 0.9/0.999, ε 1e-8), batch 200, L2 α = 1e-4 (actlab: weight decay "
+      "α/200 on the gradient, which is what scikit-learn adds); same standardized float32 data. Time per epoch: median over "
+      "epochs for actlab, total ÷ epochs for scikit-learn, each then the median over the rounds. Accuracy on the 10 000 test "
+      "images after the same number of epochs (the same in every round: both are seeded).\n")
+    w("| activation | actlab s/epoch | scikit-learn s/epoch | actlab ÷ scikit-learn (speed) | actlab accuracy | scikit-learn accuracy | |Δ accuracy| | |")
+    w("|---|---:|---:|---:|---:|---:|---:|---|")
 for act in ["relu", "tanh", "logistic"]:
     a, s = pick("actlab", "w2", activation=act), pick("scikit-learn", "w2", activation=act)
     if not a or not s:
@@ -129,42 +175,71 @@ if py:
         one, ext = med([r["predict_one_row_us"] for r in p]), med([r["extension_call_one_row_us"] for r in p])
         w(f"| {act} | {tp:.3f} | {ts / tp:.2f} | {med([r['test_accuracy'] for r in p]):.4f} | {one:.1f} | {ext:.1f} | {one - ext:.1f} |")
 
+# W7
+w7 = [("actlab", "actlab train"), ("scikit-learn", "scikit-learn"), ("pytorch", "PyTorch")]
+if pick("actlab", "w7"):
+    w("\n## W7: end to end, whole processes\n")
+    w("The wall clock of one whole process from start to exit (interpreter start, imports, reading the gzip IDX files, "
+      "standardizing, training, testing), timed by `bench/peers/wall.py` around it: `actlab train --data <dir> "
+      "--hidden 100 --batch-size 200 --optimizer adam --lr 0.001 --weight-decay 5e-7 --json` (the release binary) "
+      "against `sklearn_peer.py w7` (W2's `MLPClassifier`) and `torch_peer.py w7` (the same 784-100-10 ReLU network, Adam "
+      "lr 1e-3, L2 α = 1e-4 as scikit-learn applies it, batch 200), all three with W2's set-up and the same data "
+      "loading as W2. The three run in a rotation, starting one further along each round; medians over the rounds. "
+      "Peak memory is the process's maximum resident set.\n")
+    w("| epochs | " + " | ".join(f"{name} s" for _, name in w7) + " | scikit-learn ÷ actlab | PyTorch ÷ actlab | "
+      "accuracy (actlab / scikit-learn / PyTorch) | peak memory MiB (same order) | |")
+    w("|---:|---:|---:|---:|---:|---:|---|---|---|")
+    for epochs in sorted({r["epochs"] for r in pick("actlab", "w7")}):
+        runs = [pick(c, "w7", epochs=epochs) for c, _ in w7]
+        wall = [med([r["wall_seconds"] for r in x] or [float("nan")]) for x in runs]
+        acc = " / ".join(f"{med([r['test_accuracy'] for r in x]):.4f}" if x else "?" for x in runs)
+        rss = " / ".join(f"{max(r['max_rss'] for r in x) / 2**20:.0f}" if x else "?" for x in runs)
+        mark = ""
+        if epochs == 10:
+            met = wall[1] / wall[0] >= 3 and wall[2] / wall[0] >= 3
+            mark = ok(met)
+            targets.append(("W7 at 10 epochs", met, f"{wall[1] / wall[0]:.2f}× scikit-learn, {wall[2] / wall[0]:.2f}× "
+                            "PyTorch (target ≥ 3× both)"))
+        w(f"| {epochs} | " + " | ".join(f"{x:.2f}" for x in wall) + f" | {wall[1] / wall[0]:.2f} | "
+          f"{wall[2] / wall[0]:.2f} | {acc} | {rss} | {mark} |")
+
 # W3
-w("\n## W3: activation kernels on 16 Mi f32 values (forward and backward)\n")
-w("GB/s counts the bytes a kernel must move: forward reads x and writes y (8 bytes a value), backward reads the "
-  "upstream gradient and one of x or y and writes the gradient (12 bytes). The copy bandwidth is measured in the same "
-  "run with the same split over threads.\n")
-copy_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="copy")] or [float("nan")])
-copy_t = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("pytorch", "w3", function="copy")] or [float("nan")])
-stream_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="streaming_copy")]
-               or [float("nan")])
-w(f"Copy bandwidth: actlab (`copy_from_slice`, i.e. memcpy) {copy_a:.1f} GB/s, PyTorch `copy_` {copy_t:.1f} GB/s. "
-  "The target is measured against these. A copy with non-temporal stores, which write memory without first reading "
-  f"the lines into the caches, reaches **{stream_a:.1f} GB/s**: actlab's kernels write outputs of 4 Mi values and more "
-  "that way, so the last column gives each kernel against that higher bandwidth as well.\n")
-w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy (≥ 0.8) | actlab ÷ PyTorch (≥ 3) | PyTorch ÷ copy "
-  "| actlab ÷ streaming copy |")
-w("|---|---|---:|---:|---:|---:|---:|---:|")
-w3_fail, w3_copy_fail, w3_torch_fail = [], [], []
-for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]:
-    for direction in ["forward", "backward"]:
-        a = pick("actlab", "w3", function=fn, direction=direction)
-        t = pick("pytorch", "w3", function=fn, direction=direction)
-        if not a or not t:
-            continue
-        ga = med([r["bytes"] / r["seconds"] / 1e9 for r in a])
-        gt = med([r["bytes"] / r["seconds"] / 1e9 for r in t])
-        if ga / copy_a < 0.8:
-            w3_copy_fail.append(f"{fn} {direction} ({ga / copy_a:.2f})")
-        if ga / gt < 3:
-            w3_torch_fail.append(f"{fn} {direction}")
-        mark = lambda flag: "✅" if flag else "❌"
-        w(f"| {fn} | {direction} | {ga:.1f} | {gt:.1f} | {ga / copy_a:.2f} {mark(ga / copy_a >= 0.8)} "
-          f"| {ga / gt:.2f} {mark(ga / gt >= 3)} | {gt / copy_t:.2f} | {ga / stream_a:.2f} |")
-targets.append(("W3 ≥ 0.8× copy bandwidth, each function", not w3_copy_fail,
-                "all met" if not w3_copy_fail else "missed: " + ", ".join(w3_copy_fail)))
-targets.append(("W3 ≥ 3× PyTorch, each function", not w3_torch_fail,
-                "all met" if not w3_torch_fail else f"missed by {len(w3_torch_fail)} of 16 kernels"))
+if pick("actlab", "w3"):
+    w("\n## W3: activation kernels on 16 Mi f32 values (forward and backward)\n")
+    w("GB/s counts the bytes a kernel must move: forward reads x and writes y (8 bytes a value), backward reads the "
+      "upstream gradient and one of x or y and writes the gradient (12 bytes). The copy bandwidth is measured in the same "
+      "run with the same split over threads.\n")
+    copy_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="copy")] or [float("nan")])
+    copy_t = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("pytorch", "w3", function="copy")] or [float("nan")])
+    stream_a = med([r["bytes"] / r["seconds"] / 1e9 for r in pick("actlab", "w3", function="streaming_copy")]
+                   or [float("nan")])
+    w(f"Copy bandwidth: actlab (`copy_from_slice`, i.e. memcpy) {copy_a:.1f} GB/s, PyTorch `copy_` {copy_t:.1f} GB/s. "
+      "The target is measured against these. A copy with non-temporal stores, which write memory without first reading "
+      f"the lines into the caches, reaches **{stream_a:.1f} GB/s**: actlab's kernels write outputs of 4 Mi values and more "
+      "that way, so the last column gives each kernel against that higher bandwidth as well.\n")
+    w("| function | direction | actlab GB/s | PyTorch GB/s | actlab ÷ copy (≥ 0.8) | actlab ÷ PyTorch (≥ 3) | PyTorch ÷ copy "
+      "| actlab ÷ streaming copy |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    w3_fail, w3_copy_fail, w3_torch_fail = [], [], []
+    for fn in ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]:
+        for direction in ["forward", "backward"]:
+            a = pick("actlab", "w3", function=fn, direction=direction)
+            t = pick("pytorch", "w3", function=fn, direction=direction)
+            if not a or not t:
+                continue
+            ga = med([r["bytes"] / r["seconds"] / 1e9 for r in a])
+            gt = med([r["bytes"] / r["seconds"] / 1e9 for r in t])
+            if ga / copy_a < 0.8:
+                w3_copy_fail.append(f"{fn} {direction} ({ga / copy_a:.2f})")
+            if ga / gt < 3:
+                w3_torch_fail.append(f"{fn} {direction}")
+            mark = lambda flag: "✅" if flag else "❌"
+            w(f"| {fn} | {direction} | {ga:.1f} | {gt:.1f} | {ga / copy_a:.2f} {mark(ga / copy_a >= 0.8)} "
+              f"| {ga / gt:.2f} {mark(ga / gt >= 3)} | {gt / copy_t:.2f} | {ga / stream_a:.2f} |")
+    targets.append(("W3 ≥ 0.8× copy bandwidth, each function", not w3_copy_fail,
+                    "all met" if not w3_copy_fail else "missed: " + ", ".join(w3_copy_fail)))
+    targets.append(("W3 ≥ 3× PyTorch, each function", not w3_torch_fail,
+                    "all met" if not w3_torch_fail else f"missed by {len(w3_torch_fail)} of 16 kernels"))
 
 # W4
 a, t = pick("actlab", "w4"), pick("pytorch", "w4")
@@ -181,23 +256,24 @@ if a and t:
     targets.append(("W4", met, f"{la * 1e6:.2f} µs median (≤ 1 µs), {lt / la:.0f}× PyTorch (≥ 20×)"))
 
 # W5
-w("\n## W5: matrix products (GFLOP/s), shapes of W1 and 1024³\n")
-if peak:
-    w(f"Machine peak beside it: **{peak['peak_gflops']:.0f} GFLOP/s** ({peak['peak_gflops_per_core']:.0f} per core).\n")
-w("`fwd`: x·Wᵀ (m = batch), `dw`: gradᵀ·x (k = batch), `dx`: grad·W, for layers 1–3; `square`: 1024³.\n")
-w("| shape | m×n×k | actlab GFLOP/s | numpy GFLOP/s | actlab ÷ numpy | % of peak (actlab) | |")
-w("|---|---|---:|---:|---:|---:|---|")
-w5_fail = []
-for r in pick("actlab", "w5", round=1):
-    shape = r["shape"]
-    a = med([x["gflops"] for x in pick("actlab", "w5", shape=shape)])
-    n = med([x["gflops"] for x in pick("numpy", "w5", shape=shape)] or [float("nan")])
-    met = a / n >= 0.9
-    if not met:
-        w5_fail.append(shape)
-    pct = f"{100 * a / peak['peak_gflops']:.0f} %" if peak else "?"
-    w(f"| {shape} | {r['m']}×{r['n']}×{r['k']} | {a:.1f} | {n:.1f} | {a / n:.2f} | {pct} | {ok(met)} |")
-targets.append(("W5 (≥ 0.9× numpy, each shape)", not w5_fail, "all met" if not w5_fail else "missed: " + ", ".join(w5_fail)))
+if pick("actlab", "w5"):
+    w("\n## W5: matrix products (GFLOP/s), shapes of W1 and 1024³\n")
+    if peak:
+        w(f"Machine peak beside it: **{peak['peak_gflops']:.0f} GFLOP/s** ({peak['peak_gflops_per_core']:.0f} per core).\n")
+    w("`fwd`: x·Wᵀ (m = batch), `dw`: gradᵀ·x (k = batch), `dx`: grad·W, for layers 1–3; `square`: 1024³.\n")
+    w("| shape | m×n×k | actlab GFLOP/s | numpy GFLOP/s | actlab ÷ numpy | % of peak (actlab) | |")
+    w("|---|---|---:|---:|---:|---:|---|")
+    w5_fail = []
+    for r in pick("actlab", "w5", round=1):
+        shape = r["shape"]
+        a = med([x["gflops"] for x in pick("actlab", "w5", shape=shape)])
+        n = med([x["gflops"] for x in pick("numpy", "w5", shape=shape)] or [float("nan")])
+        met = a / n >= 0.9
+        if not met:
+            w5_fail.append(shape)
+        pct = f"{100 * a / peak['peak_gflops']:.0f} %" if peak else "?"
+        w(f"| {shape} | {r['m']}×{r['n']}×{r['k']} | {a:.1f} | {n:.1f} | {a / n:.2f} | {pct} | {ok(met)} |")
+    targets.append(("W5 (≥ 0.9× numpy, each shape)", not w5_fail, "all met" if not w5_fail else "missed: " + ", ".join(w5_fail)))
 
 # W6
 w6 = [r for r in rows if r["workload"] == "w6"]

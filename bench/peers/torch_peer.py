@@ -3,6 +3,7 @@
   torch_peer.py w1 --batch 32 --epochs 1 --threads 2
   torch_peer.py w3 --n 16777216 --threads 2 --reps 5
   torch_peer.py w4 --threads 2
+  torch_peer.py w7 --epochs 10 --threads 2
 """
 
 import statistics
@@ -40,6 +41,33 @@ def w1():
         seconds = time.perf_counter() - start
         emit({"workload": "w1", "batch": batch, "epoch": epoch + 1, "seconds": seconds,
               "samples_per_second": n / seconds, "loss": loss.item(), "max_rss": peak_rss_bytes()})
+
+
+def w7():
+    """W7, timed from outside as a whole process (bench/peers/wall.py): W2's set-up in PyTorch,
+    784-100-10 ReLU, Adam (lr 1e-3) with scikit-learn's L2 penalty (alpha 1e-4 / batch on the
+    weights' gradient), batch 200, then the accuracy on the test images."""
+    epochs, batch = arg("epochs", 10, int), 200
+    x, y, x_test, y_test = fashion_mnist()
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10))
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    opt = torch.optim.Adam([{"params": weights, "weight_decay": 1e-4 / batch}, {"params": biases}], lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = x.shape[0]
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x[idx]), y[idx]).backward()
+            opt.step()
+    with torch.inference_mode():
+        predicted = model(torch.from_numpy(x_test)).argmax(dim=1)
+    accuracy = (predicted == torch.from_numpy(y_test)).double().mean().item()
+    emit({"workload": "w7", "epochs": epochs, "test_accuracy": accuracy})
 
 
 FUNCTIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softplus"]
@@ -122,4 +150,4 @@ def w4():
 
 if __name__ == "__main__":
     torch.set_num_threads(arg("threads", 1, int))
-    {"w1": w1, "w3": w3, "w4": w4}[sys.argv[1]]()
+    {"w1": w1, "w3": w3, "w4": w4, "w7": w7}[sys.argv[1]]()
