@@ -78,7 +78,9 @@ pub fn to_onnx(model: &Model) -> Result<Vec<u8>> {
 
 /// [`to_onnx`] of a model with the preprocessing that turns raw table columns into its
 /// features (see [`model_io::load_with_preprocessor`]): the whole preprocessing is then part of
-/// the graph, whose inputs are the raw columns the model reads (see [`Inputs`]).
+/// the graph, whose inputs are the raw columns the model reads: one float32 input `features`
+/// when every column it reads is numeric, else one input per column, named by it (float32
+/// `[N, 1]` for a numeric column, string `[N, 1]` for a categorical one).
 ///
 /// # Errors
 /// As [`to_onnx`]; [`Error::Config`] for a preprocessing that does not make the model's
