@@ -158,7 +158,7 @@ pub enum Op {
 ///
 /// The product is faer's single-threaded kernel (which allocates nothing per call). Large
 /// products are cut into one block of rows or columns of `c` per thread of the rayon pool,
-/// each starting on a multiple of 16. faer sums every element of `c` in an order that does not
+/// each starting on a multiple of 4 (rows) or 16 (columns). faer sums every element of `c` in an order that does not
 /// depend on where such a block starts or how wide it is (checked bit for bit by
 /// `blocks_of_rows_or_columns_sum_like_the_whole_product`), so results do not depend on the
 /// number of threads.
@@ -205,8 +205,9 @@ const PARALLEL_FROM: usize = 1 << 19;
 /// See [`PARALLEL_FROM`].
 const SPLIT_FROM: usize = 128;
 
-/// Width of the blocks a product is cut into on `threads` threads, a multiple of 16 (`m` or
-/// more when it is not cut), and whether they are blocks of rows of `c` (else of columns).
+/// Width of the blocks a product is cut into on `threads` threads, a multiple of
+/// [`block_step`] (`m` or more when it is not cut), and whether they are blocks of rows of `c`
+/// (else of columns).
 ///
 /// The longer side is cut, except that the columns are cut whenever `b'` holds 2^19 values
 /// (2 MiB, a core's L2 cache on the machine of `bench/RESULTS.md`) or more: faer packs `b'`
@@ -220,13 +221,26 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     } else {
         threads.max(1)
     };
-    let mut size = along.div_ceil(blocks).next_multiple_of(16);
+    let step = block_step(by_rows);
+    let mut size = along.div_ceil(blocks).next_multiple_of(step);
     // A last block one row or column wide would take faer's matrix–vector path, which sums in
     // another order. (A product one row or column wide is a single block: nothing to move.)
     while size < along && along % size == 1 {
-        size += 16;
+        size += step;
     }
     (size, by_rows)
+}
+
+/// Blocks of rows of `c` start on multiples of 4 and blocks of columns on multiples of 16:
+/// faer sums such blocks like the whole product (see
+/// `blocks_of_rows_or_columns_sum_like_the_whole_product`). Rows are cut finer so that the
+/// threads' shares stay even: W2's 200 rows go 100 + 100, where steps of 16 made 112 + 88.
+fn block_step(by_rows: bool) -> usize {
+    if by_rows {
+        4
+    } else {
+        16
+    }
 }
 
 /// Whether [`gemm`] cuts the product `m × n × k` into blocks for threads (on a pool of more
@@ -399,9 +413,9 @@ mod tests {
                     let (size, by_rows) = block_size(m, n, 1 << 12, threads);
                     let along = if by_rows { m } else { n };
                     assert!(along % size != 1, "{m}×{n} on {threads} threads: blocks of {size}");
-                    // ... and the blocks are the narrowest that do so: one step of 16 less
-                    // would either leave a last block one wide or need more blocks than threads.
-                    let narrower = size - 16;
+                    // ... and the blocks are the narrowest that do so: one step less would
+                    // either leave a last block one wide or need more blocks than threads.
+                    let narrower = size - block_step(by_rows);
                     assert!(
                         narrower == 0 || along % narrower == 1 || along.div_ceil(narrower) > threads,
                         "{m}×{n} on {threads} threads: blocks of {size}, {narrower} would do"
@@ -411,7 +425,7 @@ mod tests {
         }
     }
 
-    /// The property the thread split relies on (`block_size` starts blocks on multiples of 16):
+    /// The property the thread split relies on (`block_size` starts blocks on multiples of 4 or 16):
     /// faer's sums for a block of rows starting on any multiple of 4, or of columns starting on
     /// a multiple of 16, are the whole product's, bit for bit.
     #[test]
@@ -620,14 +634,16 @@ mod tests {
         let plans = [
             // compare's 100×100×100 products: worth cutting, but their longest side is under
             // SPLIT_FROM, so they run whole.
-            ((100, 100, 100, 2), (112, true)),
+            ((100, 100, 100, 2), (100, true)),
             // Under PARALLEL_FROM multiply-adds: whole.
             ((128, 10, 128, 2), (128, true)),
             ((512, 10, 100, 2), (512, true)),
             // Tall products with a small row (n·k) are cut by rows, wide ones by columns.
             ((512, 10, 128, 2), (256, true)),
             ((32, 256, 784, 2), (128, false)),
-            ((512, 256, 128, 3), (176, true)),
+            ((512, 256, 128, 3), (172, true)),
+            // W2's forward product: 100 + 100 rows.
+            ((200, 100, 784, 2), (100, true)),
             // A large row (n·k ≥ 2^19) is cut by columns even when c is tall.
             ((1000, 800, 1000, 2), (400, false)),
             // One thread: whole.
@@ -654,10 +670,10 @@ mod tests {
                             let (size, by_rows) = block_size_within_a_second(m, n, k, threads);
                             let along = if by_rows { m } else { n };
                             assert!(size >= 1, "{m}×{n}×{k}: blocks of {size}");
-                            // `gemm` runs blocks `0..along.div_ceil(size)`; cut ones start on multiples of 16
+                            // `gemm` runs blocks `0..along.div_ceil(size)`; cut ones start on multiples of 4 (rows) or 16
                             if along.div_ceil(size) > 1 {
                                 assert!(along >= SPLIT_FROM, "{m}×{n}×{k}: cut though short");
-                                assert_eq!(size % 16, 0, "{m}×{n}×{k}");
+                                assert_eq!(size % block_step(by_rows), 0, "{m}×{n}×{k}");
                                 assert_ne!(along % size, 1, "{m}×{n}×{k}: a last block one wide");
                             }
                         }

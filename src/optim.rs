@@ -221,8 +221,9 @@ impl Optimizer {
     }
 
     /// One update of `params` from `grads` at learning rate `lr`. Weight decay and L1 apply to
-    /// the `decayed` ranges (the weight matrices); weight decay is added into `grads`, which is
-    /// scratch space (AdamW's is applied to the weights), and L1's soft-threshold (see
+    /// the `decayed` ranges (the weight matrices, in increasing order, not overlapping); weight
+    /// decay is added to the gradient (into `grads`, which is scratch space, or inside Adam's
+    /// update; AdamW's is applied to the weights), and L1's soft-threshold (see
     /// [`OptimizerConfig::l1`]) follows the update.
     pub fn step(
         &mut self,
@@ -232,7 +233,8 @@ impl Optimizer {
         decayed: impl Iterator<Item = Range<usize>> + Clone,
     ) {
         let c = self.config;
-        if c.weight_decay > 0.0 {
+        // Adam's L2 penalty joins the gradient inside its update, in the same operations.
+        if c.weight_decay > 0.0 && c.kind != OptimizerKind::Adam {
             for range in decayed.clone() {
                 if c.kind == OptimizerKind::AdamW {
                     params[range].iter_mut().for_each(|p| *p -= lr * c.weight_decay * *p);
@@ -262,13 +264,27 @@ impl Optimizer {
                 // bounds this loop), instead of one more division by √c₂.
                 let sqrt_c2 = correction2.sqrt();
                 let step = lr * sqrt_c2 / correction1;
-                adam(
-                    params,
-                    grads,
-                    &mut self.m,
-                    &mut self.v,
-                    [c.beta1, c.beta2, step, c.epsilon * sqrt_c2],
-                );
+                let k = [c.beta1, c.beta2, step, c.epsilon * sqrt_c2];
+                let decay = if c.kind == OptimizerKind::Adam {
+                    c.weight_decay
+                } else {
+                    0.0
+                };
+                // The decayed ranges with the penalty, the parts between them without.
+                let mut done = 0;
+                for range in decayed.clone().chain(std::iter::once(params.len()..params.len())) {
+                    for (part, decay) in [(done..range.start, 0.0), (range.clone(), decay)] {
+                        adam(
+                            &mut params[part.clone()],
+                            &grads[part.clone()],
+                            &mut self.m[part.clone()],
+                            &mut self.v[part],
+                            k,
+                            decay,
+                        );
+                    }
+                    done = range.end;
+                }
             }
             OptimizerKind::RmsProp => {
                 for ((p, &g), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.v) {
@@ -313,55 +329,66 @@ pub(crate) fn adam_is_parallel(n: usize) -> bool {
     n >= 4 * BLOCK
 }
 
-/// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, in blocks
+/// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, with
+/// the L2 penalty `decay · p` added to each gradient first when `decay` is not 0, in blocks
 /// shared out over the rayon pool (element by element, so the result does not depend on the
 /// number of threads).
-fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
+fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
     if adam_is_parallel(params.len()) && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         params
             .par_chunks_mut(BLOCK)
             .zip(grads.par_chunks(BLOCK))
             .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
-            .for_each(|((p, g), (m, v))| adam_block(p, g, m, v, k));
+            .for_each(|((p, g), (m, v))| adam_block(p, g, m, v, k, decay));
     } else {
-        adam_block(params, grads, m, v, k);
+        adam_block(params, grads, m, v, k, decay);
     }
 }
 
 /// [`adam`] on one block, compiled for AVX-512 and AVX2 as well as the baseline target and
 /// chosen at run time (the same operations in the same order on every path, so the result
 /// does not depend on the CPU either).
-fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
+fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
     #[inline(always)]
-    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
-        let [beta1, beta2, step, epsilon] = k;
-        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m).zip(v) {
+    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
+        #[inline(always)]
+        fn update(p: &mut f32, g: f32, m: &mut f32, v: &mut f32, [beta1, beta2, step, epsilon]: [f32; 4]) {
             *m = beta1 * *m + (1.0 - beta1) * g;
             *v = beta2 * *v + (1.0 - beta2) * g * g;
             *p -= step * *m / (v.sqrt() + epsilon);
+        }
+        let moments = m.iter_mut().zip(v);
+        if decay == 0.0 {
+            for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
+                update(p, g, m, v, k);
+            }
+        } else {
+            for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
+                update(p, g + decay * *p, m, v, k);
+            }
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
-            body(params, grads, m, v, k)
+        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
+            body(params, grads, m, v, k, decay)
         }
         #[target_feature(enable = "avx2")]
-        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4]) {
-            body(params, grads, m, v, k)
+        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
+            body(params, grads, m, v, k, decay)
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F.
-            return unsafe { avx512(params, grads, m, v, k) };
+            return unsafe { avx512(params, grads, m, v, k, decay) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(params, grads, m, v, k) };
+            return unsafe { avx2(params, grads, m, v, k, decay) };
         }
     }
-    body(params, grads, m, v, k)
+    body(params, grads, m, v, k, decay)
 }
 
 /// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before.
