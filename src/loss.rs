@@ -96,8 +96,27 @@ impl Loss {
         grad_z: &mut [f32],
     ) -> f64 {
         let rows = z.len() / cols;
-        let total = self.sum_and_grad(output, z, y, targets, cols, weights, Some(grad_z));
+        let total = self.sum_and_grad(output, z, y, targets, cols, weights, rows, Some(grad_z));
         total / self.denominator(rows, cols)
+    }
+
+    /// What some rows of a batch of `batch_rows` rows contribute to
+    /// [`Loss::weighted_loss_and_grad`]: their summed loss (each row's times its weight), and
+    /// `∂L/∂z` of the batch's mean loss for these rows into `grad_z`. The batch's mean loss is
+    /// the parts' sum divided by [`Loss::denominator`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn partial_loss_and_grad(
+        self,
+        output: Activation,
+        z: &[f32],
+        y: &[f32],
+        targets: &[f32],
+        cols: usize,
+        weights: Option<&[f32]>,
+        batch_rows: usize,
+        grad_z: &mut [f32],
+    ) -> f64 {
+        self.sum_and_grad(output, z, y, targets, cols, weights, batch_rows, Some(grad_z))
     }
 
     /// Mean loss of a batch, without the gradient.
@@ -116,17 +135,20 @@ impl Loss {
         weights: Option<&[f32]>,
     ) -> f64 {
         let rows = z.len() / cols;
-        self.sum_and_grad(output, z, y, targets, cols, weights, None) / self.denominator(rows, cols)
+        self.sum_and_grad(output, z, y, targets, cols, weights, rows, None) / self.denominator(rows, cols)
     }
 
-    fn denominator(self, rows: usize, cols: usize) -> f64 {
+    /// What a batch's summed loss is divided by for its mean: its rows for cross-entropy (a
+    /// row's loss sums over its classes), its values for the others.
+    pub(crate) fn denominator(self, rows: usize, cols: usize) -> f64 {
         match self {
             Loss::CrossEntropy => rows.max(1) as f64,
             _ => (rows * cols).max(1) as f64,
         }
     }
 
-    /// Summed loss, each row's times its weight; the gradient (of the mean) into `grad_z` when given.
+    /// Summed loss, each row's times its weight; the gradient of the mean over a batch of
+    /// `batch_rows` rows (these or more) into `grad_z` when given.
     #[allow(clippy::too_many_arguments)]
     fn sum_and_grad(
         self,
@@ -136,10 +158,11 @@ impl Loss {
         targets: &[f32],
         cols: usize,
         weights: Option<&[f32]>,
+        batch_rows: usize,
         mut grad_z: Option<&mut [f32]>,
     ) -> f64 {
         let rows = z.len() / cols;
-        let scale = 1.0 / self.denominator(rows, cols) as f32;
+        let scale = 1.0 / self.denominator(batch_rows, cols) as f32;
         // Multiplying by 1 is exact: without weights, the values are the unweighted ones, bit for bit.
         let weight = |row: usize| weights.map_or(1.0, |w| w[row]);
         let mut total = 0.0f64;

@@ -222,7 +222,9 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
         threads.max(1)
     };
     let step = block_step(by_rows);
-    let mut size = along.div_ceil(blocks).next_multiple_of(step);
+    // Blocks of fewer than 16 rows can take faer's path for small products, which sums in
+    // another order (4 × 10 × 100 does).
+    let mut size = along.div_ceil(blocks).next_multiple_of(step).max(16);
     // A last block one row or column wide would take faer's matrix–vector path, which sums in
     // another order. (A product one row or column wide is a single block: nothing to move.)
     while size < along && along % size == 1 {
@@ -231,8 +233,8 @@ fn block_size(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     (size, by_rows)
 }
 
-/// Blocks of rows of `c` start on multiples of 4 and blocks of columns on multiples of 16:
-/// faer sums such blocks like the whole product (see
+/// Blocks of rows of `c` start on multiples of 4 and blocks of columns on multiples of 16, and
+/// both are at least 16 wide: faer sums such blocks like the whole product (see
 /// `blocks_of_rows_or_columns_sum_like_the_whole_product`). Rows are cut finer so that the
 /// threads' shares stay even: W2's 200 rows go 100 + 100, where steps of 16 made 112 + 88.
 fn block_step(by_rows: bool) -> usize {
@@ -414,10 +416,10 @@ mod tests {
                     let along = if by_rows { m } else { n };
                     assert!(along % size != 1, "{m}×{n} on {threads} threads: blocks of {size}");
                     // ... and the blocks are the narrowest that do so: one step less would
-                    // either leave a last block one wide or need more blocks than threads.
+                    // be under 16, leave a last block one wide or need more blocks than threads.
                     let narrower = size - block_step(by_rows);
                     assert!(
-                        narrower == 0 || along % narrower == 1 || along.div_ceil(narrower) > threads,
+                        narrower < 16 || along % narrower == 1 || along.div_ceil(narrower) > threads,
                         "{m}×{n} on {threads} threads: blocks of {size}, {narrower} would do"
                     );
                 }
@@ -425,14 +427,17 @@ mod tests {
         }
     }
 
-    /// The property the thread split relies on (`block_size` starts blocks on multiples of 4 or 16):
-    /// faer's sums for a block of rows starting on any multiple of 4, or of columns starting on
-    /// a multiple of 16, are the whole product's, bit for bit.
+    /// The property the thread split relies on (`block_size` starts blocks on multiples of 4 or 16,
+    /// at least 16 wide): faer's sums for a block of 16 rows or more starting on any multiple of
+    /// 4, or of columns starting on a multiple of 16, are the whole product's, bit for bit.
+    /// (Blocks of 4 rows are not: 4 × 10 × 100 takes faer's path for small products.)
     #[test]
     fn blocks_of_rows_or_columns_sum_like_the_whole_product() {
         let shapes = [
             (200, 100, 784),
             (100, 784, 200),
+            (200, 10, 100),
+            (130, 3, 9),
             (512, 256, 128),
             (37, 53, 1500),
             (64, 300, 33),
@@ -453,8 +458,9 @@ mod tests {
                 let mut whole = start.clone();
                 product(&mut whole, m.max(n), true);
                 let sizes = [
-                    (4, true),
+                    (16, true),
                     (20, true),
+                    (68, true),
                     (100, true),
                     (16, false),
                     (48, false),

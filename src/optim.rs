@@ -232,7 +232,32 @@ impl Optimizer {
         lr: f32,
         decayed: impl Iterator<Item = Range<usize>> + Clone,
     ) {
+        self.step_sum(params, grads, &[], lr, decayed);
+    }
+
+    /// [`Optimizer::step`] from the sum of two gradients, `grads + more` element by element (as
+    /// two shards of a batch give them; `more` empty: `grads` alone). Adam and AdamW add them
+    /// inside their update; the others first add `more` into `grads`.
+    ///
+    /// # Panics
+    /// If `more` is neither empty nor as long as `grads`.
+    pub fn step_sum(
+        &mut self,
+        params: &mut [f32],
+        grads: &mut [f32],
+        more: &[f32],
+        lr: f32,
+        decayed: impl Iterator<Item = Range<usize>> + Clone,
+    ) {
+        assert!(
+            more.is_empty() || more.len() == grads.len(),
+            "the gradients differ in length"
+        );
         let c = self.config;
+        let adams = matches!(c.kind, OptimizerKind::Adam | OptimizerKind::AdamW);
+        if !adams && !more.is_empty() {
+            grads.iter_mut().zip(more).for_each(|(g, &o)| *g += o);
+        }
         // Adam's L2 penalty joins the gradient inside its update, in the same operations.
         if c.weight_decay > 0.0 && c.kind != OptimizerKind::Adam {
             for range in decayed.clone() {
@@ -274,14 +299,14 @@ impl Optimizer {
                 let mut done = 0;
                 for range in decayed.clone().chain(std::iter::once(params.len()..params.len())) {
                     for (part, decay) in [(done..range.start, 0.0), (range.clone(), decay)] {
-                        adam(
-                            &mut params[part.clone()],
-                            &grads[part.clone()],
-                            &mut self.m[part.clone()],
-                            &mut self.v[part],
-                            k,
-                            decay,
-                        );
+                        let block = AdamBlock {
+                            params: &mut params[part.clone()],
+                            grads: &grads[part.clone()],
+                            more: more.get(part.clone()).unwrap_or(&[]),
+                            m: &mut self.m[part.clone()],
+                            v: &mut self.v[part],
+                        };
+                        adam(block, k, decay);
                     }
                     done = range.end;
                 }
@@ -321,7 +346,7 @@ impl Optimizer {
     }
 }
 
-/// Adam's blocks of parameters (see [`adam`]).
+/// The smallest number of parameters Adam shares out over the pool (see [`adam`]).
 const BLOCK: usize = 1 << 14;
 
 /// Whether Adam shares its update of `n` parameters out over the pool's threads.
@@ -329,66 +354,122 @@ pub(crate) fn adam_is_parallel(n: usize) -> bool {
     n >= 4 * BLOCK
 }
 
-/// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, with
-/// the L2 penalty `decay · p` added to each gradient first when `decay` is not 0, in blocks
-/// shared out over the rayon pool (element by element, so the result does not depend on the
-/// number of threads).
-fn adam(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
-    if adam_is_parallel(params.len()) && rayon::current_num_threads() > 1 {
-        use rayon::prelude::*;
-        params
-            .par_chunks_mut(BLOCK)
-            .zip(grads.par_chunks(BLOCK))
-            .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
-            .for_each(|((p, g), (m, v))| adam_block(p, g, m, v, k, decay));
-    } else {
-        adam_block(params, grads, m, v, k, decay);
+/// The slices of one stretch of Adam's update: the parameters, their gradient (`grads`, plus
+/// `more` element by element when it is not empty) and the two moments.
+struct AdamBlock<'a> {
+    params: &'a mut [f32],
+    grads: &'a [f32],
+    more: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+}
+
+impl<'a> AdamBlock<'a> {
+    /// The first `at` parameters' stretch and the rest's.
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (params, params2) = self.params.split_at_mut(at);
+        let (grads, grads2) = self.grads.split_at(at);
+        let (more, more2) = if self.more.is_empty() {
+            (self.more, self.more)
+        } else {
+            self.more.split_at(at)
+        };
+        let (m, m2) = self.m.split_at_mut(at);
+        let (v, v2) = self.v.split_at_mut(at);
+        (
+            Self {
+                params,
+                grads,
+                more,
+                m,
+                v,
+            },
+            Self {
+                params: params2,
+                grads: grads2,
+                more: more2,
+                m: m2,
+                v: v2,
+            },
+        )
     }
 }
 
-/// [`adam`] on one block, compiled for AVX-512 and AVX2 as well as the baseline target and
+/// Adam's update of every parameter, `k = [β₁, β₂, lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ), ε·√(1 - β₂ᵗ)]`, with
+/// the L2 penalty `decay · p` added to each gradient first when `decay` is not 0. Long stretches
+/// are cut into one contiguous part per thread of the pool, so that each thread updates the
+/// same parameters and moments from step to step (they stay in its core's cache); the update
+/// is element by element, so the result does not depend on the number of threads.
+fn adam(block: AdamBlock<'_>, k: [f32; 4], decay: f32) {
+    let (n, threads) = (block.params.len(), rayon::current_num_threads());
+    if adam_is_parallel(n) && threads > 1 {
+        let part = n.div_ceil(threads).next_multiple_of(16).max(BLOCK);
+        fn cut(block: AdamBlock<'_>, part: usize, k: [f32; 4], decay: f32) {
+            if block.params.len() <= part {
+                return adam_block(block, k, decay);
+            }
+            let (first, rest) = block.split_at(part);
+            rayon::join(|| adam_block(first, k, decay), || cut(rest, part, k, decay));
+        }
+        cut(block, part, k, decay);
+    } else {
+        adam_block(block, k, decay);
+    }
+}
+
+/// [`adam`] on one stretch, compiled for AVX-512 and AVX2 as well as the baseline target and
 /// chosen at run time (the same operations in the same order on every path, so the result
 /// does not depend on the CPU either).
-fn adam_block(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
+fn adam_block(block: AdamBlock<'_>, k: [f32; 4], decay: f32) {
     #[inline(always)]
-    fn body(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
+    fn body(block: AdamBlock<'_>, k: [f32; 4], decay: f32) {
         #[inline(always)]
         fn update(p: &mut f32, g: f32, m: &mut f32, v: &mut f32, [beta1, beta2, step, epsilon]: [f32; 4]) {
             *m = beta1 * *m + (1.0 - beta1) * g;
             *v = beta2 * *v + (1.0 - beta2) * g * g;
             *p -= step * *m / (v.sqrt() + epsilon);
         }
-        let moments = m.iter_mut().zip(v);
-        if decay == 0.0 {
-            for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-                update(p, g, m, v, k);
-            }
-        } else {
-            for ((p, &g), (m, v)) in params.iter_mut().zip(grads).zip(moments) {
-                update(p, g + decay * *p, m, v, k);
-            }
+        let AdamBlock {
+            params,
+            grads,
+            more,
+            m,
+            v,
+        } = block;
+        let rows = params.iter_mut().zip(grads).zip(m.iter_mut().zip(v));
+        // One loop per case, each simple enough to vectorize: the shards' gradients are added
+        // first, then the penalty (as `step` adds them into the gradient for the others).
+        match (more.is_empty(), decay == 0.0) {
+            (true, true) => rows.for_each(|((p, &g), (m, v))| update(p, g, m, v, k)),
+            (true, false) => rows.for_each(|((p, &g), (m, v))| update(p, g + decay * *p, m, v, k)),
+            (false, true) => rows
+                .zip(more)
+                .for_each(|(((p, &g), (m, v)), &o)| update(p, g + o, m, v, k)),
+            (false, false) => rows
+                .zip(more)
+                .for_each(|(((p, &g), (m, v)), &o)| update(p, (g + o) + decay * *p, m, v, k)),
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
-            body(params, grads, m, v, k, decay)
+        fn avx512(block: AdamBlock<'_>, k: [f32; 4], decay: f32) {
+            body(block, k, decay)
         }
         #[target_feature(enable = "avx2")]
-        fn avx2(params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], k: [f32; 4], decay: f32) {
-            body(params, grads, m, v, k, decay)
+        fn avx2(block: AdamBlock<'_>, k: [f32; 4], decay: f32) {
+            body(block, k, decay)
         }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F.
-            return unsafe { avx512(params, grads, m, v, k, decay) };
+            return unsafe { avx512(block, k, decay) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(params, grads, m, v, k, decay) };
+            return unsafe { avx2(block, k, decay) };
         }
     }
-    body(params, grads, m, v, k, decay)
+    body(block, k, decay)
 }
 
 /// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before.
@@ -811,6 +892,49 @@ mod tests {
         let mut small = vec![0.3f32, 0.4];
         clip_grad_norm(&mut small, 1.0);
         assert_eq!(small, vec![0.3, 0.4]);
+    }
+
+    /// `step_sum` (Adam's fused addition of two shards' gradients among them) updates like
+    /// `step` on the summed gradient, bit for bit, for every optimizer, with and without weight
+    /// decay and L1, on a short vector and on one long enough to be shared out over threads.
+    #[test]
+    fn step_sum_is_the_step_of_the_summed_gradient() {
+        use OptimizerKind::*;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for n in [7, 5 * BLOCK + 3] {
+            let decayed = [0..3, 5..n - 2];
+            for kind in [Sgd, Momentum, Nesterov, Adam, AdamW, RmsProp] {
+                for (weight_decay, l1) in [(0.0, 0.0), (1e-2, 0.0), (1e-2, 1e-3)] {
+                    let config = OptimizerConfig {
+                        kind,
+                        weight_decay,
+                        l1,
+                        ..Default::default()
+                    };
+                    let (mut fused, mut summed) = (Optimizer::new(config, n), Optimizer::new(config, n));
+                    let start: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 60.0).collect();
+                    let (mut p1, mut p2) = (start.clone(), start);
+                    for step in 0..3 {
+                        let g = |salt: usize| -> Vec<f32> {
+                            (0..n)
+                                .map(|i| ((i * 13 + salt * 7 + step) % 29) as f32 / 29.0 - 0.5)
+                                .collect()
+                        };
+                        let (mut a, more) = (g(1), g(2));
+                        let mut sum: Vec<f32> = a.iter().zip(&more).map(|(a, b)| a + b).collect();
+                        pool.install(|| {
+                            fused.step_sum(&mut p1, &mut a, &more, 0.01, decayed.iter().cloned());
+                            summed.step(&mut p2, &mut sum, 0.01, decayed.iter().cloned());
+                        });
+                        assert!(
+                            p1 == p2,
+                            "{kind:?} decay {weight_decay} l1 {l1}, {n} parameters, step {step}"
+                        );
+                    }
+                    assert_eq!(fused.state(), summed.state(), "{kind:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -493,8 +493,9 @@ impl Trainer {
         self.order.shuffle(&mut self.rng);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (step, batch) in self.order.chunks(self.config.batch_size.min(n)).enumerate() {
-            gather_rows(train.x, batch, &mut self.batch_x);
-            gather_rows(train.targets, batch, &mut self.batch_t);
+            let shards = shard_rows(batch.len(), self.dropout.is_some());
+            gather_rows(train.x, batch, &mut self.batch_x, &shards);
+            gather_rows(train.targets, batch, &mut self.batch_t, &[0..batch.len(), 0..0]);
             let weights = train.weights.map(|w| {
                 self.batch_w.clear();
                 self.batch_w.extend(batch.iter().map(|&i| w[i]));
@@ -510,7 +511,7 @@ impl Trainer {
             if !batch_loss.is_finite() {
                 return Err(diverged(
                     mlp,
-                    stepper.workspace(),
+                    stepper.workspaces(),
                     &self.config,
                     epoch,
                     step,
@@ -522,7 +523,7 @@ impl Trainer {
             if let Some(labels) = train.labels {
                 correct += batch
                     .iter()
-                    .zip(stepper.workspace().output().chunks_exact(outputs))
+                    .zip(stepper.workspaces().flat_map(|ws| ws.output().chunks_exact(outputs)))
                     .filter(|(&i, row)| metrics::predicted_class(row) == labels[i] as usize)
                     .count();
             }
@@ -593,11 +594,13 @@ fn on_busy_pool<T: Send>(spin: bool, steps: impl FnOnce() -> T + Send) -> T {
 const GATHER_PARALLEL_FROM: usize = 1 << 16;
 
 /// Whether a training step of `rows` samples has work it shares out over threads: a large
-/// batch to gather, a product [`crate::matrix::gemm`] cuts into blocks, or Adam's update.
+/// batch to gather, shards (see [`SHARD_FROM`]), a product [`crate::matrix::gemm`] cuts into
+/// blocks, or Adam's update.
 fn steps_have_parallel_work(mlp: &Mlp, rows: usize, optimizer: OptimizerConfig) -> bool {
     use crate::matrix::is_split;
     let adam = matches!(optimizer.kind, OptimizerKind::Adam | OptimizerKind::AdamW);
     rows * mlp.inputs() >= GATHER_PARALLEL_FROM
+        || rows >= SHARD_FROM
         || (adam && crate::optim::adam_is_parallel(mlp.params().len()))
         || mlp.layers().iter().any(|l| {
             is_split(rows, l.outputs, l.inputs)
@@ -606,30 +609,74 @@ fn steps_have_parallel_work(mlp: &Mlp, rows: usize, optimizer: OptimizerConfig) 
         })
 }
 
-/// `out` = the rows of `m` listed in `rows`, in that order; large batches are copied by the
-/// rayon pool (copying one core's share at a time leaves memory bandwidth unused).
-fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>) {
+/// `out` = the rows of `m` listed in `rows`, in that order. A batch cut into shards (see
+/// [`SHARD_FROM`]) is copied shard by shard, each by the thread likely to take that shard
+/// forward (the one that runs the first half of a `rayon::join` runs the first shard), so
+/// that its rows are in that core's cache; other large batches are copied by the rayon pool
+/// (copying one core's share at a time leaves memory bandwidth unused).
+fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>, shards: &[Range<usize>; 2]) {
     let cols = m.cols();
     out.resize(rows.len() * cols, 0.0);
     let copy = |(dst, &i): (&mut [f32], &usize)| dst.copy_from_slice(m.row(i));
-    if out.len() >= GATHER_PARALLEL_FROM && cols > 0 {
+    if cols == 0 {
+        return;
+    }
+    if !shards[1].is_empty() {
+        let (first, second) = out.split_at_mut(shards[1].start * cols);
+        let (a, b) = rows.split_at(shards[1].start);
+        rayon::join(
+            || first.chunks_exact_mut(cols).zip(a).for_each(copy),
+            || second.chunks_exact_mut(cols).zip(b).for_each(copy),
+        );
+    } else if out.len() >= GATHER_PARALLEL_FROM {
         use rayon::prelude::*;
         out.par_chunks_exact_mut(cols).zip(rows).for_each(copy);
     } else {
-        out.chunks_exact_mut(cols.max(1)).zip(rows).for_each(copy);
+        out.chunks_exact_mut(cols).zip(rows).for_each(copy);
     }
 }
 
+/// Batches of at least this many rows are cut into two shards of rows, each taken forward and
+/// backward on its own (by one thread each when the pool has two), with their parameter
+/// gradients summed at the end: the serial stretches of a step (activations, the loss, the
+/// small products of narrow layers, bias gradients) then run on both cores, and the threads
+/// meet twice a step instead of at every product. The cut depends on the batch alone, never
+/// on the number of threads, so results do not either. Smaller batches stay whole: the sum of
+/// two gradients costs more than a short step gains (measured in `bench/RESULTS.md`).
+pub const SHARD_FROM: usize = 128;
+
+/// The rows of each shard of a batch of `rows` rows (one shard, or two, see [`SHARD_FROM`]).
+/// The second starts on a multiple of 4, so that each shard's products are those rows of the
+/// whole batch's, bit for bit (see [`crate::matrix::gemm`]): only the sums over rows (the
+/// parameter gradients and the loss) differ from the whole batch's, by rounding.
+fn shard_rows(rows: usize, dropout: bool) -> [Range<usize>; 2] {
+    if rows >= SHARD_FROM && !dropout {
+        let half = rows.div_ceil(2).next_multiple_of(4);
+        [0..half, half..rows]
+    } else {
+        [0..rows, rows..rows]
+    }
+}
+
+/// One shard's buffers: its forward/backward workspace and its parameter gradient.
+#[derive(Debug, Default)]
+struct Shard {
+    ws: Workspace,
+    grads: Vec<f32>,
+}
+
 /// One gradient step's state, reused from step to step so that a step allocates nothing once
-/// the first has sized the buffers: the forward/backward workspace, the gradient and the
+/// the first has sized the buffers: the forward/backward workspaces, the gradients and the
 /// optimizer's moments.
 #[derive(Debug)]
 pub struct Stepper {
     loss: Loss,
     output: Activation,
     clip_norm: Option<f32>,
-    ws: Workspace,
-    grads: Vec<f32>,
+    /// The shards of a batch (see [`SHARD_FROM`]); the first one's gradient receives the sum.
+    shards: [Shard; 2],
+    /// The rows of each shard of the last batch (the second empty when it was whole).
+    rows: [Range<usize>; 2],
     optimizer: Optimizer,
     decayed: Vec<Range<usize>>,
 }
@@ -642,8 +689,14 @@ impl Stepper {
             loss,
             output: mlp.layers().last().unwrap().activation,
             clip_norm,
-            ws: Workspace::default(),
-            grads: vec![0.0; mlp.params().len()],
+            shards: [
+                Shard {
+                    ws: Workspace::default(),
+                    grads: vec![0.0; mlp.params().len()],
+                },
+                Shard::default(),
+            ],
+            rows: [0..0, 0..0],
             optimizer: Optimizer::new(optimizer, mlp.params().len()),
             decayed: mlp.weight_ranges().collect(),
         }
@@ -651,7 +704,7 @@ impl Stepper {
 
     /// Forward pass of `rows` samples `x` (`[rows, inputs]`) and the loss against `targets`
     /// (`[rows, outputs]`); returns the mean loss and leaves `∂L/∂z` of the output layer in the
-    /// workspace for [`Stepper::update`].
+    /// workspaces for [`Stepper::update`].
     pub fn forward_loss(&mut self, mlp: &Mlp, x: &[f32], targets: &[f32], rows: usize) -> f64 {
         self.forward_weighted_loss(mlp, x, targets, None, None, rows)
     }
@@ -659,6 +712,7 @@ impl Stepper {
     /// [`Stepper::forward_loss`] with each sample's loss weighted (see
     /// [`Loss::weighted_loss_and_grad`]) and the hidden layers under dropout (see
     /// [`Mlp::forward_with_dropout`]: one rate per hidden layer, and the masks' generator).
+    /// A batch under dropout stays whole, so that its masks are drawn as one.
     pub fn forward_weighted_loss(
         &mut self,
         mlp: &Mlp,
@@ -668,29 +722,85 @@ impl Stepper {
         dropout: Option<(&[f32], ChaCha8Rng)>,
         rows: usize,
     ) -> f64 {
-        match dropout {
-            Some((rates, mut rng)) => mlp.forward_with_dropout(x, rows, &mut self.ws, Some((rates, &mut rng))),
-            None => mlp.forward(x, rows, &mut self.ws),
-        }
-        let (z, y, grad_z) = self.ws.output_parts();
-        self.loss
-            .weighted_loss_and_grad(self.output, z, y, targets, mlp.outputs(), weights, grad_z)
+        let (inputs, outputs) = (mlp.inputs(), mlp.outputs());
+        assert!(
+            x.len() == rows * inputs && targets.len() == rows * outputs,
+            "batch has the wrong shape"
+        );
+        self.rows = shard_rows(rows, dropout.is_some());
+        let (loss, output) = (self.loss, self.output);
+        let sum = match dropout {
+            Some((rates, mut rng)) => {
+                let ws = &mut self.shards[0].ws;
+                mlp.forward_with_dropout(x, rows, ws, Some((rates, &mut rng)));
+                let (z, y, grad_z) = ws.output_parts();
+                loss.partial_loss_and_grad(output, z, y, targets, outputs, weights, rows, grad_z)
+            }
+            None => {
+                let run = |ws: &mut Workspace, part: Range<usize>| {
+                    mlp.forward(&x[part.start * inputs..part.end * inputs], part.len(), ws);
+                    let (z, y, grad_z) = ws.output_parts();
+                    let targets = &targets[part.start * outputs..part.end * outputs];
+                    let weights = weights.map(|w| &w[part]);
+                    loss.partial_loss_and_grad(output, z, y, targets, outputs, weights, rows, grad_z)
+                };
+                let [first, second] = &mut self.shards;
+                match self.rows.clone() {
+                    [whole, rest] if rest.is_empty() => run(&mut first.ws, whole),
+                    [part0, part1] => {
+                        let (a, b) = rayon::join(|| run(&mut first.ws, part0), || run(&mut second.ws, part1));
+                        a + b
+                    }
+                }
+            }
+        };
+        sum / loss.denominator(rows, outputs)
     }
 
     /// Backward pass after [`Stepper::forward_loss`] on the same `x`, then one optimizer update
     /// at learning rate `lr` (after clipping the gradient, when asked for).
     pub fn update(&mut self, mlp: &mut Mlp, x: &[f32], lr: f32) {
-        mlp.backward(x, &mut self.ws, &mut self.grads);
+        let inputs = mlp.inputs();
+        let [first, second] = &mut self.shards;
+        let more: &[f32] = match self.rows.clone() {
+            [_, rest] if rest.is_empty() => {
+                mlp.backward(x, &mut first.ws, &mut first.grads);
+                &[]
+            }
+            [part0, part1] => {
+                second.grads.resize(mlp.params().len(), 0.0);
+                let mlp: &Mlp = mlp;
+                let backward = |shard: &mut Shard, part: Range<usize>| {
+                    mlp.backward(
+                        &x[part.start * inputs..part.end * inputs],
+                        &mut shard.ws,
+                        &mut shard.grads,
+                    )
+                };
+                rayon::join(|| backward(first, part0), || backward(second, part1));
+                &second.grads
+            }
+        };
+        let decayed = self.decayed.iter().cloned();
         if let Some(max_norm) = self.clip_norm {
-            clip_grad_norm(&mut self.grads, max_norm);
+            // The norm is the summed gradient's.
+            first.grads.iter_mut().zip(more).for_each(|(g, &o)| *g += o);
+            clip_grad_norm(&mut first.grads, max_norm);
+            self.optimizer.step(mlp.params_mut(), &mut first.grads, lr, decayed);
+        } else {
+            self.optimizer
+                .step_sum(mlp.params_mut(), &mut first.grads, more, lr, decayed);
         }
-        self.optimizer
-            .step(mlp.params_mut(), &mut self.grads, lr, self.decayed.iter().cloned());
     }
 
-    /// The workspace of the last forward pass.
-    pub fn workspace(&self) -> &Workspace {
-        &self.ws
+    /// The workspaces of the last forward pass, one per shard of the batch, in the order of
+    /// its rows (see [`SHARD_FROM`]).
+    pub fn workspaces(&self) -> impl Iterator<Item = &Workspace> + Clone {
+        self.shards
+            .iter()
+            .zip(&self.rows)
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(shard, _)| &shard.ws)
     }
 }
 
@@ -806,9 +916,9 @@ fn layer_name(mlp: &Mlp, i: usize) -> String {
 
 /// Names the first place where values stopped being finite: a layer's parameters, its
 /// pre-activations, or (if everything inside the network is finite) the loss itself.
-pub(crate) fn diverged(
+pub(crate) fn diverged<'a>(
     mlp: &Mlp,
-    ws: &Workspace,
+    workspaces: impl Iterator<Item = &'a Workspace> + Clone,
     config: &TrainConfig,
     epoch: usize,
     step: usize,
@@ -820,12 +930,12 @@ pub(crate) fn diverged(
         .find_map(|i| {
             if !finite(&mlp.params()[mlp.layer_range(i)]) {
                 Some(format!("the weights of {} became non-finite", layer_name(mlp, i)))
-            } else if !finite(ws.pre_activation(i)) {
+            } else if !workspaces.clone().all(|ws| finite(ws.pre_activation(i))) {
                 Some(format!(
                     "the pre-activations of {} became non-finite",
                     layer_name(mlp, i)
                 ))
-            } else if !finite(ws.activation(i)) {
+            } else if !workspaces.clone().all(|ws| finite(ws.activation(i))) {
                 Some(format!("the outputs of {} became non-finite", layer_name(mlp, i)))
             } else {
                 None

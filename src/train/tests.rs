@@ -251,3 +251,94 @@ fn l1_sets_weights_to_exactly_zero() {
     assert_eq!(none, 0);
     assert!(0 < some && some < more, "{some} then {more} weights are 0");
 }
+
+/// A batch of [`SHARD_FROM`] rows or more is cut into two shards: each row's outputs and
+/// output gradient are the whole batch's bit for bit, and the summed gradient and loss differ
+/// from the whole batch's by rounding only. Smaller batches and batches under dropout stay whole.
+#[test]
+fn a_batch_cut_into_shards_steps_like_the_whole_batch() {
+    use crate::mlp::MlpConfig;
+    use rand::RngExt;
+    let config = MlpConfig {
+        inputs: 9,
+        hidden: vec![13, 5],
+        activations: vec!["tanh".parse().unwrap()],
+        outputs: 3,
+        output: Activation::Softmax,
+        residual: false,
+        init: None,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mlp = Mlp::new(&config, &mut rng).unwrap();
+    for rows in [SHARD_FROM - 1, SHARD_FROM, SHARD_FROM + 1, 2 * SHARD_FROM + 3] {
+        let x: Vec<f32> = (0..rows * 9).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let mut targets = vec![0.0f32; rows * 3];
+        (0..rows).for_each(|r| targets[r * 3 + r % 3] = 1.0);
+        let weights: Vec<f32> = (0..rows).map(|r| 0.5 + (r % 4) as f32 / 3.0).collect();
+        for weights in [None, Some(weights.as_slice())] {
+            // The whole batch at once.
+            let mut ws = Workspace::default();
+            mlp.forward(&x, rows, &mut ws);
+            let (z, y, grad_z) = ws.output_parts();
+            let loss =
+                Loss::CrossEntropy.weighted_loss_and_grad(Activation::Softmax, z, y, &targets, 3, weights, grad_z);
+            let mut grads = vec![0.0; mlp.params().len()];
+            mlp.backward(&x, &mut ws, &mut grads);
+
+            let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), None);
+            let sharded = stepper.forward_weighted_loss(&mlp, &x, &targets, weights, None, rows);
+            assert_eq!(
+                stepper.workspaces().count(),
+                if rows >= SHARD_FROM { 2 } else { 1 },
+                "{rows} rows"
+            );
+            let outputs: Vec<f32> = stepper.workspaces().flat_map(|w| w.output().to_vec()).collect();
+            let output_grads: Vec<f32> = stepper
+                .workspaces()
+                .flat_map(|w| w.pre_activation_grad(2).to_vec())
+                .collect();
+            assert!(
+                outputs == ws.output() && output_grads == ws.pre_activation_grad(2),
+                "{rows} rows"
+            );
+            assert!(
+                (sharded - loss).abs() <= 1e-12 * loss,
+                "{rows} rows: loss {sharded} against {loss}"
+            );
+            stepper.update(&mut mlp.clone(), &x, 1e-3);
+            // Adam adds the second shard's gradient inside its update.
+            let [first, second] = &stepper.shards;
+            let summed: Vec<f32> = match rows >= SHARD_FROM {
+                true => first.grads.iter().zip(&second.grads).map(|(a, b)| a + b).collect(),
+                false => first.grads.clone(),
+            };
+            for (i, (&a, &b)) in summed.iter().zip(&grads).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                    "{rows} rows: gradient {i} is {a}, whole {b}"
+                );
+            }
+            if rows < SHARD_FROM {
+                assert!(
+                    summed == grads,
+                    "{rows} rows: a whole batch has the whole batch's gradient"
+                );
+            }
+        }
+    }
+    // Under dropout, a large batch stays whole: its masks are drawn as one.
+    let rows = 2 * SHARD_FROM;
+    let x = vec![0.5f32; rows * 9];
+    let targets: Vec<f32> = (0..rows * 3).map(|i| (i % 3 == 0) as u8 as f32).collect();
+    let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), None);
+    let rates = [0.5, 0.5];
+    stepper.forward_weighted_loss(
+        &mlp,
+        &x,
+        &targets,
+        None,
+        Some((&rates, ChaCha8Rng::seed_from_u64(1))),
+        rows,
+    );
+    assert_eq!(stepper.workspaces().count(), 1);
+}
