@@ -49,7 +49,8 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 #[test]
 fn steady_state_steps_and_single_predictions_allocate_nothing() {
     // The W1 network of the benchmark, with every kind of layer work: GEMMs large enough to be
-    // split over threads (batch 128), activation kernels, softmax and cross-entropy, Adam.
+    // split over threads (batch 128), batches cut into shards (256, see
+    // `actlab::train::SHARD_FROM`), activation kernels, softmax and cross-entropy, Adam.
     let config = MlpConfig {
         inputs: 784,
         hidden: vec![256, 128],
@@ -61,7 +62,7 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut mlp = Mlp::new(&config, &mut rng).unwrap();
-    let rows = 128;
+    let rows = 256;
     let x: Vec<f32> = (0..rows * 784).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
     let mut t = vec![0.0f32; rows * 10];
     for r in 0..rows {
@@ -80,31 +81,36 @@ fn steady_state_steps_and_single_predictions_allocate_nothing() {
             let (a, mut c) = (vec![1.0f32; 64 * 64], vec![0.0f32; 64 * 64]);
             actlab::matrix::gemm(64, 64, 64, &a, Op::N, &a, Op::N, &mut c, false);
         });
-        pool.install(|| {
-            let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), Some(5.0));
-            let mut step = |mlp: &mut Mlp| {
-                let loss = stepper.forward_loss(mlp, &x, &t, rows);
-                stepper.update(mlp, &x, 1e-3);
-                loss
-            };
-            // Warm-up: every thread's buffers reach their size once it has run each kind of
-            // block, which with work stealing takes a few steps.
-            let first = step(&mut mlp);
-            for _ in 0..10 {
-                step(&mut mlp);
-            }
-            let mut last = 0.0;
-            let counted = allocations_during(|| {
+        // A whole batch with clipping, a batch in shards with clipping (the gradients summed
+        // first) and without (summed inside Adam).
+        for (rows, clip) in [(128, Some(5.0)), (256, Some(5.0)), (256, None)] {
+            let (x, t) = (&x[..rows * 784], &t[..rows * 10]);
+            pool.install(|| {
+                let mut stepper = Stepper::new(&mlp, Loss::CrossEntropy, OptimizerConfig::default(), clip);
+                let mut step = |mlp: &mut Mlp| {
+                    let loss = stepper.forward_loss(mlp, x, t, rows);
+                    stepper.update(mlp, x, 1e-3);
+                    loss
+                };
+                // Warm-up: every thread's buffers reach their size once it has run each kind of
+                // block, which with work stealing takes a few steps.
+                let first = step(&mut mlp);
                 for _ in 0..10 {
-                    last = step(&mut mlp);
+                    step(&mut mlp);
                 }
+                let mut last = 0.0;
+                let counted = allocations_during(|| {
+                    for _ in 0..10 {
+                        last = step(&mut mlp);
+                    }
+                });
+                assert_eq!(
+                    counted, 0,
+                    "{threads} thread(s), batch {rows}: 10 training steps allocated {counted} times"
+                );
+                assert!(last < first, "the steps did not learn: {first} → {last}");
             });
-            assert_eq!(
-                counted, 0,
-                "{threads} thread(s): 10 training steps allocated {counted} times"
-            );
-            assert!(last < first, "the steps did not learn: {first} → {last}");
-        });
+        }
     }
 
     let mut predictor = Predictor::new(&mlp);

@@ -251,9 +251,10 @@ fn training_is_reproducible_for_a_seed_and_any_thread_count() {
 }
 
 /// Trains a 64-256-256-10 ReLU network (initial weights from `seed`) for `epochs` epochs of
-/// batch 128 on `n` random samples: steps with parallel work, as its 128×256×256 products are
-/// cut for threads and Adam's 85 k parameters are shared out. Returns the trained parameters.
-fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
+/// batch `batch` on `n` random samples: steps with parallel work, as its 128×256×256 products
+/// (at batch 128) are cut for threads, batches of 256 into shards, and Adam's 85 k parameters
+/// are shared out. Returns the trained parameters.
+fn train_wide_network(n: usize, epochs: usize, seed: u64, batch: usize) -> Vec<f32> {
     use actlab::matrix::Matrix;
     use actlab::train::{train, Batchable};
     let (inputs, classes) = (64, 10);
@@ -285,7 +286,7 @@ fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
     };
     let config = TrainConfig {
         epochs: Some(epochs),
-        batch_size: 128,
+        batch_size: batch,
         ..TrainConfig::default()
     };
     train(&mut mlp, Loss::CrossEntropy, data, None, &config, |_| {}).unwrap();
@@ -293,16 +294,20 @@ fn train_wide_network(n: usize, epochs: usize, seed: u64) -> Vec<f32> {
 }
 
 /// The same with a network whose steps have parallel work: products cut into blocks for the
-/// threads, Adam shared out, the pool's other threads spinning for work during each epoch.
+/// threads, batches cut into shards (see `actlab::train::SHARD_FROM`), Adam shared out, the
+/// pool's other threads spinning for work during each epoch.
 #[test]
 fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| train_wide_network(512, 2, 5))
-    };
-    let one = run(1);
-    assert_eq!(one, run(2));
-    assert_eq!(one, run(3));
+    assert!(actlab::train::SHARD_FROM <= 256 && actlab::train::SHARD_FROM > 128);
+    for batch in [128, 256] {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| train_wide_network(512, 2, 5, batch))
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "batch {batch}");
+        assert_eq!(one, run(3), "batch {batch}");
+    }
 }
 
 /// Several trainings with parallel steps at once on one pool (a seed sweep with `par_iter`):
@@ -310,7 +315,7 @@ fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
 #[test]
 fn concurrent_trainings_on_one_pool_finish_with_the_sequential_results() {
     use rayon::prelude::*;
-    let run = |seed: u64| train_wide_network(256, 3, seed);
+    let run = |seed: u64| train_wide_network(512, 2, seed, 256);
     let sequential: Vec<_> = (0..6).map(run).collect();
     for threads in [2, 3] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -641,9 +641,12 @@ fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>, shards: &[Range<u
 /// gradients summed at the end: the serial stretches of a step (activations, the loss, the
 /// small products of narrow layers, bias gradients) then run on both cores, and the threads
 /// meet twice a step instead of at every product. The cut depends on the batch alone, never
-/// on the number of threads, so results do not either. Smaller batches stay whole: the sum of
-/// two gradients costs more than a short step gains (measured in `bench/RESULTS.md`).
-pub const SHARD_FROM: usize = 128;
+/// on the number of threads, so results do not either. Smaller batches stay whole: each shard
+/// writes a whole gradient, which costs more than it saves when a shard has few rows.
+/// Measured with `actlab train` on Fashion-MNIST, 2 threads (train seconds per epoch, medians
+/// of 5, alternating): 784-100-10 at batch 200 (shards of 100 rows) 0.145 → 0.135 s, and
+/// 784-256-128-10 at batch 512 0.344 → 0.337 s, but at batch 128 (shards of 64) 0.368 → 0.417 s.
+pub const SHARD_FROM: usize = 192;
 
 /// The rows of each shard of a batch of `rows` rows (one shard, or two, see [`SHARD_FROM`]).
 /// The second starts on a multiple of 4, so that each shard's products are those rows of the
