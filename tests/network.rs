@@ -298,7 +298,7 @@ fn train_wide_network(n: usize, epochs: usize, seed: u64, batch: usize) -> Vec<f
 /// pool's other threads spinning for work during each epoch.
 #[test]
 fn training_with_parallel_steps_is_the_same_on_any_thread_count() {
-    assert!(actlab::train::SHARD_FROM <= 256 && actlab::train::SHARD_FROM > 128);
+    const { assert!(actlab::train::SHARD_FROM <= 256 && actlab::train::SHARD_FROM > 128) };
     for batch in [128, 256] {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
