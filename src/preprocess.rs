@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::csv::{build_target, name_list, TargetColumn};
@@ -239,16 +240,26 @@ pub fn read_training(
         None => ((0..rows.len()).collect(), Vec::new()),
     };
     let fit_rows: Vec<usize> = fit.iter().map(|&i| rows[i]).collect();
+    // The columns are fitted in parallel; their warnings and notes are kept in column order.
+    let fitted: Vec<_> = table
+        .columns
+        .par_iter()
+        .enumerate()
+        .filter(|&(c, _)| c != t)
+        .map(|(c, column)| {
+            let (mut warnings, mut notes) = (Vec::new(), Vec::new());
+            let (plan, summary) = fit_column(&table.names[c], column, &fit_rows, schema, &mut warnings, &mut notes);
+            (plan, summary, warnings, notes)
+        })
+        .collect();
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
     let mut columns = Vec::new();
-    for (c, column) in table.columns.iter().enumerate() {
-        if c == t {
-            continue;
-        }
-        let (plan, summary) = fit_column(&table.names[c], column, &fit_rows, schema, &mut warnings, &mut notes);
+    for (plan, summary, column_warnings, column_notes) in fitted {
         columns.push(plan);
         summaries.push(summary);
+        warnings.extend(column_warnings);
+        notes.extend(column_notes);
     }
     let preprocessor = Preprocessor { columns };
     if preprocessor.width() == 0 {
@@ -263,20 +274,30 @@ pub fn read_training(
         )));
     }
     summaries.push(target_summary(&table.names[t], &target_values, dropped_rows));
-    let (x, _) = preprocessor.encode(&table, &rows, false)?;
-    // The raw cells are no longer needed: free them before the parts are copied out.
-    let target_name = table.names[t].clone();
-    drop(table);
-    let data = Dataset {
-        x,
+    // The targets of every row with one, without features: each part takes its targets from it
+    // and has its own rows encoded, so the encoded features are not copied into the parts.
+    let targets = Dataset {
+        x: Matrix::zeros(rows.len(), 0),
         feature_names: preprocessor.feature_names(),
-        target_name,
+        target_name: table.names[t].clone(),
         target: target_values,
         images: false,
     };
+    let encode = |part: Option<&[usize]>| -> Result<Dataset> {
+        let Some(part) = part else {
+            let x = preprocessor.encode(&table, &rows, false)?.0;
+            return Ok(Dataset { x, ..targets.clone() });
+        };
+        let table_rows: Vec<usize> = part.iter().map(|&i| rows[i]).collect();
+        let x = preprocessor.encode(&table, &table_rows, false)?.0;
+        Ok(Dataset {
+            x,
+            ..targets.subset(part)
+        })
+    };
     let (data, test) = match holdout {
-        Some(_) => (data.subset(&fit), Some(data.subset(&held_out))),
-        None => (data, None),
+        Some(_) => (encode(Some(&fit))?, Some(encode(Some(&held_out))?)),
+        None => (encode(None)?, None),
     };
     Ok(Prepared {
         data,
@@ -424,19 +445,32 @@ fn fit_column(
     let categorical = schema.categorical.iter().any(|c| c == name);
     if let (Some(values), false) = (&numbers, categorical) {
         let mut present_values: Vec<f32> = rows.iter().map(|&r| values[r]).filter(|v| !v.is_nan()).collect();
-        present_values.sort_by(f32::total_cmp);
         let n = present_values.len();
-        let all_distinct = n >= MIN_ROWS_FOR_DISTINCT && present_values.windows(2).all(|w| w[0] != w[1]);
-        if id_name(name) || (all_distinct && present_values.iter().all(|v| v.fract() == 0.0)) {
+        // Whether every value is distinct (which takes sorting them) matters only to a column
+        // that may be an identifier.
+        let integers = present_values.iter().all(|v| v.fract() == 0.0);
+        let all_distinct = (integers || id_name(name)) && n >= MIN_ROWS_FOR_DISTINCT && {
+            present_values.sort_unstable_by(f32::total_cmp);
+            present_values.windows(2).all(|w| w[0] != w[1])
+        };
+        if id_name(name) || (all_distinct && integers) {
             flag_identifier(name, all_distinct, warnings, &mut summary);
         }
+        let range = [
+            present_values.iter().copied().min_by(f32::total_cmp),
+            present_values.iter().copied().max_by(f32::total_cmp),
+        ]
+        .map(|v| v.expect("a present value"));
+        // The middle value (or the two of an even count) in sorted order.
+        let (below, &mut upper, _) = present_values.select_nth_unstable_by(n / 2, f32::total_cmp);
         let median = if n % 2 == 1 {
-            present_values[n / 2]
+            upper
         } else {
-            ((f64::from(present_values[n / 2 - 1]) + f64::from(present_values[n / 2])) / 2.0) as f32
+            let lower = below.iter().copied().max_by(f32::total_cmp).expect("n is at least 2");
+            ((f64::from(lower) + f64::from(upper)) / 2.0) as f32
         };
         summary.kind = "numeric";
-        summary.range = Some([present_values[0], present_values[n - 1]]);
+        summary.range = Some(range);
         let plan = ColumnPlan {
             name: name.to_string(),
             encoding: Encoding::Numeric {
