@@ -378,3 +378,53 @@ proptest! {
         prop_assert_eq!([range[0].to_bits(), range[1].to_bits()], [sorted[0].to_bits(), sorted[n - 1].to_bits()]);
     }
 }
+
+#[test]
+fn blocks_of_rows_report_the_first_refused_cell_and_count_every_note() {
+    let (p, _f) = train(&mixed(), &SchemaOptions::default(), None).unwrap();
+    // 3,000 rows (three blocks): unknown ports at rows 2,600 and 1,500, a missing id at row
+    // 2,900 and text in the numeric 'age' at row 2,950; the id column comes first.
+    let mut text = String::from("id,age,port\n");
+    for i in 0..3000 {
+        let port = match i {
+            1500 => "X",
+            2600 => "Y",
+            _ => "S",
+        };
+        let id = if i == 2900 { String::new() } else { i.to_string() };
+        text += &format!("{id},{},{port}\n", if i == 2950 { "old" } else { "30" });
+    }
+    let new = file(&text);
+    let error = |strict| {
+        p.preprocessor
+            .read(new.path(), &TableOptions::default(), None, strict)
+            .unwrap_err()
+            .to_string()
+    };
+    // 'age' is encoded before 'port' (the training file's order), so its error comes first.
+    assert!(
+        error(true).ends_with(":2952:2: column 'age': 'old' is not a number, but the column was numeric in training")
+    );
+    let text = text.replace(",old,", ",31,");
+    let new = file(&text);
+    let strict_error = p
+        .preprocessor
+        .read(new.path(), &TableOptions::default(), None, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        strict_error.ends_with(":1502:3: column 'port': category 'X' was never seen in training"),
+        "{strict_error}"
+    );
+    let read = p
+        .preprocessor
+        .read(new.path(), &TableOptions::default(), None, false)
+        .unwrap();
+    assert_eq!(read.notes.len(), 2, "{:?}", read.notes);
+    assert!(read.notes[0].contains("'id': 1 missing cell (none in training) took the training median 105"));
+    assert!(read.notes[1].contains("'port': 2 cells with a category never seen in training encoded as all zeros"));
+    assert_eq!(read.data.x.row(2900)[..2], [105.0, 30.0]);
+    assert_eq!(read.data.x.row(2950)[..2], [2950.0, 31.0]);
+    assert!(read.data.x.row(2600)[2..].iter().all(|&v| v == 0.0));
+    assert_eq!(read.data.x.row(2601)[2..], read.data.x.row(5)[2..]);
+}
