@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::layer::LayerSpec;
-use crate::model::{self, FitConfig, Fitted};
+use crate::model::{self, FitConfig, Fitted, Standardized};
 use crate::optim::{OptimizerState, SchedulePosition};
 use crate::train::{Best, Continuation, EpochRecord, History, SaveState, State, TrainConfig};
 use crate::{fileio, Dataset, Error, Mlp, Result, Target};
@@ -402,25 +402,56 @@ pub fn fit(
     checkpoint: Option<(&Path, usize)>,
     on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<Fitted> {
+    fit_by(data, config, resume, checkpoint, |data, config, continuation| {
+        model::fit_with(data, config, continuation, on_epoch)
+    })
+}
+
+/// [`fit`] of data the caller gives up, as [`model::fit_owned_with`] fits it: its features
+/// are standardized in place and handed back with the model.
+///
+/// # Errors
+/// As [`fit`].
+pub fn fit_owned(
+    data: Dataset,
+    config: &FitConfig,
+    resume: Option<&Path>,
+    checkpoint: Option<(&Path, usize)>,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<(Fitted, Standardized)> {
+    fit_by(data, config, resume, checkpoint, |data, config, continuation| {
+        model::fit_owned_with(data, config, continuation, on_epoch)
+    })
+}
+
+/// Checks the checkpoint to resume from against `config` and `data`, and runs `fit` on them
+/// with the continuation that resumes it and writes the checkpoints.
+fn fit_by<D: std::borrow::Borrow<Dataset>, T>(
+    data: D,
+    config: &FitConfig,
+    resume: Option<&Path>,
+    checkpoint: Option<(&Path, usize)>,
+    fit: impl FnOnce(D, &FitConfig, Continuation<'_>) -> Result<T>,
+) -> Result<T> {
     // Checkpoints hold the settings as they were decided, defaults included.
-    let config = &config.resolved(data);
+    let config = &config.resolved(data.borrow());
     let resume = match resume {
         Some(path) => {
             let saved = load(path)?;
-            saved.check_matches(path, config, data)?;
+            saved.check_matches(path, config, data.borrow())?;
             Some(saved.state)
         }
         None => None,
     };
     let mut write_to = checkpoint.map(|(path, every)| {
-        let fingerprint = DataFingerprint::of(data);
+        let fingerprint = DataFingerprint::of(data.borrow());
         (every, move |state: &State| save(path, config, &fingerprint, state))
     });
     let continuation = Continuation {
         resume,
         checkpoint: write_to.as_mut().map(|(every, write)| (*every, write as SaveState<'_>)),
     };
-    model::fit_with(data, config, continuation, on_epoch)
+    fit(data, config, continuation)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::data::{stratified_indices, Columns, DatasetRef, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
 use crate::loss::Loss;
-use crate::mlp::MlpConfig;
+use crate::mlp::{MlpConfig, Workspace};
 use crate::optim::OptimizerKind;
 use crate::predictor::{Prediction, Predictor};
 use crate::train::{self, Batchable, History, TrainConfig};
@@ -246,11 +246,127 @@ pub fn fit_with<'a>(
     data: impl Into<DatasetRef<'a>>,
     config: &FitConfig,
     continuation: train::Continuation<'_>,
-    mut on_epoch: impl FnMut(&train::EpochRecord),
+    on_epoch: impl FnMut(&train::EpochRecord),
 ) -> Result<Fitted> {
     let began = Instant::now();
     let data = data.into();
-    let config = &config.resolved(data);
+    let mut plan = plan(data, config)?;
+    // The training part held out of `data` is standardized in place: one copy of the data in all.
+    let (x, targets, labels) = match plan.held_out.take() {
+        None => plan.model.prepare(data)?,
+        Some(part) => plan.model.prepare_owned(part, false)?,
+    };
+    train_planned(plan, &x, targets, labels, continuation, on_epoch, began)
+}
+
+/// [`fit_with`] of data the caller gives up: its features are standardized in place, so that
+/// no copy of them is made (when no validation data is held out; otherwise as [`fit_with`]),
+/// and handed back with the model as [`Standardized`] data that the model scores without
+/// standardizing them again ([`Model::evaluate`], [`Model::report`], [`Model::diagnose`]).
+/// The model is the one [`fit_with`] trains, bit for bit.
+///
+/// # Errors
+/// As [`fit_with`].
+pub fn fit_owned_with(
+    mut data: Dataset,
+    config: &FitConfig,
+    continuation: train::Continuation<'_>,
+    on_epoch: impl FnMut(&train::EpochRecord),
+) -> Result<(Fitted, Standardized)> {
+    let began = Instant::now();
+    let mut plan = plan(data.view(), config)?;
+    if let Some(part) = plan.held_out.take() {
+        let (x, targets, labels) = plan.model.prepare_owned(part, false)?;
+        let fitted = train_planned(plan, &x, targets, labels, continuation, on_epoch, began)?;
+        drop(x);
+        data.x = fitted.model.standardized_in_place(data.x)?;
+        return Ok((fitted, Standardized(data)));
+    }
+    let x = plan
+        .model
+        .standardized_in_place(std::mem::replace(&mut data.x, Matrix::zeros(0, 0)))?;
+    let (x, targets, labels) = plan.model.prepare_inputs(data.view(), x)?;
+    let fitted = train_planned(plan, &x, targets, labels, continuation, on_epoch, began)?;
+    data.x = x;
+    Ok((fitted, Standardized(data)))
+}
+
+/// Training data that [`fit_owned_with`] standardized in place with its model's statistics:
+/// that model scores it without standardizing it again (it converts into [`Samples`]). Give
+/// it to no other model.
+#[derive(Debug)]
+pub struct Standardized(Dataset);
+
+impl Standardized {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.0.n_features()
+    }
+}
+
+/// Labelled samples for a model to score: a data set as read (its features are standardized
+/// row by row as the network takes them), or the [`Standardized`] training data of
+/// [`fit_owned_with`].
+#[derive(Clone, Copy, Debug)]
+pub struct Samples<'a> {
+    data: DatasetRef<'a>,
+    /// Whether `data.x` is standardized with the model's statistics already.
+    standardized: bool,
+}
+
+impl<'a> From<&'a Dataset> for Samples<'a> {
+    fn from(data: &'a Dataset) -> Self {
+        Samples {
+            data: data.view(),
+            standardized: false,
+        }
+    }
+}
+
+impl<'a> From<DatasetRef<'a>> for Samples<'a> {
+    fn from(data: DatasetRef<'a>) -> Self {
+        Samples {
+            data,
+            standardized: false,
+        }
+    }
+}
+
+impl<'a> From<&'a Standardized> for Samples<'a> {
+    fn from(data: &'a Standardized) -> Self {
+        Samples {
+            data: data.0.view(),
+            standardized: true,
+        }
+    }
+}
+
+/// A training run decided before its data is prepared: the untrained model with its
+/// statistics, and the parts the data was split into.
+struct Plan {
+    config: FitConfig,
+    model: Model,
+    /// The training part, when validation data is held out.
+    held_out: Option<Dataset>,
+    validation: Option<Dataset>,
+    /// The rows of the data that the training part holds.
+    fit_rows: Vec<usize>,
+}
+
+/// Checks the settings against `data`, holds out validation data, builds the network and
+/// fits the standardization.
+fn plan(data: DatasetRef<'_>, config: &FitConfig) -> Result<Plan> {
+    let config = config.resolved(data);
     let validation_fraction = config.validation_fraction.unwrap_or(0.0);
     let task = data
         .task()
@@ -280,6 +396,12 @@ pub fn fit_with<'a>(
                     "numbers".into()
                 }
             ),
+        });
+    }
+    if config.threshold == Some(Threshold::Auto) && validation_fraction == 0.0 {
+        return Err(Error::Setting {
+            field: "threshold",
+            message: "auto tunes it on validation data, but the validation fraction is 0".into(),
         });
     }
     if config.class_weight.is_some() && task != Task::Classification {
@@ -316,7 +438,7 @@ pub fn fit_with<'a>(
     };
 
     let fit_part = held_out.as_ref().map_or(data, Dataset::view);
-    check_training_memory(config, data.n_features(), outputs, data.len())?;
+    check_training_memory(&config, data.n_features(), outputs, data.len())?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.train.seed);
     let mlp = Mlp::new(
         &MlpConfig {
@@ -342,7 +464,7 @@ pub fn fit_with<'a>(
         (Target::Values(v), true) => Some(mean_std(v)),
         _ => None,
     };
-    let mut model = Model {
+    let model = Model {
         mlp,
         task,
         classes,
@@ -353,21 +475,42 @@ pub fn fit_with<'a>(
         loss,
         threshold: None,
     };
+    Ok(Plan {
+        config,
+        model,
+        held_out,
+        validation,
+        fit_rows,
+    })
+}
 
-    let n_train = fit_part.len();
-    // The training part held out of `data` is standardized in place: one copy of the data in all.
-    let (x, targets, labels) = match held_out {
-        None => model.prepare(data)?,
-        Some(part) => model.prepare_owned(part)?,
-    };
-    let sample_weights = training_weights(config, &model.classes, labels.as_deref(), &fit_rows)?;
+/// Trains the model on the training part prepared as `x`, `targets` and `labels` (see
+/// [`Model::prepare`]); `began`: when the call began, for [`Timings`].
+fn train_planned(
+    plan: Plan,
+    x: &Matrix,
+    targets: Matrix,
+    labels: Option<Vec<u32>>,
+    continuation: train::Continuation<'_>,
+    mut on_epoch: impl FnMut(&train::EpochRecord),
+    began: Instant,
+) -> Result<Fitted> {
+    let Plan {
+        config,
+        mut model,
+        validation,
+        fit_rows,
+        ..
+    } = plan;
+    let n_train = x.rows();
+    let sample_weights = training_weights(&config, &model.classes, labels.as_deref(), &fit_rows)?;
     let prepared_validation = validation.as_ref().map(|v| model.prepare(v)).transpose()?;
     let mut epochs = 0;
     let (history, epochs_began) = train::train_timed(
         &mut model.mlp,
-        loss,
+        model.loss,
         Batchable {
-            x: &x,
+            x,
             targets: &targets,
             labels: labels.as_deref(),
             weights: sample_weights.as_deref(),
@@ -712,11 +855,12 @@ impl Model {
     ///
     /// # Errors
     /// Feature count or target kind that does not fit the model.
-    pub fn diagnose(&self, data: &Dataset, max_samples: usize) -> Result<Diagnostics> {
+    pub fn diagnose<'a>(&self, data: impl Into<Samples<'a>>, max_samples: usize) -> Result<Diagnostics> {
+        let Samples { data, standardized } = data.into();
         // Only the rows that diagnostics looks at (see [`diagnostics::diagnose`]) are prepared.
         let n = data.len().min(max_samples.max(1));
         let rows: Vec<usize> = (0..n).map(|i| i * data.len() / n).collect();
-        let (x, targets, _) = self.prepare(&data.subset(&rows))?;
+        let (x, targets, _) = self.prepare_owned(data.subset(&rows), standardized)?;
         Ok(diagnostics::diagnose(&self.mlp, &x, &targets, self.loss, max_samples))
     }
 
@@ -731,9 +875,15 @@ impl Model {
     }
 
     /// [`Model::prepare`] of data the caller no longer needs: its features are standardized
-    /// in place rather than copied.
-    fn prepare_owned(&self, mut data: Dataset) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
-        let x = self.standardized_in_place(std::mem::replace(&mut data.x, Matrix::zeros(0, 0)))?;
+    /// in place rather than copied (unless `standardized` says they are already).
+    fn prepare_owned(&self, mut data: Dataset, standardized: bool) -> Result<(Matrix, Matrix, Option<Vec<u32>>)> {
+        let x = std::mem::replace(&mut data.x, Matrix::zeros(0, 0));
+        let x = if standardized {
+            self.check_features(x.cols())?;
+            x
+        } else {
+            self.standardized_in_place(x)?
+        };
         self.prepare_inputs(data.view(), x)
     }
 
@@ -754,12 +904,7 @@ impl Model {
                 Ok((x, t, Some(labels)))
             }
             Task::Regression => {
-                let Target::Values(values) = &data.target else {
-                    return Err(Error::config(format!(
-                        "the model predicts numbers, but the data's target '{}' is not numeric",
-                        data.target_name
-                    )));
-                };
+                let values = self.target_values(data)?;
                 let (mean, std) = self.target_scale.unwrap_or((0.0, 1.0));
                 let t = values.iter().map(|&v| (v - mean) / std).collect();
                 Ok((x, Matrix::from_vec(values.len(), 1, t), None))
@@ -791,6 +936,16 @@ impl Model {
 
     /// [`Model::predict_rows`] with the network already laid out for prediction.
     pub(crate) fn predict_rows_with(&self, network: &crate::inference::Predictor, x: MatrixRef<'_>) -> Result<Matrix> {
+        self.predict_inputs(network, x, false)
+    }
+
+    /// [`Model::predict_rows_with`] of rows that are `standardized` already or not.
+    fn predict_inputs(
+        &self,
+        network: &crate::inference::Predictor,
+        x: MatrixRef<'_>,
+        standardized: bool,
+    ) -> Result<Matrix> {
         let outputs = self.mlp.outputs();
         crate::memory::check(
             &format!("predicting {} rows", x.rows()),
@@ -800,17 +955,33 @@ impl Model {
         let mut out = vec![0.0; x.rows() * outputs];
         network
             .predict_rows(&mut out, |row, input| {
-                self.input.row(x.row(row), input).map_or(Ok(()), Err)
+                self.network_input(x.row(row), standardized, input).map_or(Ok(()), Err)
             })
             .map_err(|(row, column)| match column {
                 Some(column) => self.beyond_f32(row, column, x.row(row)[column]),
                 None => {
                     let mut input = vec![0.0; x.cols()];
-                    self.input.row(x.row(row), &mut input);
+                    self.network_input(x.row(row), standardized, &mut input);
                     self.mlp.non_finite(&input, row)
                 }
             })?;
         self.in_data_terms(Matrix::from_vec(x.rows(), outputs, out))
+    }
+
+    /// `input ←` the features `raw` of one sample as the network takes them: standardized,
+    /// unless they are `standardized` already; the column of the first that is not finite.
+    fn network_input(&self, raw: &[f32], standardized: bool, input: &mut [f32]) -> Option<usize> {
+        if standardized {
+            input.copy_from_slice(raw);
+            return None;
+        }
+        self.input.row(raw, input)
+    }
+
+    /// [`Model::predict`] of samples.
+    fn predict_samples(&self, samples: Samples<'_>) -> Result<Matrix> {
+        let network = crate::inference::Predictor::new(&self.mlp);
+        self.predict_inputs(&network, samples.data.x, samples.standardized)
     }
 
     /// The predicted class label of every sample.
@@ -848,11 +1019,13 @@ impl Model {
     ///
     /// # Errors
     /// No samples, or features or a target that do not fit the model.
-    pub fn report(&self, data: &Dataset) -> Result<metrics::Report> {
+    pub fn report<'a>(&self, data: impl Into<Samples<'a>>) -> Result<metrics::Report> {
+        let samples = data.into();
+        let data = samples.data;
         if data.is_empty() {
             return Err(Error::config("no samples to score"));
         }
-        let predicted = self.predict(data)?;
+        let predicted = self.predict_samples(samples)?;
         match self.task {
             Task::Classification => {
                 let labels = self.labels(data)?;
@@ -865,12 +1038,7 @@ impl Model {
                 )))
             }
             Task::Regression => {
-                let Target::Values(values) = &data.target else {
-                    return Err(Error::config(format!(
-                        "the model predicts numbers, but the data's target '{}' is not numeric",
-                        data.target_name
-                    )));
-                };
+                let values = self.target_values(data)?;
                 Ok(metrics::Report::Regression(metrics::regression_report(
                     predicted.as_slice(),
                     values,
@@ -907,41 +1075,46 @@ impl Model {
         })
     }
 
-    /// Loss and scores on a labelled data set.
+    /// Loss and scores on a labelled data set: a [`Dataset`], or the [`Standardized`] training
+    /// data of [`fit_owned_with`]. The loss and accuracy are [`train::evaluate`]'s, bit for bit,
+    /// but each chunk of rows is standardized into a buffer of its own as the network takes
+    /// it (the features are not copied whole) and the chunks run in parallel.
     ///
     /// # Errors
     /// Feature count or target kind that does not fit the model.
-    pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
+    pub fn evaluate<'a>(&self, data: impl Into<Samples<'a>>) -> Result<Scores> {
+        let samples = data.into();
+        let data = samples.data;
         if data.is_empty() {
             return Err(Error::config("no samples to score"));
         }
-        let (x, targets, labels) = self.prepare(data)?;
-        let e = train::evaluate(
-            &self.mlp,
-            Batchable {
-                x: &x,
-                targets: &targets,
-                labels: labels.as_deref(),
-                weights: None,
-            },
-            self.loss,
-        );
-        if !e.loss.is_finite() {
+        self.check_features(data.n_features())?;
+        let targets = match self.task {
+            Task::Classification => self.labels(data).map(Targets::Labels),
+            Task::Regression => self.target_values(data).map(Targets::Values),
+        };
+        // A feature beyond f32 once standardized is named before a target that does not fit,
+        // as [`Model::prepare`] does.
+        let targets = targets.or_else(|e| self.loss_sum(samples, None).and(Err(e)))?;
+        let (sum, correct) = self.loss_sum(samples, Some(&targets))?;
+        let n = data.len() as f64;
+        let loss = sum / n;
+        if !loss.is_finite() {
             // Either an output is not finite (the error names where it stopped being so) or
             // the loss of finite outputs overflowed.
-            self.predict(data)?;
+            self.predict_samples(samples)?;
             return Err(Error::config(format!(
                 "the {} loss of the model's predictions is {} (the outputs are finite but too far from the targets to score in f64)",
-                self.loss, e.loss
+                self.loss, loss
             )));
         }
-        Ok(match self.task {
-            Task::Classification => Scores {
-                loss: e.loss,
+        Ok(match targets {
+            Targets::Labels(_) => Scores {
+                loss,
                 // The network's own rule unless a threshold decides.
                 accuracy: match self.threshold {
-                    None => e.score,
-                    Some(_) => match self.report(data)? {
+                    None => Some(correct as f64 / n),
+                    Some(_) => match self.report(samples)? {
                         metrics::Report::Classification(r) => Some(r.accuracy),
                         metrics::Report::Regression(_) => unreachable!("a classifier reports classes"),
                     },
@@ -949,13 +1122,10 @@ impl Model {
                 r2: None,
                 rmse: None,
             },
-            Task::Regression => {
-                let predicted = self.predict(data)?;
-                let Target::Values(values) = &data.target else {
-                    unreachable!("prepare checked the target")
-                };
+            Targets::Values(values) => {
+                let predicted = self.predict_samples(samples)?;
                 Scores {
-                    loss: e.loss,
+                    loss,
                     accuracy: None,
                     r2: metrics::r2(predicted.as_slice(), values),
                     rmse: Some(metrics::rmse(predicted.as_slice(), values)),
@@ -963,6 +1133,112 @@ impl Model {
             }
         })
     }
+
+    /// The sum of the loss over the samples and the number of them whose class the network's
+    /// own rule predicts right, as [`train::evaluate`] sums them: chunks of
+    /// [`EVALUATION_CHUNK`] rows, each chunk's mean loss times its rows added in row order, so
+    /// the chunks may run in parallel. `targets: None` only checks the inputs.
+    ///
+    /// # Errors
+    /// The first feature in row order that is beyond f32 once standardized.
+    fn loss_sum(&self, samples: Samples<'_>, targets: Option<&Targets<'_>>) -> Result<(f64, usize)> {
+        use rayon::prelude::*;
+        let x = samples.data.x;
+        let (inputs, outputs, n) = (x.cols(), self.mlp.outputs(), x.rows());
+        let output = self.mlp.layers().last().expect("a network has layers").activation;
+        let (mean, std) = self.target_scale.unwrap_or((0.0, 1.0));
+        let chunks: Vec<std::result::Result<(f64, usize), (usize, usize)>> = (0..n.div_ceil(EVALUATION_CHUNK))
+            .into_par_iter()
+            .map_init(
+                || (Workspace::default(), Vec::new(), Vec::new()),
+                |(ws, standardized, dense), c| {
+                    let rows = c * EVALUATION_CHUNK..((c + 1) * EVALUATION_CHUNK).min(n);
+                    let count = rows.len();
+                    let raw = &x.as_slice()[rows.start * inputs..rows.end * inputs];
+                    let chunk = if samples.standardized {
+                        raw
+                    } else {
+                        standardized.resize(raw.len(), 0.0);
+                        for (r, (raw, input)) in raw
+                            .chunks_exact(inputs)
+                            .zip(standardized.chunks_exact_mut(inputs))
+                            .enumerate()
+                        {
+                            if let Some(column) = self.input.row(raw, input) {
+                                return Err((rows.start + r, column));
+                            }
+                        }
+                        &standardized[..]
+                    };
+                    let Some(targets) = targets else {
+                        return Ok((0.0, 0));
+                    };
+                    // The targets as [`Model::prepare`] makes them.
+                    dense.clear();
+                    dense.resize(count * outputs, 0.0);
+                    match targets {
+                        Targets::Labels(labels) => {
+                            for (t, &l) in dense.chunks_exact_mut(outputs).zip(&labels[rows.clone()]) {
+                                if outputs == 1 {
+                                    t[0] = l as f32;
+                                } else {
+                                    t[l as usize] = 1.0;
+                                }
+                            }
+                        }
+                        Targets::Values(values) => {
+                            for (t, &v) in dense.iter_mut().zip(&values[rows.clone()]) {
+                                *t = (v - mean) / std;
+                            }
+                        }
+                    }
+                    self.mlp.forward(chunk, count, ws);
+                    let loss = self.loss.loss(output, ws.logits(), ws.output(), dense, outputs) * count as f64;
+                    let correct = match targets {
+                        Targets::Labels(labels) => ws
+                            .output()
+                            .chunks_exact(outputs)
+                            .zip(&labels[rows])
+                            .filter(|(row, &l)| metrics::predicted_class(row) == l as usize)
+                            .count(),
+                        Targets::Values(_) => 0,
+                    };
+                    Ok((loss, correct))
+                },
+            )
+            .collect();
+        let (mut sum, mut correct) = (0.0, 0);
+        for chunk in chunks {
+            let (loss, right) = chunk.map_err(|(row, column)| self.beyond_f32(row, column, x.row(row)[column]))?;
+            sum += loss;
+            correct += right;
+        }
+        Ok((sum, correct))
+    }
+
+    /// The target values of `data`, for a model that predicts numbers.
+    ///
+    /// # Errors
+    /// A target that is not numbers.
+    fn target_values<'a>(&self, data: DatasetRef<'a>) -> Result<&'a [f32]> {
+        match data.target {
+            Target::Values(values) => Ok(values),
+            _ => Err(Error::config(format!(
+                "the model predicts numbers, but the data's target '{}' is not numeric",
+                data.target_name
+            ))),
+        }
+    }
+}
+
+/// Rows per chunk of [`Model::evaluate`]: [`train::evaluate`]'s, whose sums it repeats.
+const EVALUATION_CHUNK: usize = 1024;
+
+/// The targets [`Model::evaluate`] scores against: class indices in the model's order, or
+/// values in the target's units.
+enum Targets<'a> {
+    Labels(Vec<u32>),
+    Values(&'a [f32]),
 }
 
 /// Whether two class labels name the same class: equal text, or the same number (a model
@@ -979,5 +1255,190 @@ fn preview(names: &[String]) -> String {
     match names.len() {
         0..=6 => names.join(", "),
         n => format!("{}, … {} in all", names[..5].join(", "), n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{builtin, SyntheticOptions};
+
+    /// The 1,797 digits (two chunks of [`EVALUATION_CHUNK`] rows), and a regression on their
+    /// pixels.
+    fn digits() -> (Dataset, Dataset) {
+        let options = SyntheticOptions {
+            samples: None,
+            noise: None,
+            seed: 0,
+        };
+        let classes = builtin("digits", &options).unwrap().train;
+        let values = classes
+            .x
+            .iter_rows()
+            .map(|row| row[20] * 3.0 - row[43] + 100.0)
+            .collect();
+        let numbers = Dataset {
+            target: Target::Values(values),
+            target_name: "y".into(),
+            ..classes.clone()
+        };
+        (classes, numbers)
+    }
+
+    fn config(validation: f32, threshold: Option<Threshold>) -> FitConfig {
+        FitConfig {
+            hidden: vec![16],
+            validation_fraction: Some(validation),
+            threshold,
+            train: TrainConfig {
+                epochs: Some(2),
+                batch_size: 64,
+                ..TrainConfig::default()
+            },
+            ..FitConfig::default()
+        }
+    }
+
+    /// Runs `f` on a pool of 1 and of 3 threads.
+    fn on_pools<T: Send>(f: impl Fn() -> T + Sync) -> [T; 2] {
+        [1, 3].map(|t| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(&f)
+        })
+    }
+
+    #[test]
+    fn evaluation_in_chunks_sums_like_train_evaluate() {
+        let (classes, numbers) = digits();
+        for data in [&classes, &numbers] {
+            let model = fit(data, &config(0.0, None)).unwrap().model;
+            let (x, targets, labels) = model.prepare(data).unwrap();
+            let whole = train::evaluate(
+                &model.mlp,
+                Batchable {
+                    x: &x,
+                    targets: &targets,
+                    labels: labels.as_deref(),
+                    weights: None,
+                },
+                model.loss,
+            );
+            for scores in on_pools(|| model.evaluate(data).unwrap()) {
+                assert_eq!(scores.loss.to_bits(), whole.loss.to_bits());
+                if labels.is_some() {
+                    assert_eq!(scores.accuracy, whole.score);
+                } else {
+                    let predicted = model.predict(data).unwrap();
+                    let Target::Values(values) = &data.target else {
+                        unreachable!()
+                    };
+                    assert_eq!(scores.r2, metrics::r2(predicted.as_slice(), values));
+                    assert!(scores.r2.unwrap() > 0.1, "{scores:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn owned_data_trains_the_same_model_and_scores_the_same_standardized_in_place() {
+        let (classes, numbers) = digits();
+        let two_classes = Dataset {
+            target: match &classes.target {
+                Target::Classes { labels, .. } => Target::Classes {
+                    labels: labels.iter().map(|&l| u32::from(l >= 5)).collect(),
+                    classes: vec!["low".into(), "high".into()],
+                },
+                _ => unreachable!(),
+            },
+            ..classes.clone()
+        };
+        let cases = [
+            (&classes, config(0.0, None)),
+            (&classes, config(0.2, None)),
+            (&numbers, config(0.0, None)),
+            (&numbers, config(0.25, None)),
+            (&two_classes, config(0.0, Some(Threshold::Value(0.3)))),
+            (
+                &two_classes,
+                FitConfig {
+                    validation_fraction: None,
+                    ..config(0.0, Some(Threshold::Auto))
+                },
+            ),
+        ];
+        for (data, config) in cases {
+            let borrowed = fit(data, &config).unwrap();
+            let (owned, standardized) =
+                fit_owned_with(data.clone(), &config, train::Continuation::default(), |_| {}).unwrap();
+            let what = format!("{} with {config:?}", data.target_name);
+            assert_eq!(owned.model, borrowed.model, "{what}");
+            assert_eq!(owned.n_train, borrowed.n_train, "{what}");
+            let losses = |f: &Fitted| f.history.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>();
+            assert_eq!(losses(&owned), losses(&borrowed), "{what}");
+            assert_eq!(standardized.len(), data.len());
+            assert_eq!(standardized.n_features(), data.n_features());
+            let model = &owned.model;
+            assert_eq!(
+                model.evaluate(&standardized).unwrap(),
+                model.evaluate(data).unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                model.report(&standardized).unwrap(),
+                model.report(data).unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                model.diagnose(&standardized, 300).unwrap(),
+                model.diagnose(data, 300).unwrap(),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn evaluation_names_the_first_feature_beyond_f32_before_a_target_that_does_not_fit() {
+        let (classes, _) = digits();
+        let mut model = fit(&classes, &config(0.0, None)).unwrap().model;
+        model.input.std[7] = 1e-30;
+        let mut data = classes.clone();
+        data.x.row_mut(1500)[7] = 1e10;
+        data.x.row_mut(1700)[7] = 2e10;
+        for result in on_pools(|| model.evaluate(&data)) {
+            let message = result.unwrap_err().to_string();
+            assert!(message.starts_with("row 1501 of the data: feature"), "{message}");
+        }
+        // With a class the model does not know besides.
+        if let Target::Classes { classes, .. } = &mut data.target {
+            classes[3] = "three".into();
+        }
+        let message = model.evaluate(&data).unwrap_err().to_string();
+        assert!(message.starts_with("row 1501 of the data: feature"), "{message}");
+        data.x.row_mut(1500)[7] = 0.0;
+        data.x.row_mut(1700)[7] = 0.0;
+        let message = model.evaluate(&data).unwrap_err().to_string();
+        assert!(
+            message.contains("class 'three' of the data is not one of the model's classes"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_threshold_tuned_without_validation_data_is_refused() {
+        let (classes, _) = digits();
+        let binary = Dataset {
+            target: Target::Classes {
+                labels: classes.x.iter_rows().map(|row| u32::from(row[20] > 8.0)).collect(),
+                classes: vec!["a".into(), "b".into()],
+            },
+            ..classes
+        };
+        let message = fit(&binary, &config(0.0, Some(Threshold::Auto)))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("validation fraction is 0"), "{message}");
     }
 }

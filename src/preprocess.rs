@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::csv::{build_target, name_list, TargetColumn};
@@ -239,16 +240,26 @@ pub fn read_training(
         None => ((0..rows.len()).collect(), Vec::new()),
     };
     let fit_rows: Vec<usize> = fit.iter().map(|&i| rows[i]).collect();
+    // The columns are fitted in parallel; their warnings and notes are kept in column order.
+    let fitted: Vec<_> = table
+        .columns
+        .par_iter()
+        .enumerate()
+        .filter(|&(c, _)| c != t)
+        .map(|(c, column)| {
+            let (mut warnings, mut notes) = (Vec::new(), Vec::new());
+            let (plan, summary) = fit_column(&table.names[c], column, &fit_rows, schema, &mut warnings, &mut notes);
+            (plan, summary, warnings, notes)
+        })
+        .collect();
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
     let mut columns = Vec::new();
-    for (c, column) in table.columns.iter().enumerate() {
-        if c == t {
-            continue;
-        }
-        let (plan, summary) = fit_column(&table.names[c], column, &fit_rows, schema, &mut warnings, &mut notes);
+    for (plan, summary, column_warnings, column_notes) in fitted {
         columns.push(plan);
         summaries.push(summary);
+        warnings.extend(column_warnings);
+        notes.extend(column_notes);
     }
     let preprocessor = Preprocessor { columns };
     if preprocessor.width() == 0 {
@@ -263,20 +274,30 @@ pub fn read_training(
         )));
     }
     summaries.push(target_summary(&table.names[t], &target_values, dropped_rows));
-    let (x, _) = preprocessor.encode(&table, &rows, false)?;
-    // The raw cells are no longer needed: free them before the parts are copied out.
-    let target_name = table.names[t].clone();
-    drop(table);
-    let data = Dataset {
-        x,
+    // The targets of every row with one, without features: each part takes its targets from it
+    // and has its own rows encoded, so the encoded features are not copied into the parts.
+    let targets = Dataset {
+        x: Matrix::zeros(rows.len(), 0),
         feature_names: preprocessor.feature_names(),
-        target_name,
+        target_name: table.names[t].clone(),
         target: target_values,
         images: false,
     };
+    let encode = |part: Option<&[usize]>| -> Result<Dataset> {
+        let Some(part) = part else {
+            let x = preprocessor.encode(&table, &rows, false)?.0;
+            return Ok(Dataset { x, ..targets.clone() });
+        };
+        let table_rows: Vec<usize> = part.iter().map(|&i| rows[i]).collect();
+        let x = preprocessor.encode(&table, &table_rows, false)?.0;
+        Ok(Dataset {
+            x,
+            ..targets.subset(part)
+        })
+    };
     let (data, test) = match holdout {
-        Some(_) => (data.subset(&fit), Some(data.subset(&held_out))),
-        None => (data, None),
+        Some(_) => (encode(Some(&fit))?, Some(encode(Some(&held_out))?)),
+        None => (encode(None)?, None),
     };
     Ok(Prepared {
         data,
@@ -424,19 +445,32 @@ fn fit_column(
     let categorical = schema.categorical.iter().any(|c| c == name);
     if let (Some(values), false) = (&numbers, categorical) {
         let mut present_values: Vec<f32> = rows.iter().map(|&r| values[r]).filter(|v| !v.is_nan()).collect();
-        present_values.sort_by(f32::total_cmp);
         let n = present_values.len();
-        let all_distinct = n >= MIN_ROWS_FOR_DISTINCT && present_values.windows(2).all(|w| w[0] != w[1]);
-        if id_name(name) || (all_distinct && present_values.iter().all(|v| v.fract() == 0.0)) {
+        // Whether every value is distinct (which takes sorting them) matters only to a column
+        // that may be an identifier.
+        let integers = present_values.iter().all(|v| v.fract() == 0.0);
+        let all_distinct = (integers || id_name(name)) && n >= MIN_ROWS_FOR_DISTINCT && {
+            present_values.sort_unstable_by(f32::total_cmp);
+            present_values.windows(2).all(|w| w[0] != w[1])
+        };
+        if id_name(name) || (all_distinct && integers) {
             flag_identifier(name, all_distinct, warnings, &mut summary);
         }
+        let range = [
+            present_values.iter().copied().min_by(f32::total_cmp),
+            present_values.iter().copied().max_by(f32::total_cmp),
+        ]
+        .map(|v| v.expect("a present value"));
+        // The middle value (or the two of an even count) in sorted order.
+        let (below, &mut upper, _) = present_values.select_nth_unstable_by(n / 2, f32::total_cmp);
         let median = if n % 2 == 1 {
-            present_values[n / 2]
+            upper
         } else {
-            ((f64::from(present_values[n / 2 - 1]) + f64::from(present_values[n / 2])) / 2.0) as f32
+            let lower = below.iter().copied().max_by(f32::total_cmp).expect("n is at least 2");
+            ((f64::from(lower) + f64::from(upper)) / 2.0) as f32
         };
         summary.kind = "numeric";
-        summary.range = Some([present_values[0], present_values[n - 1]]);
+        summary.range = Some(range);
         let plan = ColumnPlan {
             name: name.to_string(),
             encoding: Encoding::Numeric {
@@ -563,102 +597,107 @@ impl Preprocessor {
             &format!("encoding {} rows of {}", rows.len(), table.path.display()),
             memory::bytes([rows.len(), width], 4),
         )?;
-        let mut x = Matrix::zeros(rows.len(), width);
-        let mut notes = Vec::new();
         let mut offset = 0;
-        for plan in self.used_columns() {
-            let c = position[plan.name.as_str()];
-            let column = &table.columns[c];
-            match &plan.encoding {
-                Encoding::Numeric { median, indicator } => {
-                    let values = column.numbers().map_err(|row| {
-                        let text = column.text(row).unwrap_or_default();
-                        table.cell_error(
-                            row,
-                            c,
-                            format!(
-                                "{} is not a number, but the column was numeric in training",
-                                quote(&text)
-                            ),
-                        )
-                    })?;
-                    let mut imputed = 0;
-                    for (i, &r) in rows.iter().enumerate() {
-                        let v = values[r];
-                        let out = x.row_mut(i);
-                        if v.is_nan() {
-                            out[offset] = *median;
-                            if *indicator {
-                                out[offset + 1] = 1.0;
-                            } else {
-                                imputed += 1;
-                            }
-                        } else {
-                            out[offset] = v;
+        let encoders: Vec<ColumnEncoder> = self
+            .used_columns()
+            .map(|plan| {
+                let column = position[plan.name.as_str()];
+                let source = match &plan.encoding {
+                    Encoding::Numeric { .. } => Source::Numbers(table.columns[column].numbers()),
+                    Encoding::Categorical { categories, other, .. } => {
+                        let mut index: HashMap<&str, usize> =
+                            categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+                        index.extend(other.iter().map(|c| (c.as_str(), categories.len())));
+                        Source::Categories {
+                            index,
+                            missing_at: categories.len() + usize::from(!other.is_empty()),
                         }
                     }
-                    if imputed > 0 {
-                        notes.push(format!(
-                            "column {}: {imputed} missing cell{} (none in training) took the training median {median}",
-                            quote(&plan.name),
-                            plural(imputed)
-                        ));
-                    }
+                    Encoding::Dropped { .. } => unreachable!("used columns only"),
+                };
+                let encoder = ColumnEncoder {
+                    plan,
+                    column,
+                    offset,
+                    source,
+                };
+                offset += plan.encoding.feature_names(&plan.name).len();
+                encoder
+            })
+            .collect();
+        // Blocks of rows in parallel, every column of a block at once (the features are written
+        // row by row); each block counts its notes and finds its first refused cell per column.
+        let mut x = Matrix::zeros(rows.len(), width);
+        let block = ENCODE_BLOCK * width.max(1);
+        let tallies: Vec<Vec<Tally>> = x
+            .as_mut_slice()
+            .par_chunks_mut(block)
+            .enumerate()
+            .map(|(b, out)| {
+                let first = b * ENCODE_BLOCK;
+                let rows = &rows[first..first + out.len() / width];
+                encoders
+                    .iter()
+                    .map(|e| e.encode(table, rows, first, width, out, strict))
+                    .collect()
+            })
+            .collect();
+        // In column order as the columns are encoded one after the other: the first refused
+        // cell, else each column's notes.
+        let mut notes = Vec::new();
+        for (k, e) in encoders.iter().enumerate() {
+            let c = e.column;
+            if let Source::Numbers(Err(row)) = &e.source {
+                let text = table.columns[c].text(*row).unwrap_or_default();
+                return Err(table.cell_error(
+                    *row,
+                    c,
+                    format!(
+                        "{} is not a number, but the column was numeric in training",
+                        quote(&text)
+                    ),
+                ));
+            }
+            let (mut counts, mut refused) = ([0; 2], None);
+            for tally in tallies.iter().map(|t| &t[k]) {
+                counts = [counts[0] + tally.counts[0], counts[1] + tally.counts[1]];
+                refused = refused.or(tally.refused);
+            }
+            if let Some(i) = refused {
+                let text = table.columns[c].text(rows[i]).unwrap_or_default();
+                return Err(table.cell_error(
+                    rows[i],
+                    c,
+                    format!("category {} was never seen in training", quote(&text)),
+                ));
+            }
+            let name = quote(&e.plan.name);
+            match (&e.source, counts) {
+                (Source::Numbers(_), [imputed, _]) if imputed > 0 => {
+                    let Encoding::Numeric { median, .. } = &e.plan.encoding else {
+                        unreachable!("numbers are encoded as numeric")
+                    };
+                    notes.push(format!(
+                        "column {name}: {imputed} missing cell{} (none in training) took the training median {median}",
+                        plural(imputed)
+                    ));
                 }
-                Encoding::Categorical {
-                    categories,
-                    other,
-                    missing,
-                } => {
-                    let mut index: HashMap<&str, usize> =
-                        categories.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-                    index.extend(other.iter().map(|c| (c.as_str(), categories.len())));
-                    let missing_at = categories.len() + usize::from(!other.is_empty());
-                    let (mut unknown, mut unseen_missing) = (0, 0);
-                    for (i, &r) in rows.iter().enumerate() {
-                        let hot = match column.text(r) {
-                            None if *missing => Some(missing_at),
-                            None => {
-                                unseen_missing += 1;
-                                None
-                            }
-                            Some(text) => match index.get(text.as_ref()) {
-                                Some(&k) => Some(k),
-                                None if strict => {
-                                    return Err(table.cell_error(
-                                        r,
-                                        c,
-                                        format!("category {} was never seen in training", quote(&text)),
-                                    ))
-                                }
-                                None => {
-                                    unknown += 1;
-                                    None
-                                }
-                            },
-                        };
-                        if let Some(k) = hot {
-                            x.row_mut(i)[offset + k] = 1.0;
-                        }
-                    }
+                (Source::Categories { .. }, [unknown, unseen_missing]) => {
                     if unknown > 0 {
                         notes.push(format!(
-                            "column {}: {unknown} cell{} with a category never seen in training encoded as all zeros",
-                            quote(&plan.name),
+                            "column {name}: {unknown} cell{} with a category never seen in training encoded as all zeros",
                             plural(unknown)
                         ));
                     }
                     if unseen_missing > 0 {
                         notes.push(format!(
-                            "column {}: {unseen_missing} missing cell{} (none in training) encoded as all zeros",
-                            quote(&plan.name),
+                            "column {name}: {unseen_missing} missing cell{} (none in training) encoded as all zeros",
                             plural(unseen_missing)
                         ));
                     }
                 }
-                Encoding::Dropped { .. } => unreachable!("used columns only"),
+                _ => {}
             }
-            offset += plan.encoding.feature_names(&plan.name).len();
         }
         Ok((x, notes))
     }
@@ -771,6 +810,106 @@ impl Preprocessor {
             return Err(format!("the median of column '{}' is not finite", c.name));
         }
         Ok(())
+    }
+}
+
+/// Rows per block of [`Preprocessor::encode`].
+const ENCODE_BLOCK: usize = 1024;
+
+/// One used column of a table on its way into the encoded features.
+struct ColumnEncoder<'a> {
+    plan: &'a ColumnPlan,
+    /// Its index in the table.
+    column: usize,
+    /// Its first encoded feature.
+    offset: usize,
+    source: Source<'a>,
+}
+
+/// What a column's cells are read as.
+enum Source<'a> {
+    /// Numbers (NaN where missing), or the first row whose cell is not a number.
+    Numbers(std::result::Result<std::borrow::Cow<'a, [f32]>, usize>),
+    /// Text: each category's one-hot column (the pooled ones share theirs), and the column of
+    /// a missing cell.
+    Categories {
+        index: HashMap<&'a str, usize>,
+        missing_at: usize,
+    },
+}
+
+/// What a block of rows found in one column: for numbers, the missing cells imputed without
+/// an indicator; for text, the unknown categories and the missing cells without a column of
+/// their own; and the first cell refused (its index in the rows encoded).
+struct Tally {
+    counts: [usize; 2],
+    refused: Option<usize>,
+}
+
+impl ColumnEncoder<'_> {
+    /// Writes the features of `rows` of `table` into `out` (one row of `width` features each);
+    /// `first`: the index of `rows[0]` among the rows encoded.
+    fn encode(
+        &self,
+        table: &Table,
+        rows: &[usize],
+        first: usize,
+        width: usize,
+        out: &mut [f32],
+        strict: bool,
+    ) -> Tally {
+        let mut tally = Tally {
+            counts: [0; 2],
+            refused: None,
+        };
+        let at = self.offset;
+        let cells = out.chunks_exact_mut(width);
+        match (&self.source, &self.plan.encoding) {
+            (Source::Numbers(Err(_)), _) => {}
+            (Source::Numbers(Ok(values)), Encoding::Numeric { median, indicator }) => {
+                for (out, &r) in cells.zip(rows) {
+                    let v = values[r];
+                    if v.is_nan() {
+                        out[at] = *median;
+                        if *indicator {
+                            out[at + 1] = 1.0;
+                        } else {
+                            tally.counts[0] += 1;
+                        }
+                    } else {
+                        out[at] = v;
+                    }
+                }
+            }
+            (Source::Categories { index, missing_at }, Encoding::Categorical { missing, .. }) => {
+                let column = &table.columns[self.column];
+                for (i, (out, &r)) in cells.zip(rows).enumerate() {
+                    let hot = match column.text(r) {
+                        None if *missing => Some(*missing_at),
+                        None => {
+                            tally.counts[1] += 1;
+                            None
+                        }
+                        Some(text) => match index.get(text.as_ref()) {
+                            Some(&k) => Some(k),
+                            None if strict => {
+                                tally.refused = tally.refused.or(Some(first + i));
+                                None
+                            }
+                            None => {
+                                tally.counts[0] += 1;
+                                None
+                            }
+                        },
+                    };
+                    if let Some(k) = hot {
+                        out[at + k] = 1.0;
+                    }
+                }
+            }
+            _ => unreachable!("a column's source follows its encoding"),
+        }
+        tally
     }
 }
 

@@ -328,3 +328,103 @@ fn a_held_out_part_is_not_fitted() {
         first(&train).iter().copied().fold(0.0, f32::max)
     );
 }
+
+#[test]
+fn held_out_parts_are_the_parts_of_the_whole_encoding() {
+    // Numbers only: each part, encoded on its own, is the split of the whole encoding.
+    let mut text = String::from("a,b,y\n");
+    for i in 0..50 {
+        text += &format!("{},{},{}\n", (i * 7) % 11, 0.1 * i as f64, ["u", "v", "w"][i % 3]);
+    }
+    let f = file(&text);
+    let options = (&TableOptions::default(), &SchemaOptions::default());
+    let p = read_training(f.path(), options.0, options.1, None, None, Some((0.3, 4))).unwrap();
+    let whole = read_training(f.path(), options.0, options.1, None, None, None).unwrap();
+    let (train, held) = crate::data::stratified_split(&whole.data, 0.3, 4);
+    assert_eq!(p.data.feature_names, ["a", "b"]);
+    assert_eq!((&p.data, p.test.as_ref().unwrap()), (&train, &held));
+}
+
+proptest! {
+    /// The median and the range of a numeric column, found without sorting it, are those of the
+    /// sorted column (in `f32::total_cmp` order), for odd and even counts, ties and both zeros.
+    #[test]
+    fn median_and_range_are_those_of_the_sorted_values(
+        values in proptest::collection::vec(prop_oneof![-3i32..3, -1000i32..1000].prop_map(|v| v as f32 / 4.0), 1..60),
+        negative_zero in any::<bool>(),
+    ) {
+        let mut values = values;
+        if negative_zero {
+            values[0] = -0.0;
+        }
+        let mut text = String::from("x,y\n");
+        for (i, v) in values.iter().enumerate() {
+            text += &format!("{v:?},{}\n", i % 2);
+        }
+        let (p, _f) = train(&text, &SchemaOptions::default(), None).unwrap();
+        let mut sorted = values.clone();
+        sorted.sort_by(f32::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            ((f64::from(sorted[n / 2 - 1]) + f64::from(sorted[n / 2])) / 2.0) as f32
+        };
+        let Encoding::Numeric { median: fitted, .. } = &p.preprocessor.columns[0].encoding else {
+            panic!("numeric expected")
+        };
+        prop_assert_eq!(fitted.to_bits(), median.to_bits());
+        let range = p.schema[0].range.unwrap();
+        prop_assert_eq!([range[0].to_bits(), range[1].to_bits()], [sorted[0].to_bits(), sorted[n - 1].to_bits()]);
+    }
+}
+
+#[test]
+fn blocks_of_rows_report_the_first_refused_cell_and_count_every_note() {
+    let (p, _f) = train(&mixed(), &SchemaOptions::default(), None).unwrap();
+    // 3,000 rows (three blocks): unknown ports at rows 2,600 and 1,500, a missing id at row
+    // 2,900 and text in the numeric 'age' at row 2,950; the id column comes first.
+    let mut text = String::from("id,age,port\n");
+    for i in 0..3000 {
+        let port = match i {
+            1500 => "X",
+            2600 => "Y",
+            _ => "S",
+        };
+        let id = if i == 2900 { String::new() } else { i.to_string() };
+        text += &format!("{id},{},{port}\n", if i == 2950 { "old" } else { "30" });
+    }
+    let new = file(&text);
+    let error = |strict| {
+        p.preprocessor
+            .read(new.path(), &TableOptions::default(), None, strict)
+            .unwrap_err()
+            .to_string()
+    };
+    // 'age' is encoded before 'port' (the training file's order), so its error comes first.
+    assert!(
+        error(true).ends_with(":2952:2: column 'age': 'old' is not a number, but the column was numeric in training")
+    );
+    let text = text.replace(",old,", ",31,");
+    let new = file(&text);
+    let strict_error = p
+        .preprocessor
+        .read(new.path(), &TableOptions::default(), None, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        strict_error.ends_with(":1502:3: column 'port': category 'X' was never seen in training"),
+        "{strict_error}"
+    );
+    let read = p
+        .preprocessor
+        .read(new.path(), &TableOptions::default(), None, false)
+        .unwrap();
+    assert_eq!(read.notes.len(), 2, "{:?}", read.notes);
+    assert!(read.notes[0].contains("'id': 1 missing cell (none in training) took the training median 105"));
+    assert!(read.notes[1].contains("'port': 2 cells with a category never seen in training encoded as all zeros"));
+    assert_eq!(read.data.x.row(2900)[..2], [105.0, 30.0]);
+    assert_eq!(read.data.x.row(2950)[..2], [2950.0, 31.0]);
+    assert!(read.data.x.row(2600)[2..].iter().all(|&v| v == 0.0));
+    assert_eq!(read.data.x.row(2601)[2..], read.data.x.row(5)[2..]);
+}

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use actlab::model::{output_layer, FitConfig, Fitted, Scores};
+use actlab::model::{output_layer, FitConfig, Fitted, Scores, Standardized};
 use actlab::preprocess::ColumnSummary;
 use actlab::train::EpochRecord;
 use actlab::{checkpoint, fileio, model_io, Activation, Dataset, Task};
@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, SplitArgs, WeightArgs};
+use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, Preprocessing, SplitArgs, WeightArgs};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -90,14 +90,21 @@ pub fn train(args: TrainArgs) -> Result<()> {
             print_auto_output(&prepared.train, task)?;
         }
     }
-    let outcome = fit(&args, &config, &prepared, load_seconds)?;
+    let Prepared {
+        train,
+        test,
+        name,
+        preprocessing,
+    } = prepared;
+    let outcome = fit(&args, &config, train, &test, load_seconds)?;
     if let Some(path) = &args.save {
-        let preprocessor = prepared.preprocessing.as_ref().map(|(p, _)| p);
+        let preprocessor = preprocessing.as_ref().map(|(p, _)| p);
         let bytes = model_io::to_safetensors_with(&outcome.fitted.model, preprocessor)?;
         fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
     }
     if args.json {
-        println!("{}", json_report(&args, &config, &prepared, task, &outcome)?);
+        let data = (name.as_str(), &test, preprocessing.as_ref());
+        println!("{}", json_report(&args, &config, data, task, &outcome)?);
     } else {
         print_summary(&args, &outcome);
     }
@@ -107,6 +114,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
 /// What a run gave: the model, its scores and how fast it trained.
 struct Outcome {
     fitted: Fitted,
+    /// The training data, as the model takes it.
+    train: Standardized,
     train_scores: Scores,
     /// None for a data set too small to hold out a test sample (one sample per class).
     test_scores: Option<Scores>,
@@ -119,8 +128,13 @@ struct Outcome {
 }
 
 /// Trains (or resumes training) with a progress bar on a terminal, and scores the model.
-fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared, load_seconds: f64) -> Result<Outcome> {
-    let (train_set, test_set) = (&prepared.train, &prepared.test);
+fn fit(
+    args: &TrainArgs,
+    config: &FitConfig,
+    train_set: Dataset,
+    test_set: &Dataset,
+    load_seconds: f64,
+) -> Result<Outcome> {
     let epochs = config.train.epochs_for(train_set.len());
     let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(epochs as u64);
@@ -133,7 +147,8 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared, load_seconds: 
     let start = Instant::now();
     let (resume, every) = (args.resume.as_deref(), args.checkpoint_every as usize);
     let checkpoint = args.checkpoint.as_deref().map(|path| (path, every));
-    let fitted = checkpoint::fit(train_set, config, resume, checkpoint, |record: &EpochRecord| {
+    // The training data is standardized in place (no copy of it is made) and scored as it is.
+    let (fitted, train_set) = checkpoint::fit_owned(train_set, config, resume, checkpoint, |record: &EpochRecord| {
         if let Some(bar) = &progress {
             bar.set_position(record.epoch as u64);
             bar.set_message(format!(
@@ -150,17 +165,18 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared, load_seconds: 
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let train_scores = fitted.model.evaluate(train_set)?;
+    let train_scores = fitted.model.evaluate(&train_set)?;
     let test_scores = (!test_set.is_empty())
         .then(|| fitted.model.evaluate(test_set))
         .transpose()?;
     let report = if test_set.is_empty() {
-        ("train", fitted.model.report(train_set)?)
+        ("train", fitted.model.report(&train_set)?)
     } else {
         ("test", fitted.model.report(test_set)?)
     };
     Ok(Outcome {
         fitted,
+        train: train_set,
         train_scores,
         test_scores,
         report,
@@ -171,23 +187,24 @@ fn fit(args: &TrainArgs, config: &FitConfig, prepared: &Prepared, load_seconds: 
 
 /// The `--json` report: the data, the network, the settings training ran with, the scores and
 /// the history.
+/// `data`: the data's name, the test data and how a CSV file's columns became the features.
 fn json_report(
     args: &TrainArgs,
     config: &FitConfig,
-    prepared: &Prepared,
+    (name, test, preprocessing): (&str, &Dataset, Option<&Preprocessing>),
     task: Task,
     outcome: &Outcome,
 ) -> Result<serde_json::Value> {
     let fitted = &outcome.fitted;
     let mut report = json!({
-        "data": prepared.name,
+        "data": name,
         "task": task,
         "n_train": fitted.n_train,
-        "n_test": prepared.test.len(),
-        "n_features": prepared.train.n_features(),
+        "n_test": test.len(),
+        "n_features": outcome.train.n_features(),
         "n_outputs": fitted.model.mlp.outputs(),
         "classes": fitted.model.classes,
-        "layers": layer_report(fitted, &prepared.train)?,
+        "layers": layer_report(fitted, &outcome.train)?,
         "residual": args.network.residual,
         "loss": fitted.model.loss.to_string(),
         // The settings training ran with, as the library received them.
@@ -227,14 +244,14 @@ fn json_report(
         report["dropout"] = json!(config.train.dropout);
     }
     report[format!("{}_metrics", outcome.report.0)] = crate::scores::report_json(&outcome.report.1);
-    if let Some((_, schema)) = &prepared.preprocessing {
+    if let Some((_, schema)) = preprocessing {
         report["schema"] = json!(schema);
     }
     Ok(report)
 }
 
 /// Each layer's shape and activation with its diagnostics on the training data.
-fn layer_report(fitted: &Fitted, train: &Dataset) -> Result<serde_json::Value> {
+fn layer_report(fitted: &Fitted, train: &Standardized) -> Result<serde_json::Value> {
     let diagnostics = fitted.model.diagnose(train, 2000)?;
     let layers = fitted
         .model
