@@ -992,38 +992,42 @@ pub struct Evaluation {
 
 /// Mean loss and score (accuracy with labels, else R² over all outputs) of `data`.
 pub fn evaluate(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> Evaluation {
+    use rayon::prelude::*;
     const CHUNK: usize = 1024;
     let output = mlp.layers().last().unwrap().activation;
-    let (inputs, outputs) = (mlp.inputs(), mlp.outputs());
-    let mut ws = Workspace::default();
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-    let mut predictions = Vec::with_capacity(if data.labels.is_none() {
-        data.x.rows() * outputs
-    } else {
-        0
-    });
-    // On a thread of the rayon pool, like training.
-    rayon::scope(|_| {
-        for (c, chunk) in data.x.as_slice().chunks(CHUNK * inputs).enumerate() {
-            let rows = chunk.len() / inputs;
-            let targets = &data.targets.as_slice()[c * CHUNK * outputs..][..rows * outputs];
-            mlp.forward(chunk, rows, &mut ws);
-            loss_sum += loss.loss(output, ws.logits(), ws.output(), targets, outputs) * rows as f64;
+    let (inputs, outputs, n) = (mlp.inputs(), mlp.outputs(), data.x.rows());
+    // Chunks in parallel, each one's loss, correct count and (for regression) outputs, added up
+    // in the chunks' order afterwards: the same sums as one chunk after the other.
+    let parts: Vec<(f64, usize, Vec<f32>)> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(Workspace::default, |ws, c| {
+            let rows = c * CHUNK..((c + 1) * CHUNK).min(n);
+            let x = &data.x.as_slice()[rows.start * inputs..rows.end * inputs];
+            let targets = &data.targets.as_slice()[rows.start * outputs..rows.end * outputs];
+            mlp.forward(x, rows.len(), ws);
+            let loss = loss.loss(output, ws.logits(), ws.output(), targets, outputs) * rows.len() as f64;
             match data.labels {
                 Some(labels) => {
-                    let labels = &labels[c * CHUNK..][..rows];
-                    correct += ws
+                    let correct = ws
                         .output()
                         .chunks_exact(outputs)
-                        .zip(labels)
+                        .zip(&labels[rows])
                         .filter(|(row, &l)| metrics::predicted_class(row) == l as usize)
                         .count();
+                    (loss, correct, Vec::new())
                 }
-                None => predictions.extend_from_slice(ws.output()),
+                None => (loss, 0, ws.output().to_vec()),
             }
-        }
-    });
-    let n = data.x.rows().max(1) as f64;
+        })
+        .collect();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut predictions = Vec::with_capacity(if data.labels.is_none() { n * outputs } else { 0 });
+    for (loss, right, outputs) in parts {
+        loss_sum += loss;
+        correct += right;
+        predictions.extend_from_slice(&outputs);
+    }
+    let n = n.max(1) as f64;
     let score = match data.labels {
         Some(_) => Some(correct as f64 / n),
         None => metrics::r2(&predictions, data.targets.as_slice()),
