@@ -100,25 +100,6 @@ impl Loss {
         total / self.denominator(rows, cols)
     }
 
-    /// What some rows of a batch of `batch_rows` rows contribute to
-    /// [`Loss::weighted_loss_and_grad`]: their summed loss (each row's times its weight), and
-    /// `∂L/∂z` of the batch's mean loss for these rows into `grad_z`. The batch's mean loss is
-    /// the parts' sum divided by [`Loss::denominator`].
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn partial_loss_and_grad(
-        self,
-        output: Activation,
-        z: &[f32],
-        y: &[f32],
-        targets: &[f32],
-        cols: usize,
-        weights: Option<&[f32]>,
-        batch_rows: usize,
-        grad_z: &mut [f32],
-    ) -> f64 {
-        self.sum_and_grad(output, z, y, targets, cols, weights, batch_rows, Some(grad_z))
-    }
-
     /// Mean loss of a batch, without the gradient.
     pub fn loss(self, output: Activation, z: &[f32], y: &[f32], targets: &[f32], cols: usize) -> f64 {
         self.weighted_loss(output, z, y, targets, cols, None)
@@ -147,10 +128,12 @@ impl Loss {
         }
     }
 
-    /// Summed loss, each row's times its weight; the gradient of the mean over a batch of
-    /// `batch_rows` rows (these or more) into `grad_z` when given.
+    /// Summed loss of `z`'s rows, each row's times its weight, and, when `grad_z` is given,
+    /// `∂L/∂z` of the mean loss of a batch of `batch_rows` rows (these or more: a shard of a
+    /// batch gives its part of the batch's gradient). The batch's mean loss is the sum over its
+    /// rows divided by [`Loss::denominator`].
     #[allow(clippy::too_many_arguments)]
-    fn sum_and_grad(
+    pub(crate) fn sum_and_grad(
         self,
         output: Activation,
         z: &[f32],

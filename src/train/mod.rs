@@ -737,7 +737,7 @@ impl Stepper {
                 let ws = &mut self.shards[0].ws;
                 mlp.forward_with_dropout(x, rows, ws, Some((rates, &mut rng)));
                 let (z, y, grad_z) = ws.output_parts();
-                loss.partial_loss_and_grad(output, z, y, targets, outputs, weights, rows, grad_z)
+                loss.sum_and_grad(output, z, y, targets, outputs, weights, rows, Some(grad_z))
             }
             None => {
                 let run = |ws: &mut Workspace, part: Range<usize>| {
@@ -745,7 +745,7 @@ impl Stepper {
                     let (z, y, grad_z) = ws.output_parts();
                     let targets = &targets[part.start * outputs..part.end * outputs];
                     let weights = weights.map(|w| &w[part]);
-                    loss.partial_loss_and_grad(output, z, y, targets, outputs, weights, rows, grad_z)
+                    loss.sum_and_grad(output, z, y, targets, outputs, weights, rows, Some(grad_z))
                 };
                 let [first, second] = &mut self.shards;
                 match self.rows.clone() {
