@@ -40,11 +40,11 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub const MISSING: u32 = u32::MAX;
 
 /// Bytes of the file in a chunk parsed by one thread.
-const CHUNK_BYTES: usize = 1 << 20;
+pub(super) const CHUNK_BYTES: usize = 1 << 20;
 
 /// Chunks per thread in a batch: the file is read a batch at a time (the next one while this
 /// one is parsed), and the table's memory checked after each (see [`memory::check`]).
-const CHUNKS_PER_THREAD: usize = 2;
+pub(super) const CHUNKS_PER_THREAD: usize = 2;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -228,7 +228,7 @@ fn unterminated(path: &Path, line: usize, c: usize) -> Error {
 
 /// A cell as `str::parse::<f32>` reads it: plain decimals by a faster parser, whatever that one
 /// refuses or reads as infinite or NaN by the standard library's (so both agree on every text).
-fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> {
+pub(super) fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> {
     match fast_float2::parse::<f32, _>(cell) {
         Ok(v) if v.is_finite() => Ok(v),
         _ => cell.parse::<f32>(),
@@ -408,7 +408,7 @@ fn level_bytes(cell: &str) -> usize {
 /// Splits CSV bytes fed to it piece by piece into records exactly as the `csv` crate does
 /// (RFC 4180 quoting; `\r`, `\n` or `\r\n` ends a record; blank lines are skipped), and counts
 /// the lines passed.
-struct Records {
+pub(super) struct Records {
     core: csv_core::Reader,
     delimiter: u8,
     /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
@@ -424,15 +424,15 @@ struct Records {
     /// for a line split directly (its delimiters kept).
     gap: usize,
     /// Whether a record has begun and not ended.
-    in_record: bool,
+    pub(super) in_record: bool,
     /// Line feeds passed since the first byte fed.
-    newlines: usize,
+    pub(super) newlines: usize,
     /// The 1-based line, counted from the first byte fed, on which the last record began.
-    line: usize,
+    pub(super) line: usize,
 }
 
 impl Records {
-    fn new(delimiter: u8, file_start: bool) -> Self {
+    pub(super) fn new(delimiter: u8, file_start: bool) -> Self {
         Self {
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             delimiter,
@@ -453,7 +453,7 @@ impl Records {
     /// part of a record read so far is kept for the next call (or [`Records::finish`]). With
     /// `plain` (`input` holds no quote), a whole line is split at the delimiter directly, as
     /// the core would split it.
-    fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
+    pub(super) fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
         loop {
             if !self.in_record {
                 let skip = input
@@ -526,7 +526,7 @@ impl Records {
     }
 
     /// At the end of the file: the record left unfinished, if any.
-    fn finish(&mut self) -> bool {
+    pub(super) fn finish(&mut self) -> bool {
         while self.in_record {
             let (result, _, _, nend) = self.core.read_record(&[], &mut [], &mut self.ends[self.nend..]);
             self.nend += nend;
@@ -565,7 +565,7 @@ impl Records {
 
     /// The fields of the last record read, trimmed, or the 0-based index of the first that is
     /// not UTF-8.
-    fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
+    pub(super) fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
         let (text, ends, gap) = self.text()?;
         Ok(cells(text, ends, gap).collect())
     }
@@ -788,17 +788,17 @@ impl Part {
 }
 
 /// The file, read a batch at a time.
-struct Input<'a> {
-    file: std::fs::File,
-    path: &'a Path,
+pub(super) struct Input<'a> {
+    pub(super) file: std::fs::File,
+    pub(super) path: &'a Path,
     /// Bytes read and not yet parsed; they begin with a record.
-    buffer: Vec<u8>,
-    eof: bool,
+    pub(super) buffer: Vec<u8>,
+    pub(super) eof: bool,
 }
 
 impl Input<'_> {
     /// Reads until the buffer holds `bytes` or the file ends.
-    fn fill(&mut self, bytes: usize) -> Result<()> {
+    pub(super) fn fill(&mut self, bytes: usize) -> Result<()> {
         if self.buffer.len() >= bytes || self.eof {
             return Ok(());
         }
@@ -1114,7 +1114,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
 }
 
 /// Cuts `bytes` into chunks of about `size` bytes, each but the last ending with a line feed.
-fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
+pub(super) fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
