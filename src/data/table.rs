@@ -274,10 +274,13 @@ fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
 #[derive(Debug)]
 enum Builder {
     Numeric(Vec<f32>),
-    /// Each row's index into `levels`, the distinct texts in order of appearance.
+    /// Each row's index into the distinct texts in order of appearance: below `offset`, into
+    /// the table's levels when the chunk was read (see [`Builder::push`]); from `offset` on,
+    /// into `levels`, the texts new to the chunk.
     Text {
         codes: Vec<u32>,
         levels: Levels,
+        offset: usize,
     },
 }
 
@@ -290,6 +293,7 @@ impl Builder {
             Builder::Text {
                 codes: Vec::new(),
                 levels: Levels::default(),
+                offset: 0,
             }
         } else {
             Builder::Numeric(Vec::new())
@@ -307,47 +311,53 @@ impl Builder {
             *self = Builder::new(true);
             for v in values {
                 let missing = v.is_nan();
-                self.push_text(&if missing { String::new() } else { number_text(v) }, missing);
+                self.push_text(&if missing { String::new() } else { number_text(v) }, missing, None);
             }
         }
     }
 
-    /// Adds a cell; `Err` with why for a number that is not finite. Returns the bytes of a new
-    /// level.
-    fn push(&mut self, cell: &str, missing: bool) -> std::result::Result<usize, String> {
+    /// Adds a cell; `Err` with why for a number that is not finite. A text is looked up in
+    /// `base` (the table's levels, for a chunk's column that was text before the chunk) first.
+    fn push(&mut self, cell: &str, missing: bool, base: Option<&Levels>) -> std::result::Result<(), String> {
         if let Builder::Numeric(values) = self {
             if missing {
                 values.push(f32::NAN);
-                return Ok(0);
+                return Ok(());
             }
             match parse_f32(cell) {
                 Ok(v) if v.is_finite() => {
                     values.push(v);
-                    return Ok(0);
+                    return Ok(());
                 }
                 Ok(_) => return Err(format!("{} is not a finite number", quote(cell))),
                 Err(_) => self.make_text(),
             }
         }
-        Ok(self.push_text(cell, missing))
+        self.push_text(cell, missing, base);
+        Ok(())
     }
 
-    /// Adds a cell to a text column; the bytes of a new level.
-    fn push_text(&mut self, cell: &str, missing: bool) -> usize {
-        let Builder::Text { codes, levels } = self else {
+    /// Adds a cell to a text column, looking it up in `base` first.
+    fn push_text(&mut self, cell: &str, missing: bool, base: Option<&Levels>) {
+        let Builder::Text { codes, levels, offset } = self else {
             unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
-            return 0;
+            return;
         }
-        if let Some(code) = levels.get_index_of(cell) {
-            codes.push(code as u32);
-            return 0;
+        if let Some(base) = base {
+            *offset = base.len();
+            if let Some(code) = base.get_index_of(cell) {
+                codes.push(code as u32);
+                return;
+            }
         }
-        codes.push(levels.len() as u32);
-        levels.insert(cell.to_string());
-        level_bytes(cell)
+        let (code, _) = match levels.get_index_of(cell) {
+            Some(code) => (code, false),
+            None => levels.insert_full(cell.to_string()),
+        };
+        codes.push((*offset + code) as u32);
     }
 
     /// Appends the rows of `part`, read after this column's. A numeric part must not follow
@@ -359,11 +369,12 @@ impl Builder {
                 values.extend_from_slice(&more);
                 0
             }
-            (this, Builder::Text { codes, levels }) => {
+            (this, Builder::Text { codes, levels, offset }) => {
                 this.make_text();
                 let Builder::Text {
                     codes: all,
                     levels: all_levels,
+                    ..
                 } = this
                 else {
                     unreachable!("the column is text")
@@ -378,11 +389,11 @@ impl Builder {
                         code as u32
                     })
                     .collect();
-                all.extend(
-                    codes
-                        .iter()
-                        .map(|&c| if c == MISSING { MISSING } else { map[c as usize] }),
-                );
+                all.extend(codes.iter().map(|&c| match c as usize {
+                    _ if c == MISSING => MISSING,
+                    c if c < offset => c as u32,
+                    c => map[c - offset],
+                }));
                 bytes
             }
             (Builder::Text { .. }, Builder::Numeric(_)) => unreachable!("numbers read after the column turned text"),
@@ -392,7 +403,7 @@ impl Builder {
     fn finish(self) -> Column {
         match self {
             Builder::Numeric(values) => Column::Numeric(values),
-            Builder::Text { codes, levels } => Column::Text {
+            Builder::Text { codes, levels, .. } => Column::Text {
                 codes,
                 levels: levels.into_iter().collect(),
             },
@@ -661,19 +672,19 @@ impl Part {
     }
 
     /// Reads the records of `input` (and with `end`, the one the file ends in) until one fails.
-    fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout) {
+    fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout, bases: &[Option<&Levels>]) {
         let plain = memchr::memchr(b'"', input).is_none();
         loop {
             if plain && !self.records.in_record && !self.records.file_start {
-                self.feed_lines(&mut input, layout);
+                self.feed_lines(&mut input, layout, bases);
             }
             if self.failure.is_some() || !self.records.next(&mut input, plain) {
                 break;
             }
-            self.failure = self.push(layout).err();
+            self.failure = self.push(layout, bases).err();
         }
         if end && self.failure.is_none() && self.records.finish() {
-            self.failure = self.push(layout).err();
+            self.failure = self.push(layout, bases).err();
         }
     }
 
@@ -682,7 +693,7 @@ impl Part {
     /// before a line that fails (a ragged row, text that is not UTF-8, a number that is not
     /// finite), which [`Records::next`] and [`Part::push`] then read and report as ever; the
     /// cells of that line already added do not matter, since the reading stops there.
-    fn feed_lines(&mut self, input: &mut &[u8], layout: &Layout) {
+    fn feed_lines(&mut self, input: &mut &[u8], layout: &Layout, bases: &[Option<&Levels>]) {
         let bytes = *input;
         let Some(stop) = memchr::memrchr2(b'\n', b'\r', bytes) else {
             return;
@@ -724,7 +735,10 @@ impl Part {
                         .position(|&b| ends_field(b))
                         .map_or(stop, |i| pos + i);
                     let cell = std::str::from_utf8(&bytes[pos..end]).ok()?.trim();
-                    builder.push(cell, layout.is_missing(cell.as_bytes())).ok().map(|_| end)
+                    builder
+                        .push(cell, layout.is_missing(cell.as_bytes()), bases[c])
+                        .ok()
+                        .map(|_| end)
                 });
                 // A failed cell, or a row with fewer or more fields than columns: the line is
                 // read again by `Records::next`.
@@ -741,7 +755,7 @@ impl Part {
     }
 
     /// Adds the record just read as a row.
-    fn push(&mut self, layout: &Layout) -> std::result::Result<(), Failure> {
+    fn push(&mut self, layout: &Layout, bases: &[Option<&Levels>]) -> std::result::Result<(), Failure> {
         let line = self.records.line;
         let (text, ends, gap) = self.records.text().map_err(|i| Failure::At {
             line,
@@ -760,7 +774,7 @@ impl Part {
         }
         for (c, (builder, cell)) in self.builders.iter_mut().zip(cells(text, ends, gap)).enumerate() {
             let missing = layout.is_missing(cell.as_bytes());
-            builder.push(cell, missing).map_err(|why| Failure::At {
+            builder.push(cell, missing, bases[c]).map_err(|why| Failure::At {
                 line,
                 column: c + 1,
                 message: format!("column {}: {why}", quote(&layout.names[c])),
@@ -978,12 +992,20 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
         want = sizes.batch;
         let at_end = input.eof;
         let (batch, rest) = input.buffer.split_at(end);
+        // Chunks look their texts up in the table's levels first.
+        let bases: Vec<Option<&Levels>> = builders
+            .iter()
+            .map(|builder| match builder {
+                Builder::Text { levels, .. } => Some(levels),
+                Builder::Numeric(_) => None,
+            })
+            .collect();
         // The next batch is read while this one is parsed.
         let (parts, ahead) = rayon::join(
             || {
                 let mut parts: Vec<(Part, usize)> = Vec::new();
                 if let Some((mut part, base)) = serial.take() {
-                    part.feed(batch, at_end, &layout);
+                    part.feed(batch, at_end, &layout, &bases);
                     newlines = base + part.records.newlines;
                     parts.push((part, base));
                 } else {
@@ -991,7 +1013,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
                     let last = chunks.len().saturating_sub(1);
                     let parse = |k: usize, records: Option<Records>, text: Vec<bool>| {
                         let mut part = Part::new(records.unwrap_or_else(|| Records::new(delimiter, false)), text);
-                        part.feed(chunks[k], at_end && k == last, &layout);
+                        part.feed(chunks[k], at_end && k == last, &layout, &bases);
                         part
                     };
                     let first_records = first.take();
@@ -1043,7 +1065,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
                         if cut_in_quotes {
                             // A line break in quotes across the cut: this part reads on, alone.
                             for (j, (_, chunk)) in rest.by_ref() {
-                                part.feed(chunk, at_end && j == last, &layout);
+                                part.feed(chunk, at_end && j == last, &layout, &bases);
                             }
                         }
                         base = part_base + part.records.newlines;

@@ -73,7 +73,7 @@ fn serial(path: &Path, options: &TableOptions) -> Result<Table> {
         for (c, (builder, cell)) in builders.iter_mut().zip(record.iter()).enumerate() {
             let missing = options.na_values.iter().any(|na| na == cell);
             builder
-                .push(cell, missing)
+                .push(cell, missing, None)
                 .map_err(|why| data_error(path, line, c + 1, format!("column {}: {why}", quote(&names[c]))))?;
         }
         lines.push(line);
