@@ -390,18 +390,27 @@ fn rss() -> u64 {
 /// W6: reading a CSV file as `actlab train --data` does (`data::table::read_table`, every
 /// column typed) or the four IDX files of a directory (`data::read_idx_dir`), `--reps` times
 /// through the library call. Seconds of each reading; the bytes of the result; and how much the
-/// first reading raised the process's peak memory above what it held before.
+/// first reading raised the process's peak memory above what it held before. `--reader strict`
+/// reads the file with `data::read_csv` instead (numbers only, the last column the target).
 fn w6() {
     let reps = arg("reps", 5usize);
     let file = arg("file", String::new());
     let idx = arg("idx", String::new());
+    let reader = arg("reader", String::from("table"));
     let before = rss();
     let mut seconds = Vec::new();
     let mut result_bytes = 0;
     let mut peak_added = 0;
     for rep in 0..reps {
         let start = Instant::now();
-        let bytes = if !file.is_empty() {
+        let bytes = if !file.is_empty() && reader == "strict" {
+            // The strict numeric reader of `--test`, `actlab eval` and `actlab predict`.
+            let data = actlab::data::read_csv(file.as_ref(), &Default::default()).expect("reading the file");
+            seconds.push(start.elapsed().as_secs_f64());
+            let bytes = 4 * (data.x.as_slice().len() + data.len());
+            black_box(data);
+            bytes
+        } else if !file.is_empty() {
             let table = actlab::data::table::read_table(file.as_ref(), &Default::default()).expect("reading the table");
             let secs = start.elapsed().as_secs_f64();
             let bytes: usize = table

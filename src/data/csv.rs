@@ -4,8 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
+use super::table::{split_lines, Input, Records, CHUNKS_PER_THREAD, CHUNK_BYTES};
 use super::{data_error, open, CsvOptions, Dataset, Target, Task};
 use crate::{memory, Error, Matrix, Result};
 
@@ -26,7 +29,8 @@ const MAX_INFERRED_CLASSES: usize = 32;
 /// NaN or infinite cell, a quoted cell left open or running over lines, or a missing target
 /// column; [`crate::Error::Memory`] when the data outgrow the memory limit.
 pub fn read_csv(path: &Path, options: &CsvOptions) -> Result<Dataset> {
-    parse_csv(open(path)?, path, options)
+    let table = read_file(path, true, choose_target(options))?;
+    labelled(table, options)
 }
 
 /// Which columns a file must provide, for [`read_csv_columns`].
@@ -68,7 +72,7 @@ pub struct Matched {
 pub fn read_csv_columns(path: &Path, columns: &Columns) -> Result<Matched> {
     let wanted = columns.features.len() + usize::from(columns.task.is_some());
     let mut ignored = Vec::new();
-    let table = read_table(open(path)?, path, columns.header, |header| {
+    let table = read_file(path, columns.header, |header| {
         let features: Vec<(usize, String)>;
         let target;
         if columns.header {
@@ -208,6 +212,7 @@ pub(crate) struct TargetColumn {
 
 /// A CSV file read into numeric features and a raw target column.
 struct Table {
+    path: PathBuf,
     feature_names: Vec<String>,
     x: Matrix,
     target: Option<TargetColumn>,
@@ -371,10 +376,198 @@ fn read_table<R: Read>(
         return Err(data_error(path, 1, 0, "header but no data rows"));
     }
     Ok(Table {
+        path: path.to_path_buf(),
         feature_names: chosen.features.into_iter().map(|(_, name)| name).collect(),
         x: Matrix::from_vec(rows, values.len() / rows, values),
         target,
     })
+}
+
+/// [`read_table`] of a file, in parallel: the file is read in batches cut into chunks at line
+/// feeds, and the chunks parsed on the rayon pool by the record splitter of
+/// [`super::table::read_table`] (which splits records as the `csv` crate does). A file with
+/// anything [`read_table`] refuses (and any quoted line break) is read again by it from the
+/// start, so that its error is exactly the one it reports.
+fn read_file(
+    path: &Path,
+    has_header: bool,
+    mut choose: impl FnMut(&[String]) -> std::result::Result<Chosen, String>,
+) -> Result<Table> {
+    let batch = CHUNKS_PER_THREAD * rayon::current_num_threads() * CHUNK_BYTES;
+    match read_parallel(path, has_header, &mut choose, batch, CHUNK_BYTES)? {
+        Some(table) => Ok(table),
+        None => read_table(open(path)?, path, has_header, choose),
+    }
+}
+
+/// The rows of one chunk of a file read by [`read_parallel`].
+#[derive(Default)]
+struct Rows {
+    values: Vec<f32>,
+    cells: Vec<String>,
+    /// Lines on which the rows begin, counted from the start of the chunk.
+    lines: Vec<usize>,
+    /// Line feeds in the chunk.
+    newlines: usize,
+}
+
+/// [`read_file`]'s parallel reading, `batch` bytes at a time cut into chunks of `chunk` bytes:
+/// `None` when the file holds anything but plain rows of numbers (and target cells) or
+/// outgrows the memory limit.
+fn read_parallel(
+    path: &Path,
+    has_header: bool,
+    choose: &mut dyn FnMut(&[String]) -> std::result::Result<Chosen, String>,
+    batch: usize,
+    chunk: usize,
+) -> Result<Option<Table>> {
+    let mut input = Input {
+        file: open(path)?,
+        path,
+        buffer: Vec::new(),
+        eof: false,
+    };
+    // A batch beyond the memory limit is left to the serial reader, which reads less at a time.
+    let fill = |input: &mut Input, want: usize| match input.fill(want) {
+        Err(Error::Memory { .. }) => Ok(false),
+        other => other.map(|()| true),
+    };
+    let mut want = batch.max(1);
+    let (mut records, rest) = loop {
+        if !fill(&mut input, want)? {
+            return Ok(None);
+        }
+        let mut records = Records::new(b',', true);
+        let mut rest = &input.buffer[..];
+        if records.next(&mut rest, false) || (input.eof && records.finish()) {
+            break (records, input.buffer.len() - rest.len());
+        }
+        if input.eof {
+            return Ok(None);
+        }
+        want *= 2;
+    };
+    let Ok(header) = records.cells() else {
+        return Ok(None);
+    };
+    let header: Vec<String> = header.into_iter().map(str::to_string).collect();
+    if header.is_empty() || (has_header && check_header(&header).is_err()) {
+        return Ok(None);
+    }
+    let Ok(chosen) = choose(&header) else {
+        return Ok(None);
+    };
+    let features: Vec<usize> = chosen.features.iter().map(|&(c, _)| c).collect();
+    let target_column = chosen.target.as_ref().map(|&(c, _)| c);
+    let mut newlines = 0;
+    let mut first = None;
+    if has_header {
+        newlines = records.newlines;
+        input.buffer.drain(..rest);
+    } else {
+        first = Some(records);
+        records = Records::new(b',', true);
+    }
+    drop(records);
+    let parse = |chunk: &[u8], mut records: Records, end: bool| -> Option<Rows> {
+        let plain = memchr::memchr(b'"', chunk).is_none();
+        let mut rows = Rows::default();
+        let take = |records: &Records, rows: &mut Rows| -> Option<()> {
+            let cells = records.cells().ok()?;
+            if cells.len() != header.len() || cells.iter().any(|cell| cell.contains(['\n', '\r'])) {
+                return None;
+            }
+            for &c in &features {
+                let cell = cells[c];
+                let value = super::table::parse_f32(cell).ok().filter(|v| v.is_finite())?;
+                rows.values.push(value);
+            }
+            if let Some(c) = target_column {
+                rows.cells.push(cells[c].to_string());
+            }
+            rows.lines.push(records.line);
+            Some(())
+        };
+        let mut input = chunk;
+        while records.next(&mut input, plain) {
+            take(&records, &mut rows)?;
+        }
+        if end && records.finish() {
+            take(&records, &mut rows)?;
+        }
+        if records.in_record {
+            return None;
+        }
+        rows.newlines = records.newlines;
+        Some(rows)
+    };
+    let what = format!("the data of {}", path.display());
+    let (mut values, mut cells, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut target_bytes = 0u64;
+    want = batch.max(1);
+    loop {
+        if !fill(&mut input, want)? {
+            return Ok(None);
+        }
+        let end = match (input.eof, memchr::memrchr(b'\n', &input.buffer)) {
+            (true, _) => input.buffer.len(),
+            (false, Some(i)) => i + 1,
+            (false, None) => {
+                want = 2 * input.buffer.len().max(1);
+                continue;
+            }
+        };
+        want = batch.max(1);
+        let chunks = split_lines(&input.buffer[..end], chunk);
+        let last = chunks.len() - 1;
+        let mut starts: Vec<Records> = (0..chunks.len()).map(|_| Records::new(b',', false)).collect();
+        if let Some(records) = first.take() {
+            starts[0] = records;
+        }
+        let parts: Option<Vec<Rows>> = starts
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, records)| parse(chunks[k], records, input.eof && k == last))
+            .collect();
+        let Some(parts) = parts else {
+            return Ok(None);
+        };
+        for part in parts {
+            values.extend_from_slice(&part.values);
+            target_bytes += part
+                .cells
+                .iter()
+                .map(|cell| (cell.len() + std::mem::size_of::<String>() + std::mem::size_of::<usize>()) as u64)
+                .sum::<u64>();
+            cells.extend(part.cells);
+            lines.extend(part.lines.iter().map(|line| newlines + line));
+            newlines += part.newlines;
+        }
+        // what is held now, and as much again when the values grow next
+        if memory::check(&what, 2 * memory::bytes([values.len()], 4) + target_bytes).is_err() {
+            return Ok(None);
+        }
+        input.buffer.drain(..end);
+        if input.eof {
+            break;
+        }
+    }
+    let rows = lines.len();
+    if rows == 0 {
+        return Ok(None);
+    }
+    let target = chosen.target.map(|(c, name)| TargetColumn {
+        name,
+        column: c + 1,
+        cells,
+        lines,
+    });
+    Ok(Some(Table {
+        path: path.to_path_buf(),
+        feature_names: chosen.features.into_iter().map(|(_, name)| name).collect(),
+        x: Matrix::from_vec(rows, features.len(), values),
+        target,
+    }))
 }
 
 /// A finite `f32`, or why the cell is not one.
@@ -391,7 +584,14 @@ fn parse_number(cell: &str) -> std::result::Result<f32, String> {
 
 /// Reads a labelled CSV (file or built-in): features and a target column.
 pub(crate) fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -> Result<Dataset> {
-    let table = read_table(source, path, true, |header| {
+    let table = read_table(source, path, true, choose_target(options))?;
+    labelled(table, options)
+}
+
+/// Chooses the target column of a labelled CSV (`options.target`, else the last) and every
+/// other column as a feature.
+fn choose_target(options: &CsvOptions) -> impl FnMut(&[String]) -> std::result::Result<Chosen, String> + '_ {
+    |header| {
         let target = match &options.target {
             Some(name) => header.iter().position(|h| h == name).ok_or_else(|| {
                 format!(
@@ -415,9 +615,13 @@ pub(crate) fn parse_csv<R: Read>(source: R, path: &Path, options: &CsvOptions) -
                 .collect(),
             target: Some((target, header[target].clone())),
         })
-    })?;
+    }
+}
+
+/// A labelled data set from a table read with [`choose_target`].
+fn labelled(table: Table, options: &CsvOptions) -> Result<Dataset> {
     let column = table.target.expect("a target column was chosen");
-    let target = build_target(&column, options.task, path)?;
+    let target = build_target(&column, options.task, &table.path)?;
     Ok(Dataset {
         x: table.x,
         feature_names: table.feature_names,

@@ -14,6 +14,12 @@
 //! cut) is continued with the rest of the file, one record after another on one thread; the
 //! chunks after it are dropped. A column that turns into text in one chunk makes the chunks
 //! after it be parsed again with the column as text from their first row (see [`Column::Text`]).
+//! The next batch is read from the file while one is parsed.
+//!
+//! A chunk without any quote is read line by line straight from its bytes: fields end at the
+//! delimiter, short decimals are worked out in place (see `parse_prefix`); a line that fails
+//! there (a ragged row, a number that is not finite, text that is not UTF-8) is left to the
+//! general reader (`csv-core`), which reports it.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -34,11 +40,11 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub const MISSING: u32 = u32::MAX;
 
 /// Bytes of the file in a chunk parsed by one thread.
-const CHUNK_BYTES: usize = 2 << 20;
+pub(super) const CHUNK_BYTES: usize = 1 << 20;
 
-/// Chunks per thread in a batch: the file is read a batch at a time, and the table's memory
-/// checked after each (see [`memory::check`]).
-const CHUNKS_PER_THREAD: usize = 2;
+/// Chunks per thread in a batch: the file is read a batch at a time (the next one while this
+/// one is parsed), and the table's memory checked after each (see [`memory::check`]).
+pub(super) const CHUNKS_PER_THREAD: usize = 2;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -222,21 +228,59 @@ fn unterminated(path: &Path, line: usize, c: usize) -> Error {
 
 /// A cell as `str::parse::<f32>` reads it: plain decimals by a faster parser, whatever that one
 /// refuses or reads as infinite or NaN by the standard library's (so both agree on every text).
-fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> {
+pub(super) fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseFloatError> {
     match fast_float2::parse::<f32, _>(cell) {
         Ok(v) if v.is_finite() => Ok(v),
         _ => cell.parse::<f32>(),
     }
 }
 
+/// The finite number at the start of `bytes` and how many bytes it takes, as
+/// [`fast_float2::parse_partial`] reads it (`None` for one it reads as infinite or NaN). Short decimals (an optional minus, at most nine
+/// digits around an optional point, a value up to 2^24, no exponent) are worked out here: the
+/// digits as an integer divided by a power of ten, both exact in `f32`, so that the one
+/// rounding of the division gives the correctly rounded value, as every parser must.
+fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
+    const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+    let negative = bytes.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let mut mantissa = 0u64;
+    let mut digits = 0;
+    let mut fraction = 0;
+    let mut point = false;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_digit() && digits < 10 {
+            mantissa = 10 * mantissa + u64::from(b - b'0');
+            digits += 1;
+            fraction += usize::from(point);
+        } else if b == b'.' && !point {
+            point = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let exact = digits > 0 && digits < 10 && mantissa <= 1 << 24;
+    if !exact || matches!(bytes.get(i), Some(b'0'..=b'9' | b'e' | b'E')) {
+        return fast_float2::parse_partial(bytes)
+            .ok()
+            .filter(|(v, _): &(f32, _)| v.is_finite());
+    }
+    let value = mantissa as f32 / POWERS[fraction];
+    Some((if negative { -value } else { value }, i))
+}
+
 /// The column being read.
 #[derive(Debug)]
 enum Builder {
     Numeric(Vec<f32>),
-    /// Each row's index into `levels`, the distinct texts in order of appearance.
+    /// Each row's index into the distinct texts in order of appearance: below `offset`, into
+    /// the table's levels when the chunk was read (see [`Builder::push`]); from `offset` on,
+    /// into `levels`, the texts new to the chunk.
     Text {
         codes: Vec<u32>,
         levels: Levels,
+        offset: usize,
     },
 }
 
@@ -249,6 +293,7 @@ impl Builder {
             Builder::Text {
                 codes: Vec::new(),
                 levels: Levels::default(),
+                offset: 0,
             }
         } else {
             Builder::Numeric(Vec::new())
@@ -266,47 +311,53 @@ impl Builder {
             *self = Builder::new(true);
             for v in values {
                 let missing = v.is_nan();
-                self.push_text(&if missing { String::new() } else { number_text(v) }, missing);
+                self.push_text(&if missing { String::new() } else { number_text(v) }, missing, None);
             }
         }
     }
 
-    /// Adds a cell; `Err` with why for a number that is not finite. Returns the bytes of a new
-    /// level.
-    fn push(&mut self, cell: &str, missing: bool) -> std::result::Result<usize, String> {
+    /// Adds a cell; `Err` with why for a number that is not finite. A text is looked up in
+    /// `base` (the table's levels, for a chunk's column that was text before the chunk) first.
+    fn push(&mut self, cell: &str, missing: bool, base: Option<&Levels>) -> std::result::Result<(), String> {
         if let Builder::Numeric(values) = self {
             if missing {
                 values.push(f32::NAN);
-                return Ok(0);
+                return Ok(());
             }
             match parse_f32(cell) {
                 Ok(v) if v.is_finite() => {
                     values.push(v);
-                    return Ok(0);
+                    return Ok(());
                 }
                 Ok(_) => return Err(format!("{} is not a finite number", quote(cell))),
                 Err(_) => self.make_text(),
             }
         }
-        Ok(self.push_text(cell, missing))
+        self.push_text(cell, missing, base);
+        Ok(())
     }
 
-    /// Adds a cell to a text column; the bytes of a new level.
-    fn push_text(&mut self, cell: &str, missing: bool) -> usize {
-        let Builder::Text { codes, levels } = self else {
+    /// Adds a cell to a text column, looking it up in `base` first.
+    fn push_text(&mut self, cell: &str, missing: bool, base: Option<&Levels>) {
+        let Builder::Text { codes, levels, offset } = self else {
             unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
-            return 0;
+            return;
         }
-        if let Some(code) = levels.get_index_of(cell) {
-            codes.push(code as u32);
-            return 0;
+        if let Some(base) = base {
+            *offset = base.len();
+            if let Some(code) = base.get_index_of(cell) {
+                codes.push(code as u32);
+                return;
+            }
         }
-        codes.push(levels.len() as u32);
-        levels.insert(cell.to_string());
-        level_bytes(cell)
+        let (code, _) = match levels.get_index_of(cell) {
+            Some(code) => (code, false),
+            None => levels.insert_full(cell.to_string()),
+        };
+        codes.push((*offset + code) as u32);
     }
 
     /// Appends the rows of `part`, read after this column's. A numeric part must not follow
@@ -318,11 +369,12 @@ impl Builder {
                 values.extend_from_slice(&more);
                 0
             }
-            (this, Builder::Text { codes, levels }) => {
+            (this, Builder::Text { codes, levels, offset }) => {
                 this.make_text();
                 let Builder::Text {
                     codes: all,
                     levels: all_levels,
+                    ..
                 } = this
                 else {
                     unreachable!("the column is text")
@@ -337,11 +389,11 @@ impl Builder {
                         code as u32
                     })
                     .collect();
-                all.extend(
-                    codes
-                        .iter()
-                        .map(|&c| if c == MISSING { MISSING } else { map[c as usize] }),
-                );
+                all.extend(codes.iter().map(|&c| match c as usize {
+                    _ if c == MISSING => MISSING,
+                    c if c < offset => c as u32,
+                    c => map[c - offset],
+                }));
                 bytes
             }
             (Builder::Text { .. }, Builder::Numeric(_)) => unreachable!("numbers read after the column turned text"),
@@ -351,7 +403,7 @@ impl Builder {
     fn finish(self) -> Column {
         match self {
             Builder::Numeric(values) => Column::Numeric(values),
-            Builder::Text { codes, levels } => Column::Text {
+            Builder::Text { codes, levels, .. } => Column::Text {
                 codes,
                 levels: levels.into_iter().collect(),
             },
@@ -367,7 +419,7 @@ fn level_bytes(cell: &str) -> usize {
 /// Splits CSV bytes fed to it piece by piece into records exactly as the `csv` crate does
 /// (RFC 4180 quoting; `\r`, `\n` or `\r\n` ends a record; blank lines are skipped), and counts
 /// the lines passed.
-struct Records {
+pub(super) struct Records {
     core: csv_core::Reader,
     delimiter: u8,
     /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
@@ -383,15 +435,15 @@ struct Records {
     /// for a line split directly (its delimiters kept).
     gap: usize,
     /// Whether a record has begun and not ended.
-    in_record: bool,
+    pub(super) in_record: bool,
     /// Line feeds passed since the first byte fed.
-    newlines: usize,
+    pub(super) newlines: usize,
     /// The 1-based line, counted from the first byte fed, on which the last record began.
-    line: usize,
+    pub(super) line: usize,
 }
 
 impl Records {
-    fn new(delimiter: u8, file_start: bool) -> Self {
+    pub(super) fn new(delimiter: u8, file_start: bool) -> Self {
         Self {
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             delimiter,
@@ -412,7 +464,7 @@ impl Records {
     /// part of a record read so far is kept for the next call (or [`Records::finish`]). With
     /// `plain` (`input` holds no quote), a whole line is split at the delimiter directly, as
     /// the core would split it.
-    fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
+    pub(super) fn next(&mut self, input: &mut &[u8], plain: bool) -> bool {
         loop {
             if !self.in_record {
                 let skip = input
@@ -485,7 +537,7 @@ impl Records {
     }
 
     /// At the end of the file: the record left unfinished, if any.
-    fn finish(&mut self) -> bool {
+    pub(super) fn finish(&mut self) -> bool {
         while self.in_record {
             let (result, _, _, nend) = self.core.read_record(&[], &mut [], &mut self.ends[self.nend..]);
             self.nend += nend;
@@ -524,7 +576,7 @@ impl Records {
 
     /// The fields of the last record read, trimmed, or the 0-based index of the first that is
     /// not UTF-8.
-    fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
+    pub(super) fn cells(&self) -> std::result::Result<Vec<&str>, usize> {
         let (text, ends, gap) = self.text()?;
         Ok(cells(text, ends, gap).collect())
     }
@@ -561,10 +613,10 @@ impl Layout<'_> {
     }
 
     /// Whether `cell` is one of the missing-value tokens (the empty one begins with byte 0 here).
-    fn is_missing(&self, cell: &str) -> bool {
+    fn is_missing(&self, cell: &[u8]) -> bool {
         cell.len() <= self.longest_na
-            && self.na_first[usize::from(cell.as_bytes().first().copied().unwrap_or(0))]
-            && self.options.na_values.iter().any(|na| na == cell)
+            && self.na_first[usize::from(cell.first().copied().unwrap_or(0))]
+            && self.options.na_values.iter().any(|na| na.as_bytes() == cell)
     }
 }
 
@@ -620,18 +672,90 @@ impl Part {
     }
 
     /// Reads the records of `input` (and with `end`, the one the file ends in) until one fails.
-    fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout) {
+    fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout, bases: &[Option<&Levels>]) {
         let plain = memchr::memchr(b'"', input).is_none();
-        while self.failure.is_none() && self.records.next(&mut input, plain) {
-            self.failure = self.push(layout).err();
+        loop {
+            if plain && !self.records.in_record && !self.records.file_start {
+                self.feed_lines(&mut input, layout, bases);
+            }
+            if self.failure.is_some() || !self.records.next(&mut input, plain) {
+                break;
+            }
+            self.failure = self.push(layout, bases).err();
         }
         if end && self.failure.is_none() && self.records.finish() {
-            self.failure = self.push(layout).err();
+            self.failure = self.push(layout, bases).err();
         }
     }
 
+    /// Reads the whole lines at the start of `input`, which holds no quote, cell by cell
+    /// straight from the bytes: each record is a line, its fields end at delimiters. Stops
+    /// before a line that fails (a ragged row, text that is not UTF-8, a number that is not
+    /// finite), which [`Records::next`] and [`Part::push`] then read and report as ever; the
+    /// cells of that line already added do not matter, since the reading stops there.
+    fn feed_lines(&mut self, input: &mut &[u8], layout: &Layout, bases: &[Option<&Levels>]) {
+        let bytes = *input;
+        let Some(stop) = memchr::memrchr2(b'\n', b'\r', bytes) else {
+            return;
+        };
+        let delimiter = self.records.delimiter;
+        // A delimiter that could be part of a number or a line end leaves this path.
+        if !delimiter.is_ascii() || delimiter.is_ascii_alphanumeric() || b"+-.\r\n\"".contains(&delimiter) {
+            return;
+        }
+        let columns = self.builders.len();
+        let ends_field = |b: u8| b == delimiter || b == b'\n' || b == b'\r';
+        let mut pos = 0;
+        while pos <= stop {
+            // Line ends and blank lines between records, as `Records::next` skips them.
+            let start = pos
+                + bytes[pos..=stop]
+                    .iter()
+                    .position(|&b| b != b'\n' && b != b'\r')
+                    .unwrap_or(stop + 1 - pos);
+            self.records.newlines += memchr::memchr_iter(b'\n', &bytes[pos..start]).count();
+            pos = start;
+            if pos > stop {
+                break;
+            }
+            for (c, builder) in self.builders.iter_mut().enumerate() {
+                let number = match builder {
+                    Builder::Numeric(values) => match parse_prefix(&bytes[pos..]) {
+                        Some((v, n)) if ends_field(bytes[pos + n]) && !layout.is_missing(&bytes[pos..pos + n]) => {
+                            values.push(v);
+                            Some(pos + n)
+                        }
+                        _ => None,
+                    },
+                    Builder::Text { .. } => None,
+                };
+                let end = number.or_else(|| {
+                    let end = bytes[pos..]
+                        .iter()
+                        .position(|&b| ends_field(b))
+                        .map_or(stop, |i| pos + i);
+                    let cell = std::str::from_utf8(&bytes[pos..end]).ok()?.trim();
+                    builder
+                        .push(cell, layout.is_missing(cell.as_bytes()), bases[c])
+                        .ok()
+                        .map(|_| end)
+                });
+                // A failed cell, or a row with fewer or more fields than columns: the line is
+                // read again by `Records::next`.
+                let Some(end) = end.filter(|&end| (bytes[end] == delimiter) != (c + 1 == columns)) else {
+                    *input = &bytes[start..];
+                    return;
+                };
+                pos = end + usize::from(c + 1 < columns);
+            }
+            self.lines.push(self.records.newlines + 1);
+            self.line_break = None;
+        }
+        *input = &bytes[pos..];
+    }
+
     /// Adds the record just read as a row.
-    fn push(&mut self, layout: &Layout) -> std::result::Result<(), Failure> {
+    fn push(&mut self, layout: &Layout, bases: &[Option<&Levels>]) -> std::result::Result<(), Failure> {
         let line = self.records.line;
         let (text, ends, gap) = self.records.text().map_err(|i| Failure::At {
             line,
@@ -649,8 +773,8 @@ impl Part {
             });
         }
         for (c, (builder, cell)) in self.builders.iter_mut().zip(cells(text, ends, gap)).enumerate() {
-            let missing = layout.is_missing(cell);
-            builder.push(cell, missing).map_err(|why| Failure::At {
+            let missing = layout.is_missing(cell.as_bytes());
+            builder.push(cell, missing, bases[c]).map_err(|why| Failure::At {
                 line,
                 column: c + 1,
                 message: format!("column {}: {why}", quote(&layout.names[c])),
@@ -678,32 +802,52 @@ impl Part {
 }
 
 /// The file, read a batch at a time.
-struct Input<'a> {
-    file: std::fs::File,
-    path: &'a Path,
+pub(super) struct Input<'a> {
+    pub(super) file: std::fs::File,
+    pub(super) path: &'a Path,
     /// Bytes read and not yet parsed; they begin with a record.
-    buffer: Vec<u8>,
-    eof: bool,
+    pub(super) buffer: Vec<u8>,
+    pub(super) eof: bool,
 }
 
 impl Input<'_> {
     /// Reads until the buffer holds `bytes` or the file ends.
-    fn fill(&mut self, bytes: usize) -> Result<()> {
+    pub(super) fn fill(&mut self, bytes: usize) -> Result<()> {
         if self.buffer.len() >= bytes || self.eof {
             return Ok(());
         }
-        memory::check(&format!("reading {}", self.path.display()), bytes as u64)?;
-        self.buffer.reserve(bytes - self.buffer.len());
-        let want = (bytes - self.buffer.len()) as u64;
-        let read = (&mut self.file)
-            .take(want)
-            .read_to_end(&mut self.buffer)
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let more = bytes - buffer.len();
+        let read = self.read(&mut buffer, more);
+        self.buffer = buffer;
+        self.eof = read?;
+        Ok(())
+    }
+
+    /// Reads what follows the buffer into `next` after a copy of `rest` (the end of the
+    /// buffer): at most `bytes` more. Returns `next`, and whether the file ended.
+    fn read_after(&self, rest: &[u8], bytes: usize, mut next: Vec<u8>) -> Result<(Vec<u8>, bool)> {
+        next.clear();
+        next.extend_from_slice(rest);
+        let eof = self.read(&mut next, bytes)?;
+        Ok((next, eof))
+    }
+
+    /// Appends up to `bytes` of the file to `buffer`; whether the file ended.
+    fn read(&self, buffer: &mut Vec<u8>, bytes: usize) -> Result<bool> {
+        memory::check(
+            &format!("reading {}", self.path.display()),
+            (buffer.len() + bytes) as u64,
+        )?;
+        buffer.reserve(bytes);
+        let read = (&self.file)
+            .take(bytes as u64)
+            .read_to_end(buffer)
             .map_err(|source| Error::Io {
                 path: self.path.to_path_buf(),
                 source,
             })?;
-        self.eof = (read as u64) < want;
-        Ok(())
+        Ok(read < bytes)
     }
 }
 
@@ -810,6 +954,8 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
     let what = format!("the data of {}", path.display());
     // After a chunk that ends inside quotes, this one part reads on (alone) from there.
     let mut serial: Option<(Part, usize)> = None;
+    // The buffer of the batch before, to read the one after next into.
+    let mut spare = Vec::new();
     let fail = |failure: Failure, base: usize| -> Result<Table> {
         Err(match failure {
             Failure::At { line, column, message } => data_error(path, base + line, column, message),
@@ -844,94 +990,118 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
             }
         };
         want = sizes.batch;
-        let batch = &input.buffer[..end];
-        let mut parts: Vec<(Part, usize)> = Vec::new();
-        if let Some((mut part, base)) = serial.take() {
-            part.feed(batch, input.eof, &layout);
-            newlines = base + part.records.newlines;
-            parts.push((part, base));
-        } else {
-            let chunks = split_lines(batch, sizes.chunk);
-            let last = chunks.len().saturating_sub(1);
-            let parse = |k: usize, records: Option<Records>, text: Vec<bool>| {
-                let mut part = Part::new(records.unwrap_or_else(|| Records::new(delimiter, false)), text);
-                part.feed(chunks[k], input.eof && k == last, &layout);
-                part
-            };
-            let first_records = first.take();
-            let mut done: Vec<Part> = if chunks.len() == 1 {
-                vec![parse(0, first_records, text.clone())]
-            } else {
-                let mut first_records = Some(first_records);
-                let starts: Vec<Option<Records>> = (0..chunks.len()).map(|_| first_records.take().flatten()).collect();
-                starts
-                    .into_par_iter()
-                    .enumerate()
-                    .map(|(k, records)| parse(k, records, text.clone()))
-                    .collect()
-            };
-            // A column that turned text in a chunk is text from the start of every later one:
-            // parse those again until no chunk's columns change.
-            loop {
-                let mut now = text.clone();
-                let mut again = Vec::new();
-                for (k, part) in done.iter().enumerate() {
-                    if part.text != now {
-                        again.push((k, now.clone()));
+        let at_end = input.eof;
+        let (batch, rest) = input.buffer.split_at(end);
+        // Chunks look their texts up in the table's levels first.
+        let bases: Vec<Option<&Levels>> = builders
+            .iter()
+            .map(|builder| match builder {
+                Builder::Text { levels, .. } => Some(levels),
+                Builder::Numeric(_) => None,
+            })
+            .collect();
+        // The next batch is read while this one is parsed.
+        let (parts, ahead) = rayon::join(
+            || {
+                let mut parts: Vec<(Part, usize)> = Vec::new();
+                if let Some((mut part, base)) = serial.take() {
+                    part.feed(batch, at_end, &layout, &bases);
+                    newlines = base + part.records.newlines;
+                    parts.push((part, base));
+                } else {
+                    let chunks = split_lines(batch, sizes.chunk);
+                    let last = chunks.len().saturating_sub(1);
+                    let parse = |k: usize, records: Option<Records>, text: Vec<bool>| {
+                        let mut part = Part::new(records.unwrap_or_else(|| Records::new(delimiter, false)), text);
+                        part.feed(chunks[k], at_end && k == last, &layout, &bases);
+                        part
+                    };
+                    let first_records = first.take();
+                    let mut done: Vec<Part> = if chunks.len() == 1 {
+                        vec![parse(0, first_records, text.clone())]
+                    } else {
+                        let mut first_records = Some(first_records);
+                        let starts: Vec<Option<Records>> =
+                            (0..chunks.len()).map(|_| first_records.take().flatten()).collect();
+                        starts
+                            .into_par_iter()
+                            .enumerate()
+                            .map(|(k, records)| parse(k, records, text.clone()))
+                            .collect()
+                    };
+                    // A column that turned text in a chunk is text from the start of every later one:
+                    // parse those again until no chunk's columns change.
+                    loop {
+                        let mut now = text.clone();
+                        let mut again = Vec::new();
+                        for (k, part) in done.iter().enumerate() {
+                            if part.text != now {
+                                again.push((k, now.clone()));
+                            }
+                            if part.failure.is_some() || !part.clean() {
+                                break;
+                            }
+                            for (t, builder) in now.iter_mut().zip(&part.builders) {
+                                *t |= builder.is_text();
+                            }
+                        }
+                        if again.is_empty() {
+                            break;
+                        }
+                        let redone: Vec<(usize, Part)> = again
+                            .into_par_iter()
+                            .map(|(k, text)| (k, parse(k, None, text)))
+                            .collect();
+                        for (k, part) in redone {
+                            done[k] = part;
+                        }
                     }
-                    if part.failure.is_some() || !part.clean() {
-                        break;
+                    // Each chunk's lines start after the line feeds of the chunks before it.
+                    let mut base = newlines;
+                    let mut rest = done.into_iter().zip(chunks.iter()).enumerate();
+                    while let Some((k, (mut part, _))) = rest.next() {
+                        let part_base = base;
+                        let cut_in_quotes = part.failure.is_none() && !part.clean() && !(at_end && k == last);
+                        if cut_in_quotes {
+                            // A line break in quotes across the cut: this part reads on, alone.
+                            for (j, (_, chunk)) in rest.by_ref() {
+                                part.feed(chunk, at_end && j == last, &layout, &bases);
+                            }
+                        }
+                        base = part_base + part.records.newlines;
+                        let stop = part.failure.is_some() || cut_in_quotes;
+                        parts.push((part, part_base));
+                        if stop {
+                            break;
+                        }
                     }
-                    for (t, builder) in now.iter_mut().zip(&part.builders) {
-                        *t |= builder.is_text();
-                    }
+                    newlines = base;
                 }
-                if again.is_empty() {
-                    break;
-                }
-                let redone: Vec<(usize, Part)> = again
-                    .into_par_iter()
-                    .map(|(k, text)| (k, parse(k, None, text)))
-                    .collect();
-                for (k, part) in redone {
-                    done[k] = part;
-                }
-            }
-            // Each chunk's lines start after the line feeds of the chunks before it.
-            let mut base = newlines;
-            let mut rest = done.into_iter().zip(chunks.iter()).enumerate();
-            while let Some((k, (mut part, _))) = rest.next() {
-                let part_base = base;
-                let cut_in_quotes = part.failure.is_none() && !part.clean() && !(input.eof && k == last);
-                if cut_in_quotes {
-                    // A line break in quotes across the cut: this part reads on, alone.
-                    for (j, (_, chunk)) in rest.by_ref() {
-                        part.feed(chunk, input.eof && j == last, &layout);
-                    }
-                }
-                base = part_base + part.records.newlines;
-                let stop = part.failure.is_some() || cut_in_quotes;
-                parts.push((part, part_base));
-                if stop {
-                    break;
-                }
-            }
-            newlines = base;
-        }
+                parts
+            },
+            || match at_end {
+                true => Ok((Vec::new(), true)),
+                false => input.read_after(rest, sizes.batch, std::mem::take(&mut spare)),
+            },
+        );
         for (mut part, base) in parts {
             if !part.lines.is_empty() {
                 line_break = part.line_break.map(|(line, c)| (base + line, c));
             }
             let (columns, part_lines) = part.take_rows(&text);
-            for (t, (builder, column)) in text.iter_mut().zip(builders.iter_mut().zip(columns)) {
-                level_bytes += builder.append(column) as u64;
+            level_bytes += builders
+                .par_iter_mut()
+                .zip(columns)
+                .map(|(builder, column)| builder.append(column) as u64)
+                .sum::<u64>();
+            for (t, builder) in text.iter_mut().zip(&builders) {
                 *t = builder.is_text();
             }
             lines.extend(part_lines.into_iter().map(|line| base + line));
             if let Some(failure) = part.failure.take() {
                 return fail(failure, base);
             }
-            if !part.clean() && !input.eof {
+            if !part.clean() && !at_end {
                 part.take_rows(&text);
                 serial = Some((part, base));
             }
@@ -939,10 +1109,12 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
         // what is held now, and as much again when the columns grow next
         let cells = memory::bytes([lines.len(), names.len() + 1], 4);
         memory::check(&what, (2 * cells).saturating_add(level_bytes))?;
-        input.buffer.drain(..end);
-        if input.eof && input.buffer.is_empty() {
+        if at_end {
             break;
         }
+        let (next, eof) = ahead?;
+        spare = std::mem::replace(&mut input.buffer, next);
+        input.eof = eof;
     }
     // A quote left open swallows the rest of the file into the last row's cell: the file then
     // has an odd number of quotes and its last row a line break in a cell.
@@ -964,7 +1136,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
 }
 
 /// Cuts `bytes` into chunks of about `size` bytes, each but the last ending with a line feed.
-fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
+pub(super) fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
