@@ -649,9 +649,11 @@ fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>, shards: &[Range<u
 pub const SHARD_FROM: usize = 192;
 
 /// The rows of each shard of a batch of `rows` rows (one shard, or two, see [`SHARD_FROM`]).
-/// The second starts on a multiple of 4, so that each shard's products are those rows of the
-/// whole batch's, bit for bit (see [`crate::matrix::gemm`]): only the sums over rows (the
-/// parameter gradients and the loss) differ from the whole batch's, by rounding.
+/// The second starts on a multiple of 4, so that with faer's x86-64 kernels each shard's
+/// products are those rows of the whole batch's, bit for bit (see [`crate::matrix::gemm`]):
+/// only the sums over rows (the parameter gradients and the loss) differ from the whole
+/// batch's, by rounding. (On AArch64 a shard's rows may also differ by rounding; the cut
+/// depends on the batch alone everywhere, so results never depend on the number of threads.)
 fn shard_rows(rows: usize, dropout: bool) -> [Range<usize>; 2] {
     if rows >= SHARD_FROM && !dropout {
         let half = rows.div_ceil(2).next_multiple_of(4);
