@@ -314,7 +314,7 @@ fn a_batch_cut_into_shards_steps_like_the_whole_batch() {
                 "{rows} rows"
             );
             assert!(
-                (sharded - loss).abs() <= 1e-12 * loss,
+                (sharded - loss).abs() <= if cfg!(target_arch = "x86_64") { 1e-12 } else { 1e-6 } * loss,
                 "{rows} rows: loss {sharded} against {loss}"
             );
             stepper.update(&mut mlp.clone(), &x, 1e-3);
