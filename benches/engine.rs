@@ -112,7 +112,7 @@ fn training(c: &mut Criterion) {
                 let loss = Loss::CrossEntropy.loss_and_grad(Activation::Softmax, z, y, &t, 10, g);
                 grads.fill(0.0);
                 mlp.backward(&x, &mut ws, &mut grads);
-                optimizer.step(mlp.params_mut(), &mut grads, 1e-4, decayed.iter().cloned());
+                optimizer.step(mlp.params_mut(), &mut grads, 1e-4, &decayed);
                 loss
             })
         });

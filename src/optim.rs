@@ -179,8 +179,6 @@ pub struct Optimizer {
     /// Adam's or RMSprop's second moment.
     v: Vec<f32>,
     steps: u32,
-    /// The last step's decayed ranges, kept for Adam's threads (reused: a step allocates nothing).
-    decayed: Vec<Range<usize>>,
 }
 
 impl Optimizer {
@@ -191,7 +189,6 @@ impl Optimizer {
             m: vec![0.0; if uses_m(config.kind) { n } else { 0 }],
             v: vec![0.0; if uses_v(config.kind) { n } else { 0 }],
             steps: 0,
-            decayed: Vec::new(),
         }
     }
 
@@ -220,7 +217,6 @@ impl Optimizer {
             m: state.m,
             v: state.v,
             steps: state.steps,
-            decayed: Vec::new(),
         })
     }
 
@@ -229,13 +225,7 @@ impl Optimizer {
     /// decay is added to the gradient (into `grads`, which is scratch space, or inside Adam's
     /// update; AdamW's is applied to the weights), and L1's soft-threshold (see
     /// [`OptimizerConfig::l1`]) follows the update.
-    pub fn step(
-        &mut self,
-        params: &mut [f32],
-        grads: &mut [f32],
-        lr: f32,
-        decayed: impl Iterator<Item = Range<usize>> + Clone,
-    ) {
+    pub fn step(&mut self, params: &mut [f32], grads: &mut [f32], lr: f32, decayed: &[Range<usize>]) {
         self.step_sum(params, grads, &[], lr, decayed);
     }
 
@@ -245,14 +235,7 @@ impl Optimizer {
     ///
     /// # Panics
     /// If `more` is neither empty nor as long as `grads`.
-    pub fn step_sum(
-        &mut self,
-        params: &mut [f32],
-        grads: &mut [f32],
-        more: &[f32],
-        lr: f32,
-        decayed: impl Iterator<Item = Range<usize>> + Clone,
-    ) {
+    pub fn step_sum(&mut self, params: &mut [f32], grads: &mut [f32], more: &[f32], lr: f32, decayed: &[Range<usize>]) {
         assert!(
             more.is_empty() || more.len() == grads.len(),
             "the gradients differ in length"
@@ -264,7 +247,7 @@ impl Optimizer {
         }
         // Adam's L2 penalty joins the gradient inside its update, in the same operations.
         if c.weight_decay > 0.0 && c.kind != OptimizerKind::Adam {
-            for range in decayed.clone() {
+            for range in decayed.iter().cloned() {
                 if c.kind == OptimizerKind::AdamW {
                     params[range].iter_mut().for_each(|p| *p -= lr * c.weight_decay * *p);
                 } else {
@@ -299,8 +282,6 @@ impl Optimizer {
                 } else {
                     0.0
                 };
-                self.decayed.clear();
-                self.decayed.extend(decayed.clone());
                 let block = AdamBlock {
                     params,
                     grads,
@@ -308,7 +289,7 @@ impl Optimizer {
                     m: &mut self.m,
                     v: &mut self.v,
                 };
-                adam(block, &self.decayed, k, decay);
+                adam(block, decayed, k, decay);
             }
             OptimizerKind::RmsProp => {
                 for ((p, &g), v) in params.iter_mut().zip(grads.iter()).zip(&mut self.v) {
@@ -318,7 +299,7 @@ impl Optimizer {
             }
         }
         if c.l1 > 0.0 {
-            self.shrink(params, lr, decayed);
+            self.shrink(params, lr, decayed.iter().cloned());
         }
     }
 
@@ -726,7 +707,7 @@ mod tests {
             for (i, (g, p)) in grads.iter_mut().zip(&params).enumerate() {
                 *g = 2.0 * (p - i as f32);
             }
-            opt.step(&mut params, &mut grads, lr, std::iter::empty());
+            opt.step(&mut params, &mut grads, lr, &[]);
         }
         params
             .iter()
@@ -756,7 +737,7 @@ mod tests {
         let mut params = vec![1.0f32, 1.0];
         let mut grads = vec![1e-3f32, -50.0];
         let mut opt = Optimizer::new(OptimizerConfig::default(), 2);
-        opt.step(&mut params, &mut grads, 0.01, std::iter::empty());
+        opt.step(&mut params, &mut grads, 0.01, &[]);
         approx::assert_abs_diff_eq!(params[0], 0.99, epsilon = 1e-5);
         approx::assert_abs_diff_eq!(params[1], 1.01, epsilon = 1e-5);
     }
@@ -771,7 +752,7 @@ mod tests {
         let mut opt = Optimizer::new(config, 2);
         let mut params = vec![2.0f32, 2.0];
         let mut grads = vec![0.0f32, 0.0];
-        opt.step(&mut params, &mut grads, 0.1, std::iter::once(0..1));
+        opt.step(&mut params, &mut grads, 0.1, std::slice::from_ref(&(0..1)));
         assert_eq!(params, vec![2.0 - 0.1 * 0.5 * 2.0, 2.0]);
     }
 
@@ -786,11 +767,11 @@ mod tests {
         // Weights 0..3, a bias at 3; no gradient, so only L1 moves them: τ = η λ₁ = 0.1.
         let mut params = vec![0.25f32, -0.05, 0.1, 2.0];
         let mut grads = vec![0.0f32; 4];
-        opt.step(&mut params, &mut grads, 0.1, std::iter::once(0..3));
+        opt.step(&mut params, &mut grads, 0.1, std::slice::from_ref(&(0..3)));
         assert_eq!(params, vec![0.25 - 0.1, 0.0, 0.0, 2.0]);
         // A weight at 0 stays there while its gradient is smaller than λ₁.
         let mut grads = vec![0.0f32, 0.9, -0.9, 0.0];
-        opt.step(&mut params, &mut grads, 0.1, std::iter::once(0..3));
+        opt.step(&mut params, &mut grads, 0.1, std::slice::from_ref(&(0..3)));
         assert_eq!(&params[1..3], [0.0, 0.0]);
     }
 
@@ -870,7 +851,7 @@ mod tests {
                 for (i, (p, g)) in naive.iter_mut().zip(&grads).enumerate() {
                     naive_step(&c, t, p, *g, lr, i < 30);
                 }
-                opt.step(&mut params, &mut grads, lr, ranges.iter().cloned());
+                opt.step(&mut params, &mut grads, lr, &ranges);
                 for (i, (&w, reference)) in params.iter().zip(&naive).enumerate() {
                     let r = reference[0];
                     assert!(
@@ -944,8 +925,8 @@ mod tests {
                         let (mut a, more) = (g(1), g(2));
                         let mut sum: Vec<f32> = a.iter().zip(&more).map(|(a, b)| a + b).collect();
                         pool.install(|| {
-                            fused.step_sum(&mut p1, &mut a, &more, 0.01, decayed.iter().cloned());
-                            summed.step(&mut p2, &mut sum, 0.01, decayed.iter().cloned());
+                            fused.step_sum(&mut p1, &mut a, &more, 0.01, &decayed);
+                            summed.step(&mut p2, &mut sum, 0.01, &decayed);
                         });
                         assert!(
                             p1 == p2,

@@ -644,8 +644,8 @@ fn gather_rows(m: &Matrix, rows: &[usize], out: &mut Vec<f32>, shards: &[Range<u
 /// on the number of threads, so results do not either. Smaller batches stay whole: each shard
 /// writes a whole gradient, which costs more than it saves when a shard has few rows.
 /// Measured with `actlab train` on Fashion-MNIST, 2 threads (train seconds per epoch, medians
-/// of 5, alternating): 784-100-10 at batch 200 (shards of 100 rows) 0.145 → 0.135 s, and
-/// 784-256-128-10 at batch 512 0.344 → 0.337 s, but at batch 128 (shards of 64) 0.368 → 0.417 s.
+/// of 3–5, alternating with the binary before): 784-100-10 at batch 200 (shards of 100 rows)
+/// 0.145 → 0.135 s, but 784-256-128-10 at batch 128 (shards of 64) 0.368 → 0.417 s.
 pub const SHARD_FROM: usize = 192;
 
 /// The rows of each shard of a batch of `rows` rows (one shard, or two, see [`SHARD_FROM`]).
@@ -734,29 +734,23 @@ impl Stepper {
         );
         self.rows = shard_rows(rows, dropout.is_some());
         let (loss, output) = (self.loss, self.output);
-        let sum = match dropout {
-            Some((rates, mut rng)) => {
-                let ws = &mut self.shards[0].ws;
-                mlp.forward_with_dropout(x, rows, ws, Some((rates, &mut rng)));
-                let (z, y, grad_z) = ws.output_parts();
-                loss.sum_and_grad(output, z, y, targets, outputs, weights, rows, Some(grad_z))
+        // One shard's forward pass and loss; masks only ever come with a whole batch.
+        let run = |ws: &mut Workspace, part: Range<usize>, masks: Option<(&[f32], &mut ChaCha8Rng)>| {
+            mlp.forward_with_dropout(&x[part.start * inputs..part.end * inputs], part.len(), ws, masks);
+            let (z, y, grad_z) = ws.output_parts();
+            let targets = &targets[part.start * outputs..part.end * outputs];
+            let weights = weights.map(|w| &w[part]);
+            loss.sum_and_grad(output, z, y, targets, outputs, weights, rows, Some(grad_z))
+        };
+        let [first, second] = &mut self.shards;
+        let sum = match self.rows.clone() {
+            [whole, rest] if rest.is_empty() => {
+                let mut dropout = dropout;
+                run(&mut first.ws, whole, dropout.as_mut().map(|(rates, rng)| (*rates, rng)))
             }
-            None => {
-                let run = |ws: &mut Workspace, part: Range<usize>| {
-                    mlp.forward(&x[part.start * inputs..part.end * inputs], part.len(), ws);
-                    let (z, y, grad_z) = ws.output_parts();
-                    let targets = &targets[part.start * outputs..part.end * outputs];
-                    let weights = weights.map(|w| &w[part]);
-                    loss.sum_and_grad(output, z, y, targets, outputs, weights, rows, Some(grad_z))
-                };
-                let [first, second] = &mut self.shards;
-                match self.rows.clone() {
-                    [whole, rest] if rest.is_empty() => run(&mut first.ws, whole),
-                    [part0, part1] => {
-                        let (a, b) = rayon::join(|| run(&mut first.ws, part0), || run(&mut second.ws, part1));
-                        a + b
-                    }
-                }
+            [part0, part1] => {
+                let (a, b) = rayon::join(|| run(&mut first.ws, part0, None), || run(&mut second.ws, part1, None));
+                a + b
             }
         };
         sum / loss.denominator(rows, outputs)
@@ -786,7 +780,7 @@ impl Stepper {
                 &second.grads
             }
         };
-        let decayed = self.decayed.iter().cloned();
+        let decayed = &self.decayed;
         if let Some(max_norm) = self.clip_norm {
             // The norm is the summed gradient's.
             first.grads.iter_mut().zip(more).for_each(|(g, &o)| *g += o);
