@@ -595,7 +595,7 @@ impl Session {
             m
         });
         let samples = batchable(&x, &targets, &labels);
-        let start_loss = train::evaluate(&model.mlp, samples, loss).loss;
+        let start_loss = train::untrained_loss(&model.mlp, samples, loss);
         let trainer = Trainer::new(&model.mlp, loss, samples, &config.train_config(), start_loss)?;
         Ok(Session {
             config,

@@ -354,3 +354,61 @@ fn a_batch_cut_into_shards_steps_like_the_whole_batch() {
     );
     assert_eq!(stepper.workspaces().count(), 1);
 }
+
+#[test]
+fn the_untrained_loss_of_a_large_set_comes_from_rows_spread_across_it() {
+    use crate::mlp::MlpConfig;
+    use rand::RngExt;
+    let config = MlpConfig {
+        inputs: 3,
+        hidden: vec![4],
+        activations: vec!["relu".parse().unwrap()],
+        outputs: 2,
+        output: Activation::Softmax,
+        residual: false,
+        init: None,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mlp = Mlp::new(&config, &mut rng).unwrap();
+    for n in [
+        1,
+        2,
+        UNTRAINED_LOSS_ROWS - 1,
+        UNTRAINED_LOSS_ROWS,
+        UNTRAINED_LOSS_ROWS + 1,
+        3 * UNTRAINED_LOSS_ROWS + 7,
+    ] {
+        // The second half of the rows lies far from the first, and the classes cycle with a
+        // period of 3: a sample of the first rows, or one at a stride, would miss either.
+        let x: Vec<f32> = (0..n * 3)
+            .map(|i| rng.random_range(-1.0..1.0) + if i / 3 >= n / 2 { 6.0 } else { 0.0 })
+            .collect();
+        let targets: Vec<f32> = (0..n)
+            .flat_map(|r| if r % 3 == 0 { [1.0, 0.0] } else { [0.0, 1.0] })
+            .collect();
+        let (x, targets) = (Matrix::from_vec(n, 3, x), Matrix::from_vec(n, 2, targets));
+        let data = Batchable {
+            x: &x,
+            targets: &targets,
+            labels: None,
+            weights: None,
+        };
+        let all = evaluate(&mlp, data, Loss::CrossEntropy).loss;
+        let sampled = untrained_loss(&mlp, data, Loss::CrossEntropy);
+        if n <= UNTRAINED_LOSS_ROWS {
+            assert_eq!(sampled, all, "{n} rows");
+        } else {
+            let rows = untrained_loss_rows(n);
+            assert!(rows.windows(2).all(|w| w[0] < w[1]) && rows.len() == UNTRAINED_LOSS_ROWS);
+            let (sx, st) = (x.select_rows(&rows), targets.select_rows(&rows));
+            let sample = Batchable {
+                x: &sx,
+                targets: &st,
+                labels: None,
+                weights: None,
+            };
+            assert_eq!(sampled, evaluate(&mlp, sample, Loss::CrossEntropy).loss, "{n} rows");
+            assert!((sampled - all).abs() < 0.02 * all, "{n} rows: {sampled} against {all}");
+        }
+    }
+}
