@@ -224,10 +224,9 @@ class _BaseMLP(BaseEstimator):
                     raise ValueError("classes must be passed on the first call to partial_fit")
                 if len(classes) < 2:
                     raise ValueError(f"classes must hold at least two classes, got {classes.tolist()}")
-                X, y = validate_data(self, X, y, dtype=np.float32, order="C")
                 self.classes_ = classes
-            else:
-                X, y = validate_data(self, X, y, dtype=np.float32, order="C", y_numeric=True)
+            # _fit validates X itself: validating it here first would hand _fit an array without
+            # the DataFrame's column names, which would then be forgotten.
             saved = self.max_iter
             try:
                 self.max_iter = 1

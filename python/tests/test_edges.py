@@ -194,3 +194,18 @@ def test_activations_refuse_what_has_no_real_value():
     np.testing.assert_array_equal(actlab.activations.elu(x), actlab.activations.elu(x.astype(np.float32)))
     np.testing.assert_array_equal(actlab.activations.relu(np.array([True, False])), [1.0, 0.0])
     assert actlab.activations.tanh(x).dtype == np.float32
+
+
+def test_partial_fit_on_a_dataframe_keeps_its_column_names():
+    X, y = iris_frame()
+    est = actlab.MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(X, y, classes=["setosa", "versicolor", "virginica"])
+    assert list(est.feature_names_in_) == list(X.columns)
+    est.partial_fit(X, y)
+    assert est.n_iter_ == 2
+    with pytest.raises(ValueError, match="Feature names must be in the same order as they were in fit"):
+        est.partial_fit(X[X.columns[::-1]], y)
+    metadata = {p.key: p.value for p in onnx.load_from_string(est.to_onnx()).metadata_props}
+    assert metadata["features"] == '["sepal_length","sepal_width","petal_length","petal_width"]'
+    regressor = actlab.MLPRegressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, 2 * X["petal_width"])
+    assert list(regressor.feature_names_in_) == list(X.columns)
