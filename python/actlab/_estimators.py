@@ -271,9 +271,10 @@ class _BaseMLP(BaseEstimator):
     def to_onnx(self, path=None):
         """The fitted model as an ONNX graph (opset 17): its bytes, also written to ``path`` if given.
 
-        Input ``features`` (float32 ``[N, n_features_in_]``); outputs ``probabilities`` and
-        ``label`` (the predicted class of ``classes_`` as a string) for a classifier,
-        ``prediction`` ``[N, 1]`` for a regressor.
+        Input ``features`` (float32 ``[N, n_features_in_]``, the columns in the order of
+        ``feature_names_in_`` when fitted on a DataFrame: the graph's metadata ``features``
+        lists them); outputs ``probabilities`` and ``label`` (the predicted class of
+        ``classes_`` as a string) for a classifier, ``prediction`` ``[N, 1]`` for a regressor.
         """
         check_is_fitted(self, "model_")
         data = self.model_.to_onnx()
