@@ -211,6 +211,9 @@ class _BaseMLP(BaseEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """One more epoch on ``X``, ``y`` (a new model on the first call)."""
+        if self.early_stopping:
+            # As scikit-learn: an epoch at a time has no validation split to stop on.
+            raise ValueError("partial_fit does not support early_stopping=True")
         if self._is_classifier() and classes is not None:
             classes = np.unique(np.asarray(classes))
             if hasattr(self, "model_") and not np.array_equal(classes, self.classes_):

@@ -209,3 +209,13 @@ def test_partial_fit_on_a_dataframe_keeps_its_column_names():
     assert metadata["features"] == '["sepal_length","sepal_width","petal_length","petal_width"]'
     regressor = actlab.MLPRegressor(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, 2 * X["petal_width"])
     assert list(regressor.feature_names_in_) == list(X.columns)
+
+
+def test_partial_fit_refuses_early_stopping_as_scikit_learn_does():
+    # It used to hold a tenth of the first call's rows out for validation, then train later calls
+    # on every row, with validation_scores_ = [None].
+    X, y = load_iris(return_X_y=True)
+    for est in (actlab.MLPClassifier(early_stopping=True), actlab.MLPRegressor(early_stopping=True)):
+        with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+            est.partial_fit(X, y, **({"classes": [0, 1, 2]} if isinstance(est, actlab.MLPClassifier) else {}))
+        assert not hasattr(est, "model_")
