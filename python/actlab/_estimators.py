@@ -389,13 +389,14 @@ def _frame(records):
 def _class_indices(y, classes):
     """Keyword arguments for the Rust side: the index of each label of ``y`` in ``classes``
     (sorted, as np.unique gives them); a ValueError naming the labels not in ``classes``."""
+    y = np.asarray(y)
     try:
         index = np.searchsorted(classes, y).clip(0, len(classes) - 1)
-        known = classes[index] == y
+        known = np.asarray(classes[index] == y, dtype=bool)
     except TypeError:  # labels that do not compare with the classes (text against numbers)
-        known = np.zeros(len(y), dtype=bool)
-    if not np.all(known):
-        unknown = list(dict.fromkeys(np.asarray(y)[~np.asarray(known, dtype=bool)].tolist()))
+        index, known = None, np.zeros(len(y), dtype=bool)
+    if not known.all() or index is None:
+        unknown = list(dict.fromkeys(y[~known].tolist()))
         raise ValueError(f"y has labels {unknown[:10]} that are not in classes {classes.tolist()}")
     return {"labels": index.astype(np.int64), "classes": [str(c) for c in classes], "values": None}
 
@@ -403,6 +404,11 @@ def _class_indices(y, classes):
 def _values(y):
     """Keyword arguments for the Rust side: the float32 values of ``y``, all finite."""
     y = np.asarray(y)
+    if y.dtype.kind == "O":  # numbers in an object array (a pandas object column)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if y.dtype.kind not in "biuf":
         raise ValueError(f"y must hold numbers for a regression, got dtype {y.dtype}")
     with np.errstate(over="ignore", invalid="ignore"):

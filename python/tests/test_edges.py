@@ -178,6 +178,11 @@ def test_diagnose_checks_max_samples_and_targets():
     with pytest.raises(ValueError, match="y has the value nan"):
         actlab.diagnose(est, X, np.full(len(y), np.nan))
     assert actlab.diagnose(est, X, y, max_samples=50)["samples"] == 50
+    # Numbers in a pandas object column are numbers; labels of another kind are named.
+    assert actlab.diagnose(est, X, pd.Series(y.astype(float), dtype=object), max_samples=40)["samples"] == 40
+    classifier = actlab.MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"y has labels \[None\] that are not in classes \[0, 1, 2\]"):
+        actlab.diagnose(classifier, X, np.array([None] * len(y), dtype=object))
 
 
 def test_activations_refuse_what_has_no_real_value():
