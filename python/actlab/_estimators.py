@@ -1,10 +1,12 @@
 """scikit-learn estimators over actlab's Rust engine."""
 
 import json
+import math
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_consistent_length, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -12,6 +14,59 @@ from . import _actlab
 
 # scikit-learn's solver names that actlab spells otherwise: its "sgd" has Nesterov momentum 0.9.
 _SOLVERS = {"sgd": "nesterov"}
+
+# Outputs whose values predict_proba can return as probabilities.
+_CLASSIFIER_OUTPUTS = ("softmax", "sigmoid")
+
+
+def _integer(name, value, low=1):
+    """``value`` as an int (below 2**63), or a ValueError naming the parameter ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value < 2**63:
+        bound = "a positive integer" if low == 1 else f"an integer of at least {low}"
+        raise ValueError(f"{name} must be {bound} (below 2**63), got {value!r}")
+    return int(value)
+
+
+def _number(name, value, low=0.0, high=math.inf, low_open=False, high_open=True):
+    """``value`` as a finite float in the interval, or a ValueError naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (low_open and value == low) or value > high or (high_open and value == high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def _names(name, value):
+    """``value``, one string or a sequence of strings, as a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    try:
+        names = list(value)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(v, str) for v in names):
+        raise ValueError(f"{name} must be a name or a list of names, got {value!r}")
+    return names
+
+
+def _sizes(name, value):
+    """Layer sizes: one positive integer or a sequence of them (possibly empty). Sizes are
+    bounded by what the extension takes (below 2**63); long before that, training refuses the
+    network with its memory estimate."""
+    sizes = [value] if isinstance(value, Integral) else value
+    try:
+        sizes = None if isinstance(sizes, str) else list(sizes)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(isinstance(s, Integral) and not isinstance(s, bool) and 1 <= s < 2**63 for s in sizes):
+        raise ValueError(f"{name} must be a positive integer or a sequence of them (below 2**63), got {value!r}")
+    return [int(s) for s in sizes]
+
+
+def _n_threads(value):
+    """``n_threads``: None (every core) or a positive integer."""
+    return None if value is None else _integer("n_threads", value)
 
 
 class _BaseMLP(BaseEstimator):
@@ -56,19 +111,49 @@ class _BaseMLP(BaseEstimator):
         self.dropout = dropout
         self.n_threads = n_threads
 
-    def _hidden(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if np.isscalar(sizes) else list(sizes)
-        if any(int(s) != s or s < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-        return [int(s) for s in sizes]
-
     def _batch_size(self, n):
-        if self.batch_size == "auto":
+        if isinstance(self.batch_size, str) and self.batch_size == "auto":
             return max(1, min(200, n))
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, Integral) or self.batch_size < 1:
             raise ValueError(f"batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
         return int(self.batch_size)
+
+    def _dropout(self):
+        rates = [self.dropout] if isinstance(self.dropout, Real) else self.dropout
+        try:
+            rates = list(rates)
+        except TypeError:
+            rates = [None]
+        return [_number("dropout", r, 0.0, 1.0) for r in rates]
+
+    def _check_params(self):
+        """The parameters as the extension takes them; a ValueError naming the first bad one."""
+        if self.output_activation is not None and not isinstance(self.output_activation, str):
+            raise ValueError(f"output_activation must be None or a name, got {self.output_activation!r}")
+        if self._is_classifier() and self.output_activation is not None:
+            name = self.output_activation.split(":")[0].strip().lower()
+            if name not in _CLASSIFIER_OUTPUTS:
+                raise ValueError(
+                    f"output_activation must be 'softmax' or 'sigmoid' for a classifier (predict_proba returns "
+                    f"its values as probabilities), got {self.output_activation!r}; use MLPRegressor for other outputs"
+                )
+        for name in ("solver", "init"):
+            value = getattr(self, name)
+            if not isinstance(value, str) and not (name == "init" and value is None):
+                raise ValueError(f"{name} must be a name, got {value!r}")
+        if self.early_stopping:
+            _number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True)
+        return {
+            "hidden": _sizes("hidden_layer_sizes", self.hidden_layer_sizes),
+            "activations": _names("activation", self.activation),
+            "dropout": self._dropout(),
+            "alpha": _number("alpha", self.alpha),
+            "learning_rate": _number("learning_rate_init", self.learning_rate_init, low_open=True),
+            "epochs": _integer("max_iter", self.max_iter),
+            "patience": _integer("n_iter_no_change", self.n_iter_no_change) if self.early_stopping else None,
+            "tol": _number("tol", self.tol),
+            "n_threads": _n_threads(self.n_threads),
+        }
 
     def _seed(self):
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -78,29 +163,32 @@ class _BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     def _fit(self, X, y):
+        params = self._check_params()
+        name = getattr(y, "name", None)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", y_numeric=not self._is_classifier())
         target = self._target(y, reset=True)
-        activations = [self.activation] if isinstance(self.activation, str) else list(self.activation)
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         model, history = _actlab.fit(
             X,
-            hidden=self._hidden(),
-            activations=[str(a) for a in activations],
+            hidden=params["hidden"],
+            activations=params["activations"],
             output=self.output_activation,
             init=self.init,
             residual=bool(self.residual),
-            dropout=[float(self.dropout)] if np.isscalar(self.dropout) else [float(r) for r in self.dropout],
+            dropout=params["dropout"],
             optimizer=_SOLVERS.get(self.solver, self.solver),
             # scikit-learn adds α·w / batch_size to the gradient; actlab's weight decay λ adds λ·w.
-            weight_decay=float(self.alpha) / min(self._batch_size(X.shape[0]), X.shape[0]),
+            weight_decay=params["alpha"] / min(self._batch_size(X.shape[0]), X.shape[0]),
             batch_size=self._batch_size(X.shape[0]),
-            learning_rate=float(self.learning_rate_init),
-            epochs=int(self.max_iter),
-            patience=int(self.n_iter_no_change) if self.early_stopping else None,
+            learning_rate=params["learning_rate"],
+            epochs=params["epochs"],
+            patience=params["patience"],
             validation_fraction=float(self.validation_fraction),
             seed=self._seed(),
-            n_threads=self.n_threads,
+            n_threads=params["n_threads"],
+            feature_names=names,
+            # A pandas Series' name, so that `actlab eval` finds the target column by it.
+            target_name=name if isinstance(name, str) and name not in (names or []) else None,
             **target,
         )
         self.model_ = model
@@ -123,28 +211,40 @@ class _BaseMLP(BaseEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """One more epoch on ``X``, ``y`` (a new model on the first call)."""
+        if self.early_stopping:
+            # As scikit-learn: an epoch at a time has no validation split to stop on.
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if self._is_classifier() and classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if hasattr(self, "model_") and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} is not the same as on the first call to partial_fit, "
+                    f"was {self.classes_.tolist()}"
+                )
         if not hasattr(self, "model_"):
             if self._is_classifier():
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to partial_fit")
-                X, y = validate_data(self, X, y, dtype=np.float32, order="C")
-                self.classes_ = np.asarray(classes)
-            else:
-                X, y = validate_data(self, X, y, dtype=np.float32, order="C", y_numeric=True)
+                if len(classes) < 2:
+                    raise ValueError(f"classes must hold at least two classes, got {classes.tolist()}")
+                self.classes_ = classes
+            # _fit validates X itself: validating it here first would hand _fit an array without
+            # the DataFrame's column names, which would then be forgotten.
             saved = self.max_iter
             try:
                 self.max_iter = 1
                 return self._fit(X, y)
             finally:
                 self.max_iter = saved
+        params = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=False, y_numeric=not self._is_classifier())
         model, history = self.model_.partial_fit(
             X,
             epochs=1,
             batch_size=self._batch_size(X.shape[0]),
-            learning_rate=float(self.learning_rate_init),
+            learning_rate=params["learning_rate"],
             seed=self._seed(),
-            n_threads=self.n_threads,
+            n_threads=params["n_threads"],
             **self._target(y, reset=False),
         )
         self.model_ = model
@@ -174,9 +274,10 @@ class _BaseMLP(BaseEstimator):
     def to_onnx(self, path=None):
         """The fitted model as an ONNX graph (opset 17): its bytes, also written to ``path`` if given.
 
-        Input ``features`` (float32 ``[N, n_features_in_]``); outputs ``probabilities`` and
-        ``label`` (the predicted class of ``classes_`` as a string) for a classifier,
-        ``prediction`` ``[N, 1]`` for a regressor.
+        Input ``features`` (float32 ``[N, n_features_in_]``, the columns in the order of
+        ``feature_names_in_`` when fitted on a DataFrame: the graph's metadata ``features``
+        lists them); outputs ``probabilities`` and ``label`` (the predicted class of
+        ``classes_`` as a string) for a classifier, ``prediction`` ``[N, 1]`` for a regressor.
         """
         check_is_fitted(self, "model_")
         data = self.model_.to_onnx()
@@ -213,12 +314,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self.classes_ = np.unique(y)
         else:
             y = column_or_1d(y, warn=True)
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        if not np.all(self.classes_[index] == y):
-            unknown = np.setdiff1d(np.unique(y), self.classes_)
-            raise ValueError(f"y has labels {unknown.tolist()} that are not in classes {self.classes_.tolist()}")
-        return {"labels": index.astype(np.int64), "classes": [str(c) for c in self.classes_], "values": None}
+        return _class_indices(y, self.classes_)
 
     def fit(self, X, y):
         """Trains a new network on ``X``, ``y``."""
@@ -252,8 +348,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     def _target(self, y, reset):
-        y = column_or_1d(y, warn=True)
-        return {"labels": None, "classes": [], "values": np.ascontiguousarray(y, dtype=np.float32)}
+        return _values(column_or_1d(y, warn=True))
 
     def fit(self, X, y):
         """Trains a new network on ``X``, ``y``."""
@@ -268,29 +363,64 @@ def diagnose(estimator, X, y, max_samples=2000):
     """Dead and saturated units and gradient flow per layer of a fitted estimator, measured on
     (at most ``max_samples`` rows of) ``X`` with targets ``y``, as a dict."""
     check_is_fitted(estimator, "model_")
+    max_samples = _integer("max_samples", max_samples)
     X = validate_data(estimator, X, dtype=np.float32, order="C", reset=False)
-    target = estimator._target(np.asarray(y), reset=False)
+    y = column_or_1d(y)
+    check_consistent_length(X, y)
+    target = estimator._target(y, reset=False)
     return json.loads(estimator.model_.diagnose(X, max_samples=max_samples, **target))
 
 
 def _frame(records):
-    """``records`` as a pandas DataFrame (nested figures flattened) when pandas is installed."""
+    """``records`` as a pandas DataFrame (nested figures flattened) when pandas is installed.
+
+    A figure that is a dict of statistics in some records and None in others (saturation, which
+    only saturating activations have) becomes its statistics' columns, NaN where it was None,
+    rather than those columns plus one column of Nones under its own name."""
     try:
         import pandas as pd
     except ImportError:
         return records
-    return pd.json_normalize(records)
+    frame = pd.json_normalize(records)
+    nested = [c for c in frame.columns if any(other.startswith(f"{c}.") for other in frame.columns)]
+    return frame.drop(columns=[c for c in nested if frame[c].isna().all()])
 
 
-def _classes_or_values(y, classes=None):
-    """Keyword arguments for the Rust side: class indices into ``classes`` or float32 values."""
+def _class_indices(y, classes):
+    """Keyword arguments for the Rust side: the index of each label of ``y`` in ``classes``
+    (sorted, as np.unique gives them); a ValueError naming the labels not in ``classes``."""
     y = np.asarray(y)
-    if classes is not None:
+    try:
         index = np.searchsorted(classes, y).clip(0, len(classes) - 1)
-        if not np.all(classes[index] == y):
-            raise ValueError(f"y has labels that are not in classes {classes.tolist()}")
-        return {"labels": index.astype(np.int64), "classes": [str(c) for c in classes], "values": None}
-    return {"labels": None, "classes": [], "values": np.ascontiguousarray(y, dtype=np.float32)}
+        known = np.asarray(classes[index] == y, dtype=bool)
+    except TypeError:  # labels that do not compare with the classes (text against numbers)
+        index, known = None, np.zeros(len(y), dtype=bool)
+    if not known.all() or index is None:
+        unknown = list(dict.fromkeys(y[~known].tolist()))
+        raise ValueError(f"y has labels {unknown[:10]} that are not in classes {classes.tolist()}")
+    return {"labels": index.astype(np.int64), "classes": [str(c) for c in classes], "values": None}
+
+
+def _values(y):
+    """Keyword arguments for the Rust side: the float32 values of ``y``, all finite."""
+    y = np.asarray(y)
+    if y.dtype.kind == "O":  # numbers in an object array (a pandas object column)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must hold numbers for a regression, got dtype {y.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = np.ascontiguousarray(y, dtype=np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = float(np.asarray(y)[bad][0])
+        raise ValueError(
+            f"y has the value {first:g}, which is not finite in float32 (actlab trains in float32: "
+            f"values up to ±3.4e38); rescale the target"
+        )
+    return {"labels": None, "classes": [], "values": values}
 
 
 def compare(X, y, X_test=None, y_test=None, *, activations=("relu", "tanh", "gelu"), hidden_layer_sizes=(64,),
@@ -305,19 +435,39 @@ def compare(X, y, X_test=None, y_test=None, *, activations=("relu", "tanh", "gel
     """
     from sklearn.model_selection import train_test_split
 
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    y = np.asarray(y)
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"task must be None, 'classification' or 'regression', got {task!r}")
+    if (X_test is None) != (y_test is None):
+        raise ValueError("give both X_test and y_test, or neither")
+    activations = _names("activations", activations)
+    hidden = _sizes("hidden_layer_sizes", hidden_layer_sizes)
+    seeds = [_integer("seeds", s, low=0) for s in ([seeds] if isinstance(seeds, Integral) else seeds)]
+    epochs = None if max_iter is None else _integer("max_iter", max_iter)
+    batch_size = _integer("batch_size", batch_size)
+    learning_rate = _number("learning_rate_init", learning_rate_init, low_open=True)
+
+    def data(X, y):
+        X = check_array(X, dtype=np.float32, order="C", input_name="X")
+        y = column_or_1d(y)
+        check_consistent_length(X, y)
+        return X, y
+
+    X, y = data(X, y)
     classify = task == "classification" or (task is None and not np.issubdtype(y.dtype, np.floating))
     if X_test is None:
         X, X_test, y, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y if classify else None)
-    classes = np.unique(y) if classify else None
-    train = _classes_or_values(y, classes)
-    test = _classes_or_values(y_test, classes)
+    X_test, y_test = data(X_test, y_test)
+    if X_test.shape[1] != X.shape[1]:
+        raise ValueError(f"X_test has {X_test.shape[1]} features but X has {X.shape[1]}")
+    if classify:
+        check_classification_targets(y)
+        classes = np.unique(y)
+        train, test = _class_indices(y, classes), _class_indices(y_test, classes)
+    else:
+        train, test = _values(y), _values(y_test)
     result = json.loads(_actlab.compare(
-        X, x_test=np.ascontiguousarray(X_test, dtype=np.float32), labels_test=test["labels"],
-        values_test=test["values"], activations=[str(a) for a in activations], hidden=list(hidden_layer_sizes),
-        seeds=[int(s) for s in seeds], epochs=max_iter, batch_size=int(batch_size),
-        learning_rate=float(learning_rate_init), **train))
+        X, x_test=X_test, labels_test=test["labels"], values_test=test["values"], activations=activations,
+        hidden=hidden, seeds=seeds, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, **train))
     result["summaries"] = _frame(result["summaries"])
     result["runs"] = _frame(result["runs"])
     return result
@@ -328,4 +478,9 @@ def experiments(ids=None, quick=False):
     all nine, or those numbered in ``ids``; ``quick`` runs the smaller version the tests use.
     One record per experiment (claim, criterion, measurements, whether it holds), a pandas
     DataFrame when pandas is installed."""
-    return _frame(json.loads(_actlab.experiments(None if ids is None else [int(i) for i in ids], bool(quick))))
+    if ids is not None:
+        ids = [ids] if isinstance(ids, Integral) else list(ids)
+        if not all(isinstance(i, Integral) and -(2**63) <= i < 2**63 for i in ids):
+            raise ValueError(f"ids must be experiment numbers (integers), got {ids!r}")
+        ids = [int(i) for i in ids]
+    return _frame(json.loads(_actlab.experiments(ids, bool(quick))))

@@ -65,32 +65,37 @@ fn features<'a>(x: &'a PyReadonlyArray2<'_, f32>) -> (usize, usize, Cow<'a, [f32
     (rows, cols, values)
 }
 
-/// A data set that owns a copy of `x` with `target`, for the calls whose library functions
-/// take a `Dataset` (comparisons, diagnostics); training and prediction borrow `x` instead
-/// (see [`features`]).
-fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target) -> Dataset {
+/// A data set that owns a copy of `x` with `target` and the features' `names`, for the calls
+/// whose library functions take a `Dataset` (comparisons, diagnostics); training and
+/// prediction borrow `x` instead (see [`features`]).
+fn dataset(x: &PyReadonlyArray2<'_, f32>, target: Target, names: Vec<String>) -> Dataset {
     let (rows, cols, values) = features(x);
     Dataset {
         x: Matrix::from_vec(rows, cols, values.into_owned()),
-        feature_names: feature_names(cols),
+        feature_names: names,
         target_name: "y".into(),
         target,
         images: false,
     }
 }
 
-/// The names the library gives features that come without names (the estimators keep
-/// pandas' names themselves).
+/// The names the library gives features that come without names.
 fn feature_names(cols: usize) -> Vec<String> {
     (0..cols).map(|i| format!("x{i}")).collect()
 }
 
-/// Classes (`labels` indexes into `classes`, the labels as text) or values.
+/// Classes (`labels` indexes into `classes`, the labels as text) or values, one per row of the
+/// `rows` rows of the features.
 fn target(
+    rows: usize,
     labels: Option<PyReadonlyArray1<'_, i64>>,
     classes: Vec<String>,
     values: Option<PyReadonlyArray1<'_, f32>>,
 ) -> PyResult<Target> {
+    let given = labels.as_ref().map(|l| l.len()).or(values.as_ref().map(|v| v.len()));
+    if let Some(n) = given.filter(|&n| n != rows) {
+        return Err(PyValueError::new_err(format!("y has {n} values but X has {rows} rows")));
+    }
     match (labels, values) {
         (Some(labels), None) => {
             let labels = labels.as_array();
@@ -105,19 +110,30 @@ fn target(
                 classes,
             })
         }
-        (None, Some(values)) => Ok(Target::Values(values.as_array().to_vec())),
+        (None, Some(values)) => {
+            let values = values.as_array();
+            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+                return Err(PyValueError::new_err(format!(
+                    "y has the value {bad}; every target value must be finite in float32"
+                )));
+            }
+            Ok(Target::Values(values.to_vec()))
+        }
         _ => Err(PyTypeError::new_err("give either labels or values")),
     }
 }
 
-/// Runs `work` on a rayon pool of `n_threads` threads (all cores when `None`).
+/// Runs `work` on a rayon pool of `n_threads` threads (all cores when `None`), at most one per
+/// core: more would only share the cores (the results do not depend on the thread count), and
+/// a huge count would try to start that many threads.
 fn with_threads<T: Send>(n_threads: Option<usize>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
     match n_threads {
         None => Ok(work()),
         Some(0) => Err(PyValueError::new_err("n_threads must be at least 1")),
         Some(n) => {
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
+                .num_threads(n.min(cores))
                 .build()
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             Ok(pool.install(work))
@@ -132,7 +148,8 @@ fn parse<T: std::str::FromStr<Err = actlab::Error>>(s: &str) -> PyResult<T> {
 /// Trains a model; returns it and its history as JSON (`actlab::train::History`).
 #[pyfunction]
 #[pyo3(signature = (x, labels, classes, values, hidden, activations, output, init, residual, dropout, optimizer,
-    weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads))]
+    weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads,
+    feature_names=None, target_name=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -155,14 +172,25 @@ fn fit(
     validation_fraction: f32,
     seed: u64,
     n_threads: Option<usize>,
+    feature_names: Option<Vec<String>>,
+    target_name: Option<String>,
 ) -> PyResult<(Model, String)> {
-    let target = target(labels, classes, values)?;
     let (rows, cols, x) = features(&x);
-    let names = feature_names(cols);
+    let target = target(rows, labels, classes, values)?;
+    // The model file keeps the names (pandas' columns, or x0, x1, …): `actlab predict` and
+    // `actlab eval` match a CSV file's columns by them, and the ONNX graph lists them.
+    let names = feature_names.unwrap_or_else(|| self::feature_names(cols));
+    if names.len() != cols {
+        return Err(PyValueError::new_err(format!(
+            "{} feature names for {cols} columns",
+            names.len()
+        )));
+    }
+    let target_name = target_name.unwrap_or_else(|| "y".into());
     let data = DatasetRef {
         x: MatrixRef::new(rows, cols, &x),
         feature_names: &names,
-        target_name: "y",
+        target_name: &target_name,
         target: &target,
         images: false,
     };
@@ -250,13 +278,12 @@ impl Model {
         seed: u64,
         n_threads: Option<usize>,
     ) -> PyResult<(Model, String)> {
-        let target = target(labels, classes, values)?;
         let (rows, cols, x) = features(&x);
-        let names = feature_names(cols);
+        let target = target(rows, labels, classes, values)?;
         let data = DatasetRef {
             x: MatrixRef::new(rows, cols, &x),
-            feature_names: &names,
-            target_name: "y",
+            feature_names: &self.inner.feature_names,
+            target_name: &self.inner.target_name,
             target: &target,
             images: false,
         };
@@ -300,7 +327,8 @@ impl Model {
         values: Option<PyReadonlyArray1<'_, f32>>,
         max_samples: usize,
     ) -> PyResult<String> {
-        let data = dataset(&x, target(labels, classes, values)?);
+        let target = target(x.shape()[0], labels, classes, values)?;
+        let data = dataset(&x, target, self.inner.feature_names.clone());
         let d = py
             .detach(|| self.inner.diagnose(&data, max_samples))
             .map_err(value_error)?;
@@ -336,8 +364,10 @@ fn compare(
     batch_size: usize,
     learning_rate: f32,
 ) -> PyResult<String> {
-    let train = dataset(&x, target(labels, classes.clone(), values)?);
-    let test = dataset(&x_test, target(labels_test, classes, values_test)?);
+    let train_target = target(x.shape()[0], labels, classes.clone(), values)?;
+    let train = dataset(&x, train_target, feature_names(x.shape()[1]));
+    let test_target = target(x_test.shape()[0], labels_test, classes, values_test)?;
+    let test = dataset(&x_test, test_target, feature_names(x_test.shape()[1]));
     let mut fit = FitConfig {
         hidden,
         ..FitConfig::default()
@@ -364,13 +394,13 @@ fn compare(
 /// their results as JSON.
 #[pyfunction]
 #[pyo3(signature = (ids, quick))]
-fn experiments(py: Python<'_>, ids: Option<Vec<u8>>, quick: bool) -> PyResult<String> {
+fn experiments(py: Python<'_>, ids: Option<Vec<i64>>, quick: bool) -> PyResult<String> {
     let chosen: Vec<&Experiment> = match ids {
         None => EXPERIMENTS.iter().collect(),
         Some(ids) => ids
             .iter()
             .map(|&id| {
-                find_experiment(id).ok_or_else(|| {
+                u8::try_from(id).ok().and_then(find_experiment).ok_or_else(|| {
                     PyValueError::new_err(format!(
                         "no experiment {id}; they are numbered 1 to {}",
                         EXPERIMENTS.len()
