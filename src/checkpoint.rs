@@ -450,6 +450,7 @@ fn fit_by<D: std::borrow::Borrow<Dataset>, T>(
     let continuation = Continuation {
         resume,
         checkpoint: write_to.as_mut().map(|(every, write)| (*every, write as SaveState<'_>)),
+        ..Continuation::default()
     };
     fit(data, config, continuation)
 }
@@ -502,6 +503,7 @@ mod tests {
         let continuation = Continuation {
             resume: None,
             checkpoint: Some((1, &mut keep)),
+            ..Continuation::default()
         };
         model::fit_with(data, config, continuation, |_| {}).unwrap();
         states

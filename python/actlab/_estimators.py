@@ -168,7 +168,7 @@ class _BaseMLP(BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", y_numeric=not self._is_classifier())
         target = self._target(y, reset=True)
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
-        model, history = _actlab.fit(
+        model, history, optimizer_state = _actlab.fit(
             X,
             hidden=params["hidden"],
             activations=params["activations"],
@@ -192,6 +192,9 @@ class _BaseMLP(BaseEstimator):
             **target,
         )
         self.model_ = model
+        # The optimizer's moments and step count, which partial_fit carries on from (as
+        # scikit-learn keeps its solver between calls).
+        self._optimizer_state = (self.solver, optimizer_state)
         self._record(json.loads(history), reset=True)
         return self
 
@@ -238,18 +241,30 @@ class _BaseMLP(BaseEstimator):
                 self.max_iter = saved
         params = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=False, y_numeric=not self._is_classifier())
-        model, history = self.model_.partial_fit(
+        batch_size = self._batch_size(X.shape[0])
+        model, history, optimizer_state = self.model_.partial_fit(
             X,
             epochs=1,
-            batch_size=self._batch_size(X.shape[0]),
+            batch_size=batch_size,
             learning_rate=params["learning_rate"],
-            seed=self._seed(),
+            # Each call shuffles in its own order, and the same calls the same way again.
+            seed=self._seed() + self.n_iter_,
             n_threads=params["n_threads"],
+            optimizer=_SOLVERS.get(self.solver, self.solver),
+            weight_decay=params["alpha"] / min(batch_size, X.shape[0]),
+            optimizer_state=self._carried_optimizer_state(),
             **self._target(y, reset=False),
         )
         self.model_ = model
+        self._optimizer_state = (self.solver, optimizer_state)
         self._record(json.loads(history), reset=False)
         return self
+
+    def _carried_optimizer_state(self):
+        """The optimizer's state after the last call, unless `solver` changed since (a new
+        solver starts afresh)."""
+        solver, state = getattr(self, "_optimizer_state", (None, None))
+        return state if solver == self.solver else None
 
     def _outputs(self, X):
         check_is_fitted(self, "model_")

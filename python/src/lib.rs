@@ -8,14 +8,14 @@ use std::sync::OnceLock;
 
 use actlab::compare::CompareConfig;
 use actlab::experiments::{find as find_experiment, Budget, Experiment, EXPERIMENTS};
-use actlab::model::{fit as fit_model, FitConfig};
-use actlab::optim::OptimizerKind;
+use actlab::model::{fit_with, FitConfig};
+use actlab::optim::{OptimizerKind, OptimizerState};
 use actlab::predictor::Predictor;
-use actlab::train::{self, Batchable, TrainConfig};
+use actlab::train::{self, Batchable, Continuation, State, TrainConfig};
 use actlab::{model_io, onnx, Activation, Dataset, DatasetRef, Init, Matrix, MatrixRef, Target};
 use numpy::{
-    IntoPyArray, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArrayDyn, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -146,13 +146,42 @@ fn parse<T: std::str::FromStr<Err = actlab::Error>>(s: &str) -> PyResult<T> {
 }
 
 /// Trains a model; returns it and its history as JSON (`actlab::train::History`).
+/// An optimizer's state as Python holds it between calls: its first and second moments (empty
+/// where the optimizer keeps none) and its step count.
+type PyOptimizerState<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>, u32);
+
+fn optimizer_state_to_py(py: Python<'_>, state: OptimizerState) -> PyOptimizerState<'_> {
+    (state.m.into_pyarray(py), state.v.into_pyarray(py), state.steps)
+}
+
+/// The library's training of `model`/`config` with a function that keeps the optimizer's state
+/// after the last epoch (the checkpoint of a run is taken after its last epoch).
+fn keeping_optimizer<T>(
+    epochs: usize,
+    optimizer: Option<OptimizerState>,
+    train: impl FnOnce(Continuation<'_>) -> actlab::Result<T>,
+) -> actlab::Result<(T, OptimizerState)> {
+    let mut last = None;
+    let mut keep = |state: &State| {
+        last = Some(state.optimizer.clone());
+        Ok(())
+    };
+    let continuation = Continuation {
+        checkpoint: Some((epochs.max(1), &mut keep)),
+        optimizer,
+        ..Continuation::default()
+    };
+    let outcome = train(continuation)?;
+    Ok((outcome, last.expect("a run that ends saves its state")))
+}
+
 #[pyfunction]
 #[pyo3(signature = (x, labels, classes, values, hidden, activations, output, init, residual, dropout, optimizer,
     weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads,
     feature_names=None, target_name=None))]
 #[allow(clippy::too_many_arguments)]
-fn fit(
-    py: Python<'_>,
+fn fit<'py>(
+    py: Python<'py>,
     x: PyReadonlyArray2<'_, f32>,
     labels: Option<PyReadonlyArray1<'_, i64>>,
     classes: Vec<String>,
@@ -174,7 +203,7 @@ fn fit(
     n_threads: Option<usize>,
     feature_names: Option<Vec<String>>,
     target_name: Option<String>,
-) -> PyResult<(Model, String)> {
+) -> PyResult<(Model, String, PyOptimizerState<'py>)> {
     let (rows, cols, x) = features(&x);
     let target = target(rows, labels, classes, values)?;
     // The model file keeps the names (pandas' columns, or x0, x1, …): `actlab predict` and
@@ -217,11 +246,17 @@ fn fit(
     };
     config.train.optimizer.kind = parse::<OptimizerKind>(optimizer)?;
     config.train.optimizer.weight_decay = weight_decay;
-    let fitted = py
-        .detach(|| with_threads(n_threads, || fit_model(data, &config)))?
+    let (fitted, optimizer) = py
+        .detach(|| {
+            with_threads(n_threads, || {
+                keeping_optimizer(epochs, None, |continuation| {
+                    fit_with(data, &config, continuation, |_| {})
+                })
+            })
+        })?
         .map_err(value_error)?;
     let history = serde_json::to_string(&fitted.history).expect("history serializes");
-    Ok((fitted.model.into(), history))
+    Ok((fitted.model.into(), history, optimizer_state_to_py(py, optimizer)))
 }
 
 #[pymethods]
@@ -261,13 +296,16 @@ impl Model {
         out.into_vec().into_pyarray(py).reshape([rows, cols])
     }
 
-    /// Trains the model further for `epochs` epochs on `x` (a fresh optimizer state: actlab
-    /// keeps none between calls); returns the history as JSON.
-    #[pyo3(signature = (x, labels, classes, values, epochs, batch_size, learning_rate, seed, n_threads))]
+    /// Trains the model further for `epochs` epochs on `x` with `optimizer` (and its weight
+    /// decay), continuing from `optimizer_state` (that of the call before: moments and step
+    /// count; `None`: a fresh optimizer); returns the new model, the history as JSON and the
+    /// optimizer's state after the last epoch.
+    #[pyo3(signature = (x, labels, classes, values, epochs, batch_size, learning_rate, seed, n_threads,
+        optimizer, weight_decay, optimizer_state))]
     #[allow(clippy::too_many_arguments)]
-    fn partial_fit(
+    fn partial_fit<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         x: PyReadonlyArray2<'_, f32>,
         labels: Option<PyReadonlyArray1<'_, i64>>,
         classes: Vec<String>,
@@ -277,7 +315,10 @@ impl Model {
         learning_rate: f32,
         seed: u64,
         n_threads: Option<usize>,
-    ) -> PyResult<(Model, String)> {
+        optimizer: &str,
+        weight_decay: f32,
+        optimizer_state: Option<(PyReadonlyArray1<'_, f32>, PyReadonlyArray1<'_, f32>, u32)>,
+    ) -> PyResult<(Model, String, PyOptimizerState<'py>)> {
         let (rows, cols, x) = features(&x);
         let target = target(rows, labels, classes, values)?;
         let data = DatasetRef {
@@ -287,15 +328,22 @@ impl Model {
             target: &target,
             images: false,
         };
-        let config = TrainConfig {
+        let mut config = TrainConfig {
             epochs: Some(epochs),
             batch_size,
             learning_rate,
             seed,
             ..TrainConfig::default()
         };
+        config.optimizer.kind = parse::<OptimizerKind>(optimizer)?;
+        config.optimizer.weight_decay = weight_decay;
+        let optimizer_state = optimizer_state.map(|(m, v, steps)| OptimizerState {
+            m: m.as_array().to_vec(),
+            v: v.as_array().to_vec(),
+            steps,
+        });
         let mut model = self.inner.clone();
-        let history = py
+        let (history, optimizer) = py
             .detach(|| {
                 with_threads(n_threads, || {
                     let (x, targets, labels) = model.prepare(data)?;
@@ -305,13 +353,16 @@ impl Model {
                         labels: labels.as_deref(),
                         weights: None,
                     };
-                    train::train(&mut model.mlp, model.loss, batch, None, &config, |_| {})
+                    keeping_optimizer(epochs, optimizer_state, |continuation| {
+                        train::train_with(&mut model.mlp, model.loss, batch, None, &config, continuation, |_| {})
+                    })
                 })
             })?
             .map_err(value_error)?;
         Ok((
             Model::from(model),
             serde_json::to_string(&history).expect("history serializes"),
+            optimizer_state_to_py(py, optimizer),
         ))
     }
 

@@ -86,6 +86,30 @@ def test_partial_fit_continues_the_same_network():
         est.partial_fit(X, y + 5)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd", "rmsprop"])
+def test_partial_fit_after_fit_trains_like_a_longer_fit(solver):
+    # partial_fit goes on with the estimator's solver and alpha and the optimizer's state of the
+    # fit before it. With the whole set as one batch the epochs only differ in the order the rows
+    # are summed: a fresh optimizer, another solver or no weight decay would be far off.
+    X, y = load_iris(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(8,), batch_size=len(X), learning_rate_init=0.01, alpha=2.0, solver=solver,
+              random_state=0)
+    whole = actlab.MLPClassifier(max_iter=12, **kw).fit(X, y)
+    parts = actlab.MLPClassifier(max_iter=6, **kw).fit(X, y)
+    for _ in range(6):
+        parts.partial_fit(X, y)
+    np.testing.assert_allclose(parts.predict_proba(X), whole.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(parts.loss_curve_, whole.loss_curve_, rtol=1e-5)
+    # A pickled estimator carries the state as well; a new solver starts afresh.
+    again = pickle.loads(pickle.dumps(parts))
+    again.partial_fit(X, y)
+    parts.partial_fit(X, y)
+    assert np.array_equal(again.predict_proba(X), parts.predict_proba(X))
+    other = "adam" if solver != "adam" else "sgd"
+    again.set_params(solver=other).partial_fit(X, y)
+    assert np.isfinite(again.loss_curve_[-1])
+
+
 def test_activations_are_numpy_functions():
     x = np.linspace(-4, 4, 81, dtype=np.float32)
     np.testing.assert_allclose(actlab.activations.relu(x), np.maximum(x, 0))

@@ -182,6 +182,11 @@ pub struct Continuation<'a> {
     /// Every so many epochs (at least 1), and after the last epoch, the run's [`State`] is
     /// passed to this function (which writes a checkpoint, say); an error it returns ends training.
     pub checkpoint: Option<(usize, SaveState<'a>)>,
+    /// For a fresh run (no `resume`): the optimizer's moments and step count to start from,
+    /// those of earlier training of the same network ([`State::optimizer`]), possibly on other
+    /// data, as scikit-learn's `partial_fit` carries them from call to call; `None`: a fresh
+    /// optimizer.
+    pub optimizer: Option<OptimizerState>,
 }
 
 /// The validation loss and the weights of the best epoch so far (early stopping).
@@ -321,7 +326,16 @@ pub(crate) fn train_timed(
         return Err(Error::config("early stopping needs validation data"));
     }
     loss.check(mlp.layers().last().unwrap().activation)?;
-    let Continuation { resume, mut checkpoint } = continuation;
+    let Continuation {
+        resume,
+        mut checkpoint,
+        optimizer,
+    } = continuation;
+    if resume.is_some() && optimizer.is_some() {
+        return Err(Error::config(
+            "a run continues from a state or from an optimizer's state, not both",
+        ));
+    }
     if matches!(checkpoint, Some((0, _))) {
         return Err(Error::config("the checkpoint interval must be at least 1 epoch"));
     }
@@ -344,6 +358,13 @@ pub(crate) fn train_timed(
         .as_ref()
         .map_or_else(|| untrained_loss(mlp, train, loss), |state| state.start_loss);
     let mut trainer = Trainer::new(mlp, loss, train, config, start_loss)?;
+    if let Some(state) = optimizer {
+        let n = mlp.params().len();
+        state
+            .check(&config.optimizer, n)
+            .map_err(|e| Error::config(format!("the optimizer state to start from does not fit: {e}")))?;
+        trainer.stepper.optimizer = Optimizer::resume(config.optimizer, n, state)?;
+    }
     if let Some(state) = resume {
         trainer.stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
         scheduler = Scheduler::resume(config.schedule, config.learning_rate, epochs, state.schedule)?;

@@ -42,6 +42,7 @@ fn run(data: &Dataset, config: &FitConfig, resume: Option<State>, states: &mut V
     let continuation = Continuation {
         resume,
         checkpoint: Some((1, &mut keep)),
+        ..Continuation::default()
     };
     let fitted = fit_with(data, config, continuation, |_| {})?;
     Ok((fitted.model.mlp, fitted.history))
@@ -198,6 +199,7 @@ fn timings_split_set_up_from_the_epochs_this_call_ran() {
     let continuation = Continuation {
         resume: None,
         checkpoint: Some((1, &mut keep)),
+        ..Continuation::default()
     };
     let fitted = fit_with(&data, &config, continuation, |_| {}).unwrap();
     let wall = began.elapsed().as_secs_f64();
@@ -221,6 +223,7 @@ fn timings_split_set_up_from_the_epochs_this_call_ran() {
         Continuation {
             resume: Some(states[7].clone()),
             checkpoint: None,
+            ..Continuation::default()
         },
         |_| {},
     )
@@ -411,4 +414,69 @@ fn the_untrained_loss_of_a_large_set_comes_from_rows_spread_across_it() {
             assert!((sampled - all).abs() < 0.02 * all, "{n} rows: {sampled} against {all}");
         }
     }
+}
+
+#[test]
+fn a_fresh_run_continues_an_optimizer_state_it_is_given() {
+    let data = spirals();
+    let config = fit_config(OptimizerKind::Adam, 0.01, Schedule::Constant, None);
+    let mut states = Vec::new();
+    let mut keep = |state: &State| {
+        states.push(state.clone());
+        Ok(())
+    };
+    let continuation = Continuation {
+        checkpoint: Some((1, &mut keep)),
+        ..Continuation::default()
+    };
+    let model = fit_with(&data, &config, continuation, |_| {}).unwrap().model;
+    let earlier = states.last().unwrap().optimizer.clone();
+    let steps_per_run = earlier.steps;
+    assert_eq!(steps_per_run as usize, 12 * data.len().div_ceil(16));
+
+    // A second run on the trained network, from the first run's moments and step count.
+    let (x, targets, labels) = model.prepare(&data).unwrap();
+    let batch = Batchable {
+        x: &x,
+        targets: &targets,
+        labels: labels.as_deref(),
+        weights: None,
+    };
+    let mlp = &model.mlp;
+    let train_again = |optimizer: Option<OptimizerState>, resume: Option<State>, kind: OptimizerKind| {
+        let mut mlp = mlp.clone();
+        let mut last = None;
+        let mut keep = |state: &State| {
+            last = Some(state.optimizer.clone());
+            Ok(())
+        };
+        let mut train_config = config.train.clone();
+        train_config.optimizer.kind = kind;
+        let continuation = Continuation {
+            resume,
+            checkpoint: Some((1, &mut keep)),
+            optimizer,
+        };
+        let outcome = train_with(&mut mlp, model.loss, batch, None, &train_config, continuation, |_| {});
+        outcome.map(|_| (mlp, last.unwrap()))
+    };
+    let (carried, state) = train_again(Some(earlier.clone()), None, OptimizerKind::Adam).unwrap();
+    assert_eq!(state.steps, 2 * steps_per_run);
+    let (fresh, state) = train_again(None, None, OptimizerKind::Adam).unwrap();
+    assert_eq!(state.steps, steps_per_run);
+    // Adam's bias correction and moments differ, so do the weights.
+    assert_ne!(carried.params(), fresh.params());
+
+    // A state that does not fit is refused, naming why; so is a state given twice over.
+    let Err(e) = train_again(Some(earlier.clone()), None, OptimizerKind::Sgd) else {
+        panic!("Adam's moments accepted by SGD");
+    };
+    assert!(
+        e.to_string().contains("optimizer state to start from does not fit"),
+        "{e}"
+    );
+    let Err(e) = train_again(Some(earlier), Some(states[0].clone()), OptimizerKind::Adam) else {
+        panic!("a state and an optimizer state both accepted");
+    };
+    assert!(e.to_string().contains("not both"), "{e}");
 }
