@@ -222,3 +222,79 @@ fn help_gives_the_defaults_of_flags_without_a_default_value() {
         assert!(help.contains(needle), "'{needle}' not in train --help");
     }
 }
+
+#[test]
+fn a_wide_table_schema_shows_what_needs_a_look_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 numeric columns; c12 has a missing cell, c25 holds text; then the target.
+    let mut text: String = (0..30).map(|j| format!("c{j},")).collect::<String>() + "label\n";
+    for i in 0..20 {
+        for j in 0..30 {
+            text += &match (i, j) {
+                (3, 12) => String::new(),
+                (_, 25) => ["red", "blue"][i % 2].to_string(),
+                _ => format!("{}", (i * 31 + j * 7) % 11),
+            };
+            text.push(',');
+        }
+        text += &format!("{}\n", i % 2);
+    }
+    let wide = write(dir.path(), "wide.csv", &text);
+    let output = actlab()
+        .args(["train", "--data", &wide, "--epochs", "1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let names: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("schema"))
+        .take_while(|l| l.starts_with(' ') || l.starts_with("schema"))
+        .map(|l| l[9..].split_whitespace().next().unwrap())
+        .collect();
+    let mut expected: Vec<String> = (0..10).map(|j| format!("c{j}")).collect();
+    expected.extend(["c12", "c25", "label", "…"].map(String::from));
+    assert_eq!(names, expected, "{stdout}");
+    assert!(
+        stdout.contains("\n         … and 18 more numeric columns with no missing cell (--json lists every column)\n")
+    );
+    // --json still lists every column.
+    let output = actlab()
+        .args(["train", "--data", &wide, "--epochs", "1", "--json"])
+        .output()
+        .unwrap();
+    let report = common::last_json_line(&output.stdout);
+    assert_eq!(report["schema"].as_array().unwrap().len(), 31);
+}
+
+#[test]
+fn huge_values_are_short_and_errors_on_them_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b,label\n");
+    for i in 0..20 {
+        text += &format!("{}e30,{},{}\n", i, i % 3, i % 2);
+    }
+    let data = write(dir.path(), "huge.csv", &text);
+    let model = dir.path().join("m.safetensors");
+    let output = actlab()
+        .args(["train", "--data", &data, "--epochs", "1", "--save", s(&model)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout.lines().find(|l| l.starts_with("schema")).unwrap();
+    assert!(line.contains("; range 0 to 1.9e31"), "{line}");
+    // A value beyond f32 once standardized: the error names the file.
+    let row = write(dir.path(), "row.csv", "a,b\n1,3e38\n");
+    let output = actlab()
+        .args(["predict", "--model", s(&model), "--data", &row])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!("error: {row}: row 1 of the data: feature 'b'")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+}
