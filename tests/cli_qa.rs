@@ -218,6 +218,8 @@ fn help_gives_the_defaults_of_flags_without_a_default_value() {
         "default 10 and 0.1",
         "default 5 and 0.1",
         "--no-scale-target; default 1)",
+        "Default: no dropout",
+        "Default: no early stopping",
     ] {
         assert!(help.contains(needle), "'{needle}' not in train --help");
     }
@@ -297,4 +299,20 @@ fn huge_values_are_short_and_errors_on_them_name_the_file() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1);
+}
+
+#[test]
+fn a_count_of_zero_is_refused_in_words() {
+    for flag in ["--epochs", "--batch-size", "--patience"] {
+        let output = actlab().args(["train", "--data", "iris", flag, "0"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let expected = format!("error: invalid value '0' for '{flag} <N>': must be at least 1\n");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), expected);
+    }
+    let output = actlab()
+        .args(["train", "--data", "iris", "--epochs", "-3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: "));
 }

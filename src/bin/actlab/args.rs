@@ -98,6 +98,15 @@ fn number(s: &str) -> Result<f32, String> {
         .ok_or_else(|| "expected a finite number".to_string())
 }
 
+/// A count of at least 1 (`--epochs`, `--batch-size`, …).
+pub fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a positive integer".into()),
+    }
+}
+
 pub fn positive_f32(s: &str) -> Result<f32, String> {
     number(s).and_then(|x| {
         if x > 0.0 {
@@ -204,7 +213,7 @@ pub struct NetworkArgs {
     pub no_scale_target: bool,
     /// Inverted dropout on the hidden layers' outputs in training only: one rate for all hidden
     /// layers or one per hidden layer, comma separated, each at least 0 and below 1 (e.g. 0.2 or
-    /// 0.2,0.1). Deterministic for a given --seed.
+    /// 0.2,0.1). Deterministic for a given --seed. Default: no dropout.
     #[arg(long, value_name = "RATES", value_delimiter = ',', action = ArgAction::Set, allow_negative_numbers = true, value_parser = fraction)]
     pub dropout: Vec<f32>,
 }
@@ -229,10 +238,10 @@ pub struct OptimArgs {
     #[arg(long, value_name = "NAME", default_value = "constant", value_parser = |s: &str| s.parse::<Schedule>().map_err(|e| e.to_string()))]
     pub schedule: Schedule,
     /// Samples per gradient step.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = crate::args::positive_u64)]
     pub batch_size: u64,
     /// Passes over the training data (default: enough to see about 40,000 samples, 10 to 300 epochs).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::args::positive_u64)]
     pub epochs: Option<u64>,
     /// L2 weight decay on the weights (decoupled for adamw).
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
@@ -250,8 +259,9 @@ pub struct OptimArgs {
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = fraction)]
     pub validation: f32,
     /// Stop when the validation loss has not improved for N epochs and keep the best weights
-    /// (holds out 10% for validation unless --validation says otherwise).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// (holds out 10% for validation unless --validation says otherwise). Default: no early
+    /// stopping.
+    #[arg(long, value_name = "N", value_parser = crate::args::positive_u64)]
     pub patience: Option<u64>,
     /// Seed of the initial weights, the shuffling and the splits.
     #[arg(long, value_name = "N", default_value_t = 0)]

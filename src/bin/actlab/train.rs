@@ -34,7 +34,7 @@ pub struct TrainArgs {
     /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
     /// epoch, on at most N training samples (2000 when N is left out); they appear in the --json
     /// history.
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = crate::args::positive_u64)]
     pub diagnostics: Option<u64>,
     /// Save the trained model to this .safetensors file. An existing model file is replaced (the
     /// summary says so); any other file (a CSV file, say) is refused before training.
@@ -47,7 +47,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
     /// Epochs between two checkpoints.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint", value_parser = crate::args::positive_u64)]
     pub checkpoint_every: u64,
     /// Continue the run that wrote this checkpoint: it ends with the same weights, bit for bit,
     /// as if it had never stopped. Give the same data and flags as that run, --epochs included
