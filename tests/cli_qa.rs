@@ -316,3 +316,31 @@ fn a_count_of_zero_is_refused_in_words() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: "));
 }
+
+#[test]
+fn a_test_file_with_many_extra_columns_gets_a_short_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "data.csv", &table(40, None));
+    // The test file: the columns reordered, then twelve the training data lacks.
+    let mut text = String::from("label,y,x");
+    for j in 0..12 {
+        text += &format!(",extra{j}");
+    }
+    text.push('\n');
+    for line in table(10, None).lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        text += &format!("{},{},{}{}\n", cells[2], cells[1], cells[0], ",0".repeat(12));
+    }
+    let test = write(dir.path(), "test.csv", &text);
+    let output = actlab()
+        .args(["train", "--data", &data, "--test", &test, "--epochs", "1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let names: String = (0..8).map(|j| format!("'extra{j}', ")).collect();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("note: {test} has 12 columns the training data lacks, ignored: {names}…\n")
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(" 40 train / 10 test samples,"));
+}

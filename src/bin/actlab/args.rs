@@ -451,10 +451,13 @@ fn no_test_samples(name: &str, rows: usize) -> anyhow::Error {
 /// One note naming the columns of a test file that training did not use.
 fn note_ignored(path: &std::path::Path, ignored: &[String]) {
     if !ignored.is_empty() {
+        let shown: Vec<String> = ignored.iter().take(8).map(|n| data::quote(n)).collect();
         eprintln!(
-            "note: {} has columns the training data lacks, ignored: {}",
+            "note: {} has {} the training data lacks, ignored: {}{}",
             path.display(),
-            ignored.iter().map(|n| data::quote(n)).collect::<Vec<_>>().join(", ")
+            count(ignored.len(), "column"),
+            shown.join(", "),
+            if ignored.len() > shown.len() { ", …" } else { "" }
         );
     }
 }
