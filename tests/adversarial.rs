@@ -405,7 +405,7 @@ fn csv_cases() -> Vec<Case> {
                 text += &("1,".repeat(n) + "0\n");
                 text
             })
-            .err("d.csv: 1 rows leave no test samples"),
+            .err("d.csv: 1 row leaves no test samples"),
         t("csv: target only")
             .file("d.csv", "y\n0\n1\n0\n1\n0\n1\n")
             .err("d.csv:1: only one column"),
@@ -443,7 +443,7 @@ fn csv_cases() -> Vec<Case> {
             .err("d.csv"),
         t("csv: one row")
             .file("d.csv", binary(1))
-            .err("d.csv: 1 rows leave no test samples"),
+            .err("d.csv: 1 row leaves no test samples"),
         t("csv: one class")
             .file("d.csv", rows(12, |_| "0".into()))
             .err("1 class"),
@@ -1760,7 +1760,12 @@ fn size_cases() -> Vec<Case> {
             cases.push(if splits {
                 split
             } else {
-                split.err(format!("d.csv: {n} rows leave no test samples"))
+                let rows = if n == 1 {
+                    "1 row leaves".to_string()
+                } else {
+                    format!("{n} rows leave")
+                };
+                split.err(format!("d.csv: {rows} no test samples"))
             });
             // Without a split only one class is too few.
             let themselves = case(

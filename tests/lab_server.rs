@@ -368,15 +368,33 @@ fn the_command_prints_its_url_and_its_errors() {
     BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut warning)
         .unwrap();
+    // The URL printed for a lab on every address opens on this machine.
+    let address = line
+        .trim_start_matches("actlab lab: open http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = std::net::TcpStream::connect(&address).and_then(|mut stream| {
+        use std::io::{Read, Write};
+        write!(stream, "GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).map(|_| response)
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        line.starts_with("actlab lab: open http://0.0.0.0:") && line.ends_with("/ (Ctrl-C stops it)\n"),
+        line.starts_with("actlab lab: open http://127.0.0.1:") && line.ends_with("/ (Ctrl-C stops it)\n"),
         "{line}"
     );
     assert_eq!(
         warning,
         "warning: --host 0.0.0.0 lets other machines reach the lab and train on this one; it has no login\n"
+    );
+    let page = page.unwrap();
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("<title>actlab lab</title>"),
+        "{page}"
     );
 
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -87,7 +87,7 @@ fn assert_finite_scores(stdout: &str, kind: Kind, context: &str) {
 /// way each class keeps its only row for training.
 fn expected_error(kind: Kind, rows: usize, with_test_file: bool) -> Option<&'static str> {
     match (kind, rows) {
-        (Kind::Binary, 1 | 2) | (Kind::Regression, 1) if !with_test_file => Some("leave no test samples"),
+        (Kind::Binary, 1 | 2) | (Kind::Regression, 1) if !with_test_file => Some("no test samples in the 80/20 split"),
         (Kind::Binary, 1) => Some("the target has 1 class"),
         (Kind::Binary, 2) | (Kind::Regression, 1) => Some("samples for validation"),
         _ => None,

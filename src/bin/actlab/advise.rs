@@ -46,7 +46,8 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
         let Source { split, name, .. } = load_data(&args.data, args.task.task(), 0)?;
         (split.train, name)
     };
-    let advice = advise_target(&data, args.output)?;
+    let mut advice = advise_target(&data, args.output)?;
+    advice.warnings.extend(crate::args::single_sample_classes(&[&data]));
     if args.json {
         // The advice's fields in its order, the train flags in place of `scale_target`.
         #[derive(Serialize)]

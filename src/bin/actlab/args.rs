@@ -24,10 +24,13 @@ pub struct DataArgs {
     /// Name of the target column (default: the last column).
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
-    /// Samples of a generated set (xor, circles, moons, spirals, gauss): 4 to 10,000,000.
+    /// Samples of a generated set (xor, circles, moons, spirals, gauss): 4 to 10,000,000
+    /// (default: 400).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(4..=10_000_000))]
     pub samples: Option<u64>,
-    /// Noise of a generated set.
+    /// Noise of a generated set: the standard deviation of the Gaussian noise added to each
+    /// coordinate, in the coordinates' units (the noise-free points lie within [-1, 2]). Default:
+    /// 0.05 (xor, circles, spirals), 0.1 (moons), 0.5 (gauss).
     #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = non_negative_f32)]
     pub noise: Option<f32>,
 }
@@ -93,6 +96,15 @@ fn number(s: &str) -> Result<f32, String> {
         .ok()
         .filter(|x| x.is_finite())
         .ok_or_else(|| "expected a finite number".to_string())
+}
+
+/// A count of at least 1 (`--epochs`, `--batch-size`, …).
+pub fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a positive integer".into()),
+    }
 }
 
 pub fn positive_f32(s: &str) -> Result<f32, String> {
@@ -180,7 +192,9 @@ pub struct NetworkArgs {
     /// Output activation. auto: softmax for several classes, sigmoid for two, identity for regression.
     #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(activation))]
     pub output: Auto<Activation>,
-    /// Loss: cross_entropy, binary_cross_entropy, mse, huber[:delta]. auto: the one that fits the output.
+    /// Loss: cross_entropy, binary_cross_entropy, mse, huber[:delta] (delta: where the loss turns
+    /// from quadratic to linear, in the units the network predicts, standardized targets unless
+    /// --no-scale-target; default 1). auto: the one that fits the output.
     #[arg(long, value_name = "NAME", default_value = "auto", value_parser = auto_or(|s| s.parse::<Loss>().map_err(|e| e.to_string())))]
     pub loss: Auto<Loss>,
     /// Weight initialisation: glorot, he, lecun. auto: the one that suits each layer's activation.
@@ -199,7 +213,7 @@ pub struct NetworkArgs {
     pub no_scale_target: bool,
     /// Inverted dropout on the hidden layers' outputs in training only: one rate for all hidden
     /// layers or one per hidden layer, comma separated, each at least 0 and below 1 (e.g. 0.2 or
-    /// 0.2,0.1). Deterministic for a given --seed.
+    /// 0.2,0.1). Deterministic for a given --seed. Default: no dropout.
     #[arg(long, value_name = "RATES", value_delimiter = ',', action = ArgAction::Set, allow_negative_numbers = true, value_parser = fraction)]
     pub dropout: Vec<f32>,
 }
@@ -217,14 +231,17 @@ pub struct OptimArgs {
     /// Learning rate.
     #[arg(long, value_name = "X", default_value_t = 1e-3, allow_negative_numbers = true, value_parser = positive_f32)]
     pub lr: f32,
-    /// Learning-rate schedule: constant, step[:every[:gamma]], cosine, plateau[:patience[:factor]].
+    /// Learning-rate schedule: constant; step[:every[:gamma]] (multiply the rate by gamma every
+    /// `every` epochs; default 10 and 0.1); cosine (from --lr down to 0 over the epochs);
+    /// plateau[:patience[:factor]] (multiply by factor when the monitored loss has not improved
+    /// for `patience` epochs; default 5 and 0.1).
     #[arg(long, value_name = "NAME", default_value = "constant", value_parser = |s: &str| s.parse::<Schedule>().map_err(|e| e.to_string()))]
     pub schedule: Schedule,
     /// Samples per gradient step.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = crate::args::positive_u64)]
     pub batch_size: u64,
     /// Passes over the training data (default: enough to see about 40,000 samples, 10 to 300 epochs).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::args::positive_u64)]
     pub epochs: Option<u64>,
     /// L2 weight decay on the weights (decoupled for adamw).
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
@@ -234,15 +251,17 @@ pub struct OptimArgs {
     /// become 0 (a sparse network). Scaled per weight as the step is for adam and rmsprop.
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
     pub l1: f32,
-    /// Clip the gradient's global L2 norm to this value.
+    /// Clip the gradient's global L2 norm to this value (default: no clipping).
     #[arg(long, value_name = "X", allow_negative_numbers = true, value_parser = positive_f32)]
     pub clip_norm: Option<f32>,
-    /// Hold out this share of the training data for validation (reported per epoch).
+    /// Hold out this fraction of the training data (at least 0, below 1; 0.1 is 10%) for
+    /// validation, reported per epoch.
     #[arg(long, value_name = "X", default_value_t = 0.0, allow_negative_numbers = true, value_parser = fraction)]
     pub validation: f32,
     /// Stop when the validation loss has not improved for N epochs and keep the best weights
-    /// (holds out 10% for validation unless --validation says otherwise).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// (holds out 10% for validation unless --validation says otherwise). Default: no early
+    /// stopping.
+    #[arg(long, value_name = "N", value_parser = crate::args::positive_u64)]
     pub patience: Option<u64>,
     /// Seed of the initial weights, the shuffling and the splits.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -369,6 +388,10 @@ impl SplitArgs {
         for warning in &prepared.warnings {
             eprintln!("warning: {warning}");
         }
+        let parts: Vec<&Dataset> = std::iter::once(&prepared.data).chain(&prepared.test).collect();
+        if let Some(warning) = single_sample_classes(&parts) {
+            eprintln!("warning: {warning}");
+        }
         print_notes(&prepared.notes);
         let source = Source {
             split: data::Split {
@@ -381,21 +404,60 @@ impl SplitArgs {
     }
 }
 
+/// A warning naming the classes that have a single sample in data (`parts`: the parts of one
+/// set, which share its class list) of at least 10 samples: a label seen once among many is more
+/// often a typo than a class, and one sample can neither teach nor test it.
+pub fn single_sample_classes(parts: &[&Dataset]) -> Option<String> {
+    let actlab::Target::Classes { classes, .. } = &parts.first()?.target else {
+        return None;
+    };
+    let mut counts = vec![0usize; classes.len()];
+    for part in parts {
+        if let actlab::Target::Classes { labels, .. } = &part.target {
+            for &label in labels {
+                counts[label as usize] += 1;
+            }
+        }
+    }
+    let total: usize = counts.iter().sum();
+    let once: Vec<String> = (0..classes.len())
+        .filter(|&c| counts[c] == 1)
+        .map(|c| data::quote(&classes[c]))
+        .collect();
+    if once.is_empty() || total < 10 {
+        return None;
+    }
+    let target = &parts[0].target_name;
+    let (named, noun) = match once.len() {
+        1 => (once[0].clone(), "class"),
+        n if n <= 5 => (once.join(", "), "classes"),
+        n => (format!("{}, … ({n} in all)", once[..5].join(", ")), "classes"),
+    };
+    Some(format!(
+        "{noun} {named} of '{target}' {} a single sample among {total}: a typo? One sample can neither teach a class nor test it",
+        if once.len() == 1 { "has" } else { "have" }
+    ))
+}
+
 /// The error for data too small to hold out a test sample.
 fn no_test_samples(name: &str, rows: usize) -> anyhow::Error {
     anyhow!(
-        "{name}: {rows} rows leave no test samples in the 80/20 split (it keeps one of each class for training); \
-         give more rows, or test data with --test"
+        "{name}: {rows} {} no test samples in the 80/20 split (it keeps one of each class for training); \
+         give more rows, or test data with --test",
+        if rows == 1 { "row leaves" } else { "rows leave" }
     )
 }
 
 /// One note naming the columns of a test file that training did not use.
 fn note_ignored(path: &std::path::Path, ignored: &[String]) {
     if !ignored.is_empty() {
+        let shown: Vec<String> = ignored.iter().take(8).map(|n| data::quote(n)).collect();
         eprintln!(
-            "note: {} has columns the training data lacks, ignored: {}",
+            "note: {} has {} the training data lacks, ignored: {}{}",
             path.display(),
-            ignored.iter().map(|n| data::quote(n)).collect::<Vec<_>>().join(", ")
+            count(ignored.len(), "column"),
+            shown.join(", "),
+            if ignored.len() > shown.len() { ", …" } else { "" }
         );
     }
 }
@@ -663,5 +725,94 @@ impl WeightArgs {
         }
         config.sample_weights = Some(weights);
         Ok(())
+    }
+}
+
+/// What an output flag writes, so that an existing file of another kind is not replaced: a
+/// CSV file given to `--save` by a slip of the keyboard, or a model given to `predict --out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    /// A safetensors file (`--save`, `--checkpoint`).
+    Safetensors,
+    /// An ONNX graph (`export --onnx`): binary, but not safetensors.
+    Onnx,
+    /// Text (`predict --out`'s CSV).
+    Text,
+}
+
+/// What the file whose first bytes are `head` (of `len` bytes in all) is, in words, and
+/// whether an output of `kind` may replace it.
+fn sniff(head: &[u8], len: u64, kind: OutputKind) -> (&'static str, bool) {
+    if head.len() > 8 && head[8] == b'{' {
+        let header = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        if header.checked_add(8).is_some_and(|end| end <= len) {
+            return ("a safetensors file", kind == OutputKind::Safetensors);
+        }
+    }
+    // Text: no NUL byte, and UTF-8 but for a character cut off at the end of `head`.
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    if utf8 && !head.contains(&0) {
+        ("a text file", kind == OutputKind::Text)
+    } else {
+        ("a binary file", kind == OutputKind::Onnx)
+    }
+}
+
+/// Checks the output path `path` of `flag` as [`actlab::fileio::check_output`] does (no
+/// directory, device or input of the command), and refuses to replace an existing non-empty
+/// file of another kind than `kind`. Returns whether there is a file that the write replaces.
+pub fn check_output(
+    flag: &'static str,
+    path: &std::path::Path,
+    inputs: &[&std::path::Path],
+    kind: OutputKind,
+) -> Result<bool> {
+    use std::io::Read;
+    actlab::fileio::check_output(path, inputs).map_err(self::flag(flag))?;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(false);
+    };
+    let mut head = Vec::new();
+    // A file that cannot be read is left for the write to report.
+    if meta.len() == 0
+        || std::fs::File::open(path)
+            .and_then(|f| f.take(8192).read_to_end(&mut head))
+            .is_err()
+    {
+        return Ok(true);
+    }
+    let (found, replaceable) = sniff(&head, meta.len(), kind);
+    if !replaceable {
+        let wanted = match kind {
+            OutputKind::Safetensors => "a model file",
+            OutputKind::Onnx => "an ONNX file",
+            OutputKind::Text => "a CSV file",
+        };
+        bail!(
+            "{flag} {}: exists and is {found}, not {wanted}; refusing to replace it (remove it first, or choose another name)",
+            path.display()
+        );
+    }
+    Ok(true)
+}
+
+/// The words that say a write replaced a file.
+pub fn replaced(existed: bool) -> &'static str {
+    if existed {
+        " (replaced the existing file)"
+    } else {
+        ""
+    }
+}
+
+/// `n` and `noun`, in the plural unless `n` is 1: `1 epoch`, `3 epochs`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -60,7 +60,7 @@ pub struct CompareArgs {
     pub target_accuracy: Option<f64>,
     /// Compute the per-layer diagnostics (dead and saturated units, gradient norms) after every
     /// epoch on at most N training samples.
-    #[arg(long, value_name = "N", default_value_t = compare::DEFAULT_DIAGNOSTIC_SAMPLES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = compare::DEFAULT_DIAGNOSTIC_SAMPLES as u64, value_parser = crate::args::positive_u64)]
     pub diagnostics: u64,
     /// Write DIR/index.html and DIR/report.md with the tables and SVG charts (loss and accuracy
     /// curves, each activation and its derivative, dead and saturated units per layer over

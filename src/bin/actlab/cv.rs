@@ -54,9 +54,9 @@ pub fn cv(args: CvArgs) -> Result<()> {
     let k = args.folds as usize;
     if !args.json {
         println!(
-            "data     {}: {} samples, {} features; {k} {}folds (seed {seed})",
+            "data     {}: {}, {} features; {k} {}folds (seed {seed})",
             prepared.name,
-            data.len(),
+            crate::args::count(data.len(), "sample"),
             data.n_features(),
             if matches!(data.target, actlab::Target::Classes { .. }) {
                 "stratified "

@@ -95,7 +95,11 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         json["metrics"] = crate::scores::report_json(&report);
         println!("{json}");
     } else {
-        println!("{name}: {} samples ({part}), {}", data.len(), describe(&scores));
+        println!(
+            "{name}: {} ({part}), {}",
+            crate::args::count(data.len(), "sample"),
+            describe(&scores)
+        );
         crate::scores::print_report("scored", &report);
     }
     Ok(())

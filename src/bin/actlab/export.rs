@@ -6,6 +6,8 @@ use actlab::{fileio, onnx};
 use anyhow::Result;
 use clap::Args;
 
+use crate::args::{check_output, OutputKind};
+
 pub const EXAMPLES: &str = "Examples:
   actlab export --model iris.safetensors --onnx iris.onnx
   python -c \"import onnxruntime as rt; s = rt.InferenceSession('iris.onnx'); print(s.run(None, {'features': X}))\"
@@ -23,15 +25,19 @@ pub struct ExportArgs {
     /// model of a CSV table with a categorical column has one input per column it reads, named
     /// by the column: float32 [N, 1] for a numeric one (NaN for missing), string [N, 1] for a
     /// categorical one (missing as "", NA, N/A, NaN, nan, null, ? or -); the metadata entries
-    /// `features` and `columns` list them.
+    /// `features` and `columns` list them. An existing ONNX file is replaced (with a note); any
+    /// other file is refused.
     #[arg(long, value_name = "FILE")]
     onnx: PathBuf,
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let inputs = [args.model.as_path()];
-    fileio::check_output(&args.onnx, &inputs).map_err(crate::args::flag("--onnx"))?;
+    let replaces = check_output("--onnx", &args.onnx, &inputs, OutputKind::Onnx)?;
     let bytes = onnx::export_file(&args.model)?;
     fileio::write_atomically(&args.onnx, &bytes, &inputs).map_err(crate::args::flag("--onnx"))?;
+    if replaces {
+        eprintln!("note: --onnx {}: replaced the existing file", args.onnx.display());
+    }
     Ok(())
 }

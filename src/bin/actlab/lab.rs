@@ -7,7 +7,7 @@
 //! says what follows (see [`FRAMES`] and [`MODEL`]).
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use actlab::lab::{self, curve, Feature, LabConfig, LabData, Session};
@@ -80,7 +80,13 @@ pub fn run(args: &LabArgs) -> Result<()> {
                 args.host
             );
         }
-        let url = format!("http://{address}/");
+        // Listening on every address (0.0.0.0 or ::): this machine opens it on its loopback.
+        let local = match address.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), address.port()),
+            IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), address.port()),
+            _ => address,
+        };
+        let url = format!("http://{local}/");
         println!("actlab lab: open {url} (Ctrl-C stops it)");
         std::io::stdout().flush()?;
         if args.open {

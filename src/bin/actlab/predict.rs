@@ -7,7 +7,7 @@ use actlab::{data, fileio, model_io, Task};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::args::{print_notes, TableArgs};
+use crate::args::{check_output, print_notes, OutputKind, TableArgs};
 use crate::eval::note_unused;
 
 #[derive(Args, Debug)]
@@ -22,7 +22,8 @@ pub struct PredictArgs {
     /// One probability column per class (named by its label) instead of the predicted class.
     #[arg(long)]
     proba: bool,
-    /// Write the CSV to this file instead of stdout.
+    /// Write the CSV to this file instead of stdout. An existing text file is replaced (with a
+    /// note); any other file (a model, say) is refused.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// The CSV file has no header row: its columns are the model's features in training order
@@ -43,9 +44,10 @@ pub struct PredictArgs {
 
 pub fn predict(args: PredictArgs) -> Result<()> {
     let inputs = [args.model.as_path(), args.data.as_path()];
-    if let Some(out) = &args.out {
-        fileio::check_output(out, &inputs).map_err(crate::args::flag("--out"))?;
-    }
+    let replaces = match &args.out {
+        Some(out) => check_output("--out", out, &inputs, OutputKind::Text)?,
+        None => false,
+    };
     let (model, preprocessor) = model_io::load_with_preprocessor(&args.model)?;
     let options = TableOptions {
         header: !args.no_header,
@@ -79,7 +81,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
             (read.data, read.ignored, kept)
         }
     };
-    let predictions = model.predict(&data)?;
+    let predictions = model.predict(&data).with_context(|| args.data.display().to_string())?;
     note_unused(&ignored);
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = |names: &[String]| -> Vec<String> { args.keep.iter().chain(names).cloned().collect() };
@@ -115,7 +117,12 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     let bytes = writer.into_inner().context("writing CSV")?;
     match &args.out {
-        Some(path) => fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?,
+        Some(path) => {
+            fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--out"))?;
+            if replaces {
+                eprintln!("note: --out {}: replaced the existing file", path.display());
+            }
+        }
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&bytes).context("standard output")?;

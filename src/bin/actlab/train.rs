@@ -12,7 +12,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{activation, fit_config, NetworkArgs, OptimArgs, Prepared, Preprocessing, SplitArgs, WeightArgs};
+use crate::args::{
+    activation, check_output, count, fit_config, NetworkArgs, OptimArgs, OutputKind, Prepared, Preprocessing,
+    SplitArgs, WeightArgs,
+};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -29,10 +32,12 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub weights: WeightArgs,
     /// Record per-layer diagnostics (dead and saturated units, gradient norms, …) after every
-    /// epoch, on at most N training samples; they appear in the --json history.
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = clap::value_parser!(u64).range(1..))]
+    /// epoch, on at most N training samples (2000 when N is left out); they appear in the --json
+    /// history.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2000", value_parser = crate::args::positive_u64)]
     pub diagnostics: Option<u64>,
-    /// Save the trained model to this .safetensors file.
+    /// Save the trained model to this .safetensors file. An existing model file is replaced (the
+    /// summary says so); any other file (a CSV file, say) is refused before training.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
     /// Write a checkpoint to this .safetensors file every --checkpoint-every epochs and after the
@@ -42,7 +47,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
     /// Epochs between two checkpoints.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "checkpoint", value_parser = crate::args::positive_u64)]
     pub checkpoint_every: u64,
     /// Continue the run that wrote this checkpoint: it ends with the same weights, bit for bit,
     /// as if it had never stopped. Give the same data and flags as that run, --epochs included
@@ -61,11 +66,12 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let inputs: Vec<&Path> = std::iter::once(Path::new(&args.split.data.data))
         .chain(args.split.test.as_deref())
         .collect();
+    let mut replaces = false;
     if let Some(path) = &args.save {
-        fileio::check_output(path, &inputs).map_err(crate::args::flag("--save"))?;
+        replaces = check_output("--save", path, &inputs, OutputKind::Safetensors)?;
     }
     if let Some(path) = &args.checkpoint {
-        fileio::check_output(path, &inputs).map_err(crate::args::flag("--checkpoint"))?;
+        check_output("--checkpoint", path, &inputs, OutputKind::Safetensors)?;
     }
     args.optim.init_threads()?;
     let loading = Instant::now();
@@ -101,12 +107,15 @@ pub fn train(args: TrainArgs) -> Result<()> {
         let preprocessor = preprocessing.as_ref().map(|(p, _)| p);
         let bytes = model_io::to_safetensors_with(&outcome.fitted.model, preprocessor)?;
         fileio::write_atomically(path, &bytes, &inputs).map_err(crate::args::flag("--save"))?;
+        if args.json && replaces {
+            eprintln!("note: --save {}: replaced the existing file", path.display());
+        }
     }
     if args.json {
         let data = (name.as_str(), &test, preprocessing.as_ref());
         println!("{}", json_report(&args, &config, data, task, &outcome)?);
     } else {
-        print_summary(&args, &outcome);
+        print_summary(&args, &outcome, replaces);
     }
     Ok(())
 }
@@ -307,15 +316,22 @@ fn print_data_summary(name: &str, train: &Dataset, test: &Dataset) {
 }
 
 /// The schema inferred from a CSV file, one line per column.
+///
+/// A wide table (more than [`SCHEMA_LINES`] columns) shows its first columns and, after them,
+/// only the columns with something to say (not numeric, missing cells, a note), then one line
+/// counting the plain numeric columns left out.
 fn print_schema(schema: &[ColumnSummary]) {
+    let plain = |c: &ColumnSummary| c.kind == "numeric" && c.missing == 0 && c.note.is_none();
+    let wide = schema.len() > SCHEMA_LINES;
+    let shown = |i: usize, c: &ColumnSummary| !wide || i < SCHEMA_LINES / 2 || !plain(c);
     let width = schema.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).min(24);
-    for (i, column) in schema.iter().enumerate() {
+    for (i, column) in schema.iter().enumerate().filter(|&(i, c)| shown(i, c)) {
         let mut detail = Vec::new();
         if column.missing > 0 || column.kind != "dropped" {
             detail.push(format!("{} missing", column.missing));
         }
         if let Some([lo, hi]) = column.range {
-            detail.push(format!("range {lo} to {hi}"));
+            detail.push(format!("range {} to {}", short_number(lo), short_number(hi)));
         }
         if let Some(categories) = &column.categories {
             let shown: Vec<String> = categories.iter().take(6).map(|c| actlab::data::quote(c)).collect();
@@ -345,6 +361,23 @@ fn print_schema(schema: &[ColumnSummary]) {
             detail.join("; ")
         );
     }
+    let hidden = schema.iter().enumerate().filter(|&(i, c)| !shown(i, c)).count();
+    if hidden > 0 {
+        println!("         … and {hidden} more numeric columns with no missing cell (--json lists every column)");
+    }
+}
+
+/// Columns of the schema shown in full; a wider table shows the columns that need a look.
+const SCHEMA_LINES: usize = 20;
+
+/// `x` as written, or in scientific notation when its plain form would be long (1.9e31, 1e-7).
+fn short_number(x: f32) -> String {
+    let magnitude = x.abs();
+    if magnitude != 0.0 && !(1e-5..1e9).contains(&magnitude) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
 }
 
 /// The output layer that `--output auto` chose for the training data.
@@ -366,7 +399,8 @@ fn print_auto_output(train: &Dataset, task: Task) -> Result<()> {
 }
 
 /// The network, the training and the scores, after training.
-fn print_summary(args: &TrainArgs, outcome: &Outcome) {
+/// The summary of a run; `replaced`: whether `--save` replaced an existing file.
+fn print_summary(args: &TrainArgs, outcome: &Outcome, replaced: bool) {
     let fitted = &outcome.fitted;
     let mlp = &fitted.model.mlp;
     let mut chain = mlp.inputs().to_string();
@@ -391,13 +425,13 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
     };
     let o = &args.optim;
     println!(
-        "training {} lr {} batch {}, {} epochs ({} steps{stopped}), seed {}: {:.2} s, {:.0} samples/s \
+        "training {} lr {} batch {}, {} ({}{stopped}), seed {}: {:.2} s, {:.0} samples/s \
          (load {:.2} s, set-up {:.2} s before the first epoch)",
         o.optimizer,
         o.lr,
         o.batch_size,
-        h.epochs.len(),
-        h.steps,
+        count(h.epochs.len(), "epoch"),
+        count(h.steps, "step"),
         o.seed,
         fitted.timings.train_seconds,
         fitted.samples_per_second(),
@@ -434,6 +468,6 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome) {
     }
     crate::scores::print_report(outcome.report.0, &outcome.report.1);
     if let Some(path) = &args.save {
-        println!("saved    {}", path.display());
+        println!("saved    {}{}", path.display(), crate::args::replaced(replaced));
     }
 }
