@@ -65,8 +65,9 @@ pub fn fold_indices(data: &Dataset, k: usize, seed: u64) -> Result<Vec<Vec<usize
     }
     if k > data.len() {
         return refuse(format!(
-            "({k}) exceed the {} samples; each fold needs at least one",
-            data.len()
+            "({k}) exceed the {} sample{}; each fold needs at least one",
+            data.len(),
+            if data.len() == 1 { "" } else { "s" }
         ));
     }
     let groups: Vec<Vec<usize>> = match &data.target {
@@ -83,8 +84,9 @@ pub fn fold_indices(data: &Dataset, k: usize, seed: u64) -> Result<Vec<Vec<usize
                 .filter(|(_, g)| g.len() < k)
             {
                 return refuse(format!(
-                    "({k}) exceed the {} samples of class '{c}', the smallest; stratified folds need one of each class in every fold",
-                    g.len()
+                    "({k}) exceed the {} sample{} of class '{c}', the smallest; stratified folds need one of each class in every fold",
+                    g.len(),
+                    if g.len() == 1 { "" } else { "s" }
                 ));
             }
             groups
@@ -259,6 +261,10 @@ mod tests {
         assert_eq!(
             message(&classes(&[2, 2]), 5),
             "folds (5) exceed the 4 samples; each fold needs at least one"
+        );
+        assert_eq!(
+            message(&classes(&[9, 1]), 2),
+            "folds (2) exceed the 1 sample of class 'c1', the smallest; stratified folds need one of each class in every fold"
         );
         assert_eq!(message(&classes(&[5, 5]), 1), "folds must be at least 2, got 1");
     }

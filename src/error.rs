@@ -83,7 +83,10 @@ pub enum Error {
         message: String,
     },
     /// Training produced a non-finite loss.
-    #[error("training diverged at epoch {epoch}: {detail}; try a lower learning rate (now {learning_rate})")]
+    #[error(
+        "training diverged at epoch {epoch}: {detail}; try a lower learning rate (now {})",
+        short_number(*.learning_rate)
+    )]
     Diverged {
         /// 1-based epoch in which the loss became non-finite.
         epoch: usize,
@@ -107,6 +110,17 @@ pub enum Error {
     Plot(String),
 }
 
+/// `x` for a message: as written, or in scientific notation when its plain form would be long
+/// (`1.9e31`, `1e-7`; `0.01` and `250` as they are).
+pub fn short_number(x: f32) -> String {
+    let magnitude = x.abs();
+    if magnitude != 0.0 && !(1e-5..1e9).contains(&magnitude) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
 fn format_location(path: &std::path::Path, line: usize, column: usize, message: &str) -> String {
     match (line, column) {
         (0, _) => format!("{}: {message}", path.display()),
@@ -119,5 +133,42 @@ impl Error {
     /// Shorthand for a [`Error::Config`] error.
     pub fn config(message: impl Into<String>) -> Self {
         Error::Config(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_messages_are_short() {
+        let shown: Vec<String> = [0.0, 0.01, 250.0, -3.5, 1e-5, 999_999_900.0, 1e9, 1.9e31, -3e38, 1e-7]
+            .into_iter()
+            .map(short_number)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "0",
+                "0.01",
+                "250",
+                "-3.5",
+                "0.00001",
+                "999999900",
+                "1e9",
+                "1.9e31",
+                "-3e38",
+                "1e-7"
+            ]
+        );
+        let diverged = Error::Diverged {
+            epoch: 1,
+            detail: "the loss is inf".into(),
+            learning_rate: 1e30,
+        };
+        assert_eq!(
+            diverged.to_string(),
+            "training diverged at epoch 1: the loss is inf; try a lower learning rate (now 1e30)"
+        );
     }
 }

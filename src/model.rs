@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::data::{stratified_indices, Columns, DatasetRef, Standardizer};
 use crate::diagnostics::{self, Diagnostics};
+use crate::error::short_number;
 use crate::loss::Loss;
 use crate::mlp::{MlpConfig, Workspace};
 use crate::optim::OptimizerKind;
@@ -676,12 +677,12 @@ impl Model {
     /// The error for a feature `raw` at (`row`, `column`) that is not finite once standardized.
     fn beyond_f32(&self, row: usize, column: usize, raw: f32) -> Error {
         Error::config(format!(
-            "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {:e} and std {:e}",
+            "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {} and std {}",
             row + 1,
             self.feature_names.get(column).map_or("?", String::as_str),
-            raw,
-            self.input.mean[column],
-            self.input.std[column]
+            short_number(raw),
+            short_number(self.input.mean[column]),
+            short_number(self.input.std[column])
         ))
     }
 

@@ -147,9 +147,15 @@ pub fn from_safetensors_with(bytes: &[u8], path: &Path) -> Result<(Model, Option
         message,
     };
     let file = SafeTensors::deserialize(bytes).map_err(|e| {
-        bad(format!(
-            "not a valid safetensors file ({e}); is it truncated or corrupted?"
-        ))
+        // A safetensors file starts with its header's length, eight bytes that are not text.
+        let start = &bytes[..bytes.len().min(512)];
+        let text = !start.is_empty()
+            && std::str::from_utf8(start).is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()));
+        bad(if text {
+            "a text file, not a model (models are the .safetensors files that `actlab train --save` writes)".into()
+        } else {
+            format!("not a valid safetensors file ({e}); is it truncated or corrupted?")
+        })
     })?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("unreadable header: {e}")))?;
     let json = header

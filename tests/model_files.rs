@@ -245,6 +245,26 @@ fn names_and_versions_must_fit() {
     });
 }
 
+#[test]
+fn a_text_file_given_as_a_model_is_called_one() {
+    let path = Path::new("data.csv");
+    let refused = |bytes: &[u8]| model_io::from_safetensors(bytes, path).unwrap_err().to_string();
+    let text = refused(b"sepal_length,sepal_width\n5.1,3.5\n");
+    assert_eq!(
+        text,
+        "data.csv: a text file, not a model (models are the .safetensors files that `actlab train --save` writes)"
+    );
+    // A model file cut short, or bytes that are not text, are called corrupted as before.
+    let bytes = model_io::to_safetensors(&quick(&iris(), vec![3])).unwrap();
+    for broken in [&bytes[..bytes.len() / 2], &[0xff, 0x00, 0x17][..]] {
+        assert!(
+            refused(broken).contains("is it truncated or corrupted?"),
+            "{}",
+            refused(broken)
+        );
+    }
+}
+
 /// The hostile files of the review, through the command line: one error line, no panic.
 #[test]
 fn eval_and_predict_refuse_files_whose_parts_disagree() {
@@ -301,7 +321,7 @@ fn predictions_that_overflow_are_an_error_naming_the_layer() {
     let err = model.predict(&data).unwrap_err().to_string();
     assert_eq!(
         err,
-        "row 1 of the data: feature 'sepal_length' = 5.1 is beyond f32 once standardized with the model's mean 0e0 and std 1e-38"
+        "row 1 of the data: feature 'sepal_length' = 5.1 is beyond f32 once standardized with the model's mean 0 and std 1e-38"
     );
 
     let mut empty = data.subset(&[]);

@@ -331,7 +331,11 @@ fn print_schema(schema: &[ColumnSummary]) {
             detail.push(format!("{} missing", column.missing));
         }
         if let Some([lo, hi]) = column.range {
-            detail.push(format!("range {} to {}", short_number(lo), short_number(hi)));
+            detail.push(format!(
+                "range {} to {}",
+                actlab::error::short_number(lo),
+                actlab::error::short_number(hi)
+            ));
         }
         if let Some(categories) = &column.categories {
             let shown: Vec<String> = categories.iter().take(6).map(|c| actlab::data::quote(c)).collect();
@@ -369,16 +373,6 @@ fn print_schema(schema: &[ColumnSummary]) {
 
 /// Columns of the schema shown in full; a wider table shows the columns that need a look.
 const SCHEMA_LINES: usize = 20;
-
-/// `x` as written, or in scientific notation when its plain form would be long (1.9e31, 1e-7).
-fn short_number(x: f32) -> String {
-    let magnitude = x.abs();
-    if magnitude != 0.0 && !(1e-5..1e9).contains(&magnitude) {
-        format!("{x:e}")
-    } else {
-        x.to_string()
-    }
-}
 
 /// The output layer that `--output auto` chose for the training data.
 fn print_auto_output(train: &Dataset, task: Task) -> Result<()> {
