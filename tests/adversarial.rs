@@ -824,7 +824,7 @@ fn model_cases() -> Vec<Case> {
             (0..777u32).map(|i| (i * 131 % 251) as u8).collect::<Vec<_>>(),
         )
         .err("m.safetensors: "),
-        eval("model: a CSV file", binary(12)).err("m.safetensors: not a valid safetensors file"),
+        eval("model: a CSV file", binary(12)).err("m.safetensors: a text file, not a model"),
         eval(
             "model: empty JSON header",
             [2u64.to_le_bytes().to_vec(), b"{}".to_vec()].concat(),

@@ -60,7 +60,7 @@ fn export_of_a_file_that_is_not_a_model_is_one_error_naming_it() {
     let out = dir.path().join("m.onnx");
     fails_with(
         &["export", "--model", &csv, "--onnx", out.to_str().unwrap()],
-        "data.csv: not a valid safetensors file",
+        "data.csv: a text file, not a model",
     );
     assert!(!out.exists());
     fails_with(
