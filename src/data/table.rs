@@ -241,7 +241,6 @@ pub(super) fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseF
 /// digits as an integer divided by a power of ten, both exact in `f32`, so that the one
 /// rounding of the division gives the correctly rounded value, as every parser must.
 fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
-    const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
     let negative = bytes.first() == Some(&b'-');
     let mut i = usize::from(negative);
     let mut mantissa = 0u64;
@@ -270,6 +269,99 @@ fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
     Some((if negative { -value } else { value }, i))
 }
 
+/// Powers of ten exact in `f32`, to divide a short decimal's digits by.
+const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// The cell `bytes[start..end]` as a finite number, as [`parse_prefix`] reads it when it fills
+/// the cell. A short decimal (an optional minus, then at most eight digits and one point) is read
+/// eight bytes at a time: its bytes that are not digits found at once, the point taken out, and
+/// the digits summed in one word (see [`digits_value`]); what that finds exact goes through the
+/// one division of [`parse_prefix`], anything else through [`parse_prefix`] itself.
+fn parse_number(bytes: &[u8], start: usize, end: usize) -> Option<f32> {
+    let negative = bytes.get(start) == Some(&b'-');
+    let from = start + usize::from(negative);
+    let len = end.saturating_sub(from);
+    let word = bytes.get(from..from + 8).filter(|_| (1..=8).contains(&len));
+    let Some(word) = word.map(|w| u64::from_le_bytes(w.try_into().expect("eight bytes"))) else {
+        return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+    };
+    let others = non_digits(word) & (u64::MAX >> (8 * (8 - len)));
+    let (digits, fraction) = if others == 0 {
+        (word, 0)
+    } else {
+        // One point, and nothing else but digits: the digits after it moved down one byte.
+        let point = others.trailing_zeros() as usize / 8;
+        if others & (others - 1) != 0 || bytes[from + point] != b'.' {
+            return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+        }
+        let below = (1u64 << (8 * point)) - 1;
+        ((word & below) | ((word >> 8) & !below), len - 1 - point)
+    };
+    let count = len - usize::from(others != 0);
+    let mantissa = digits_value(digits, count);
+    if count == 0 || mantissa > 1 << 24 {
+        return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+    }
+    // The sign set without a branch: signs in data follow no pattern a branch would learn.
+    let value = mantissa as f32 / POWERS[fraction];
+    Some(f32::from_bits(value.to_bits() | (u32::from(negative) << 31)))
+}
+
+/// Where the fields of `line` (at `offset` in its bytes, without its line end) end: at each
+/// `delimiter`, found eight bytes at a time, and at the end of the line.
+fn field_ends(line: &[u8], offset: usize, delimiter: u8, ends: &mut Vec<usize>) {
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    ends.clear();
+    let mut words = line.chunks_exact(8);
+    let mut at = offset;
+    for word in &mut words {
+        // a byte's low seven bits plus 0x7f set its top bit unless they are zero, without a carry
+        let x =
+            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (u64::from(delimiter) * 0x0101_0101_0101_0101);
+        let mut found = !((((x & SEVEN) + SEVEN) | x) | SEVEN);
+        while found != 0 {
+            ends.push(at + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    ends.extend(
+        (at..)
+            .zip(words.remainder())
+            .filter(|&(_, &b)| b == delimiter)
+            .map(|(i, _)| i),
+    );
+    ends.push(offset + line.len());
+}
+
+/// The top bit of each byte of `word` that is not an ASCII digit, and no other bit.
+fn non_digits(word: u64) -> u64 {
+    const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A digit's high half is 3 and its low half plus 6 stays below 16 (no carry between
+    // bytes): both leave its byte zero. A byte's low seven bits plus 0x7f set its top bit
+    // unless they are zero, again without a carry.
+    let high = (word & !LOW) ^ 0x3030_3030_3030_3030;
+    let low = ((word & LOW) + 0x0606_0606_0606_0606) & !LOW;
+    let other = high | low;
+    (((other & SEVEN) + SEVEN) | other) & !SEVEN
+}
+
+/// The value of the first `count` (at most 8) bytes of `word`, ASCII digits with the first
+/// lowest: moved to the top with zeros below, then paired, paired again and summed with
+/// multiplications (the method of `fast_float`'s eight-digit parser).
+fn digits_value(word: u64, count: usize) -> u64 {
+    const PAIRS: u64 = 0x0000_00ff_0000_00ff;
+    if count == 0 {
+        return 0;
+    }
+    let digits = word.wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - count));
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    let low = (pairs & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
+    let high = ((pairs >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
+    low.wrapping_add(high) >> 32
+}
+
 /// The column being read.
 #[derive(Debug)]
 enum Builder {
@@ -284,8 +376,55 @@ enum Builder {
     },
 }
 
-/// Distinct texts in order of appearance, each found by its text.
-type Levels = indexmap::IndexSet<String, foldhash::fast::RandomState>;
+/// Distinct texts in order of appearance, each found by its text: a text shorter than 16 bytes
+/// by its bytes and length packed into one integer (see [`pack`]), without comparing strings.
+#[derive(Debug, Default)]
+struct Levels {
+    texts: indexmap::IndexSet<String, foldhash::fast::RandomState>,
+    short: std::collections::HashMap<u128, u32, foldhash::fast::RandomState>,
+}
+
+impl Levels {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The index of `text`.
+    fn get_index_of(&self, text: &str) -> Option<usize> {
+        match pack(text) {
+            Some(key) => self.short.get(&key).map(|&code| code as usize),
+            None => self.texts.get_index_of(text),
+        }
+    }
+
+    /// The index of `text`, added at the end if new, and whether it was.
+    fn insert_full(&mut self, text: String) -> (usize, bool) {
+        let Some(key) = pack(&text) else {
+            return self.texts.insert_full(text);
+        };
+        let next = self.texts.len();
+        match self.short.entry(key) {
+            std::collections::hash_map::Entry::Occupied(code) => (*code.get() as usize, false),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next as u32);
+                self.texts.insert(text);
+                (next, true)
+            }
+        }
+    }
+}
+
+/// A text shorter than 16 bytes as one integer: its bytes, zeros, and its length last.
+fn pack(text: &str) -> Option<u128> {
+    let bytes = text.as_bytes();
+    let mut packed = [0u8; 16];
+    packed.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    if bytes.len() == 16 {
+        return None;
+    }
+    packed[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(packed))
+}
 
 impl Builder {
     fn new(text: bool) -> Self {
@@ -381,6 +520,7 @@ impl Builder {
                 };
                 let mut bytes = 0;
                 let map: Vec<u32> = levels
+                    .texts
                     .into_iter()
                     .map(|level| {
                         let new = level_bytes(&level);
@@ -405,7 +545,7 @@ impl Builder {
             Builder::Numeric(values) => Column::Numeric(values),
             Builder::Text { codes, levels, .. } => Column::Text {
                 codes,
-                levels: levels.into_iter().collect(),
+                levels: levels.texts.into_iter().collect(),
             },
         }
     }
@@ -704,7 +844,9 @@ impl Part {
             return;
         }
         let columns = self.builders.len();
-        let ends_field = |b: u8| b == delimiter || b == b'\n' || b == b'\r';
+        // Where each field of a line ends: found for the whole line first, so that no cell's
+        // end waits for the cell before it to be read.
+        let mut ends = Vec::with_capacity(columns);
         let mut pos = 0;
         while pos <= stop {
             // Line ends and blank lines between records, as `Records::next` skips them.
@@ -718,36 +860,37 @@ impl Part {
             if pos > stop {
                 break;
             }
-            for (c, builder) in self.builders.iter_mut().enumerate() {
+            let line_end = memchr::memchr2(b'\n', b'\r', &bytes[pos..=stop]).map_or(stop, |i| pos + i);
+            field_ends(&bytes[pos..line_end], pos, delimiter, &mut ends);
+            // A row with fewer or more fields than columns is read by `Records::next`.
+            if ends.len() != columns {
+                *input = &bytes[start..];
+                return;
+            }
+            for (c, (builder, &end)) in self.builders.iter_mut().zip(&ends).enumerate() {
+                let cell = &bytes[pos..end];
                 let number = match builder {
-                    Builder::Numeric(values) => match parse_prefix(&bytes[pos..]) {
-                        Some((v, n)) if ends_field(bytes[pos + n]) && !layout.is_missing(&bytes[pos..pos + n]) => {
-                            values.push(v);
-                            Some(pos + n)
-                        }
-                        _ => None,
-                    },
+                    Builder::Numeric(_) => parse_number(bytes, pos, end).filter(|_| !layout.is_missing(cell)),
                     Builder::Text { .. } => None,
                 };
-                let end = number.or_else(|| {
-                    let end = bytes[pos..]
-                        .iter()
-                        .position(|&b| ends_field(b))
-                        .map_or(stop, |i| pos + i);
-                    let cell = std::str::from_utf8(&bytes[pos..end]).ok()?.trim();
-                    builder
-                        .push(cell, layout.is_missing(cell.as_bytes()), bases[c])
-                        .ok()
-                        .map(|_| end)
-                });
-                // A failed cell, or a row with fewer or more fields than columns: the line is
-                // read again by `Records::next`.
-                let Some(end) = end.filter(|&end| (bytes[end] == delimiter) != (c + 1 == columns)) else {
+                let read = match (number, &mut *builder) {
+                    (Some(v), Builder::Numeric(values)) => {
+                        values.push(v);
+                        true
+                    }
+                    _ => std::str::from_utf8(cell).is_ok_and(|cell| {
+                        let cell = cell.trim();
+                        builder.push(cell, layout.is_missing(cell.as_bytes()), bases[c]).is_ok()
+                    }),
+                };
+                // A failed cell: the line is read again by `Records::next`, which reports it.
+                if !read {
                     *input = &bytes[start..];
                     return;
-                };
-                pos = end + usize::from(c + 1 < columns);
+                }
+                pos = end + 1;
             }
+            pos = line_end;
             self.lines.push(self.records.newlines + 1);
             self.line_break = None;
         }

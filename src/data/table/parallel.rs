@@ -246,6 +246,82 @@ proptest! {
             prop_assert_eq!(Some(v.to_bits()), std, "{:?} ({} bytes)", text, n);
         }
     }
+
+    #[test]
+    fn cells_read_a_word_at_a_time_agree_with_std(
+        text in prop_oneof![
+            "[+-]?[0-9]{0,10}(\\.[0-9]{0,10})?([eE][+-]?[0-9]{1,2})?",
+            "-?0{0,4}[0-9]{0,5}\\.?[0-9]{0,6}",
+            "[-+.0-9]{0,10}",
+            "\\PC{0,6}",
+            any::<f32>().prop_map(|v| v.to_string()),
+        ],
+        before in "[-,.0-9]{0,3}",
+        after in "[-,.0-9\n]{0,12}",
+    ) {
+        // The cell between other bytes, which must not change its reading.
+        let bytes = format!("{before},{text},{after}").into_bytes();
+        let start = before.len() + 1;
+        let got = parse_number(&bytes, start, start + text.len()).map(f32::to_bits);
+        let std = text.parse::<f32>().ok().filter(|v| v.is_finite()).map(f32::to_bits);
+        prop_assert_eq!(got, std, "{:?}", text);
+    }
+}
+
+/// Cells at the edges of the word-at-a-time reading: signs, points at either end, eight bytes
+/// and more, leading zeros, values at 2^24 and ones that round, cells near the end of the bytes.
+#[test]
+fn short_numbers_read_as_std_reads_them() {
+    let cells = [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "7.",
+        ".5",
+        "-.5",
+        "-0.000000",
+        "0.1234567",
+        "-0.1234567",
+        "1.2345678",
+        "12345678",
+        "-12345678",
+        "16777216",
+        "16777217",
+        "16777215.",
+        "1677721.7",
+        "0.16777217",
+        "99999999",
+        "00000001",
+        "0000000.1",
+        "123456789",
+        "0.33333334",
+        "3.4028235",
+        "1e5",
+        "1.5e3",
+        "+1",
+        "1.2.3",
+        "--1",
+        "-",
+        ".",
+        "-.",
+        "",
+        "1-2",
+        "1 ",
+        " 1",
+        "nan",
+        "inf",
+        "0x1",
+        "é",
+    ];
+    for cell in cells {
+        let expected = cell.parse::<f32>().ok().filter(|v| v.is_finite()).map(f32::to_bits);
+        for tail in ["", ",", "\n", ",1,2,3,4,5,6,7,8", "\r\n-1.5,2.25\n"] {
+            let bytes = format!("{cell}{tail}").into_bytes();
+            let got = parse_number(&bytes, 0, cell.len()).map(f32::to_bits);
+            assert_eq!(got, expected, "{cell:?} before {tail:?}");
+        }
+    }
 }
 
 #[test]
