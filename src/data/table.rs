@@ -278,6 +278,9 @@ const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e1
 /// the digits summed in one word (see [`digits_value`]); what that finds exact goes through the
 /// one division of [`parse_prefix`], anything else through [`parse_prefix`] itself.
 fn parse_number(bytes: &[u8], start: usize, end: usize) -> Option<f32> {
+    if start == end {
+        return None;
+    }
     let negative = bytes.get(start) == Some(&b'-');
     let from = start + usize::from(negative);
     let len = end.saturating_sub(from);
@@ -291,7 +294,7 @@ fn parse_number(bytes: &[u8], start: usize, end: usize) -> Option<f32> {
     } else {
         // One point, and nothing else but digits: the digits after it moved down one byte.
         let point = others.trailing_zeros() as usize / 8;
-        if others & (others - 1) != 0 || bytes[from + point] != b'.' {
+        if others & (others - 1) != 0 || (word >> (8 * point)) as u8 != b'.' {
             return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
         }
         let below = (1u64 << (8 * point)) - 1;
@@ -336,15 +339,11 @@ fn field_ends(line: &[u8], offset: usize, delimiter: u8, ends: &mut Vec<usize>) 
 
 /// The top bit of each byte of `word` that is not an ASCII digit, and no other bit.
 fn non_digits(word: u64) -> u64 {
-    const LOW: u64 = 0x0f0f_0f0f_0f0f_0f0f;
     const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // A digit's high half is 3 and its low half plus 6 stays below 16 (no carry between
-    // bytes): both leave its byte zero. A byte's low seven bits plus 0x7f set its top bit
-    // unless they are zero, again without a carry.
-    let high = (word & !LOW) ^ 0x3030_3030_3030_3030;
-    let low = ((word & LOW) + 0x0606_0606_0606_0606) & !LOW;
-    let other = high | low;
-    (((other & SEVEN) + SEVEN) | other) & !SEVEN
+    // A digit's byte xor '0' is at most 9: its low seven bits plus 0x76 stay below 0x80 (and
+    // never carry into the next byte); any other byte's set the top bit, or had it set.
+    let x = word ^ 0x3030_3030_3030_3030;
+    (((x & SEVEN) + 0x7676_7676_7676_7676) | x) & !SEVEN
 }
 
 /// The value of the first `count` (at most 8) bytes of `word`, ASCII digits with the first
@@ -389,17 +388,17 @@ impl Levels {
         self.texts.len()
     }
 
-    /// The index of `text`.
-    fn get_index_of(&self, text: &str) -> Option<usize> {
+    /// The index of the text whose bytes are `text`.
+    fn find(&self, text: &[u8]) -> Option<usize> {
         match pack(text) {
             Some(key) => self.short.get(&key).map(|&code| code as usize),
-            None => self.texts.get_index_of(text),
+            None => self.texts.get_index_of(std::str::from_utf8(text).ok()?),
         }
     }
 
     /// The index of `text`, added at the end if new, and whether it was.
     fn insert_full(&mut self, text: String) -> (usize, bool) {
-        let Some(key) = pack(&text) else {
+        let Some(key) = pack(text.as_bytes()) else {
             return self.texts.insert_full(text);
         };
         let next = self.texts.len();
@@ -415,15 +414,15 @@ impl Levels {
 }
 
 /// A text shorter than 16 bytes as one integer: its bytes, zeros, and its length last.
-fn pack(text: &str) -> Option<u128> {
-    let bytes = text.as_bytes();
-    let mut packed = [0u8; 16];
-    packed.get_mut(..bytes.len())?.copy_from_slice(bytes);
-    if bytes.len() == 16 {
+fn pack(text: &[u8]) -> Option<u128> {
+    if text.len() >= 16 {
         return None;
     }
-    packed[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(packed))
+    let bytes = text
+        .iter()
+        .enumerate()
+        .fold(0, |key, (i, &b)| key | u128::from(b) << (8 * i));
+    Some(bytes | (text.len() as u128) << 120)
 }
 
 impl Builder {
@@ -478,25 +477,47 @@ impl Builder {
 
     /// Adds a cell to a text column, looking it up in `base` first.
     fn push_text(&mut self, cell: &str, missing: bool, base: Option<&Levels>) {
-        let Builder::Text { codes, levels, offset } = self else {
+        let Builder::Text { codes, .. } = self else {
             unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
             return;
         }
+        if self.push_known(cell.as_bytes(), base) {
+            return;
+        }
+        let Builder::Text { codes, levels, offset } = self else {
+            unreachable!("the column is text")
+        };
+        let (code, _) = levels.insert_full(cell.to_string());
+        codes.push((*offset + code) as u32);
+    }
+
+    /// Adds a cell of a text column that is a level already (looked up in `base` first) and
+    /// whether it was one; a cell of a numeric column is none.
+    fn push_known(&mut self, cell: &[u8], base: Option<&Levels>) -> bool {
+        let Builder::Text { codes, levels, offset } = self else {
+            return false;
+        };
         if let Some(base) = base {
             *offset = base.len();
-            if let Some(code) = base.get_index_of(cell) {
+            if let Some(code) = base.find(cell) {
                 codes.push(code as u32);
-                return;
+                return true;
             }
         }
-        let (code, _) = match levels.get_index_of(cell) {
-            Some(code) => (code, false),
-            None => levels.insert_full(cell.to_string()),
-        };
-        codes.push((*offset + code) as u32);
+        let code = levels.find(cell).map(|code| *offset + code);
+        codes.extend(code.map(|code| code as u32));
+        code.is_some()
+    }
+
+    /// Room for `rows` more cells.
+    fn reserve(&mut self, rows: usize) {
+        match self {
+            Builder::Numeric(values) => values.reserve(rows),
+            Builder::Text { codes, .. } => codes.reserve(rows),
+        }
     }
 
     /// Appends the rows of `part`, read after this column's. A numeric part must not follow
@@ -736,6 +757,8 @@ struct Layout<'a> {
     longest_na: usize,
     /// Which bytes a missing-value token begins with.
     na_first: [bool; 256],
+    /// Whether a missing-value token reads as a number (else no number is one).
+    numeric_na: bool,
 }
 
 impl Layout<'_> {
@@ -749,6 +772,7 @@ impl Layout<'_> {
             options,
             longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
             na_first,
+            numeric_na: options.na_values.iter().any(|na| parse_f32(na).is_ok()),
         }
     }
 
@@ -844,6 +868,11 @@ impl Part {
             return;
         }
         let columns = self.builders.len();
+        let rows = memchr::memchr_iter(b'\n', &bytes[..=stop]).count();
+        self.lines.reserve(rows);
+        for builder in &mut self.builders {
+            builder.reserve(rows);
+        }
         // Where each field of a line ends: found for the whole line first, so that no cell's
         // end waits for the cell before it to be read.
         let mut ends = Vec::with_capacity(columns);
@@ -869,20 +898,26 @@ impl Part {
             }
             for (c, (builder, &end)) in self.builders.iter_mut().zip(&ends).enumerate() {
                 let cell = &bytes[pos..end];
-                let number = match builder {
-                    Builder::Numeric(_) => parse_number(bytes, pos, end).filter(|_| !layout.is_missing(cell)),
-                    Builder::Text { .. } => None,
+                // A cell that begins and ends with a visible ASCII character is its own trimmed
+                // text: when it is no missing-value token, a number or a text seen before is
+                // added as it is; anything else goes through `Builder::push`.
+                let plain = |cell: &[u8]| {
+                    cell.first().is_some_and(u8::is_ascii_graphic)
+                        && cell.last().is_some_and(u8::is_ascii_graphic)
+                        && !layout.is_missing(cell)
                 };
-                let read = match (number, &mut *builder) {
-                    (Some(v), Builder::Numeric(values)) => {
-                        values.push(v);
-                        true
-                    }
-                    _ => std::str::from_utf8(cell).is_ok_and(|cell| {
+                let read = match builder {
+                    Builder::Numeric(values) => parse_number(bytes, pos, end)
+                        .filter(|_| !layout.numeric_na || !layout.is_missing(cell))
+                        .map(|v| values.push(v))
+                        .is_some(),
+                    Builder::Text { .. } => plain(cell) && builder.push_known(cell, bases[c]),
+                };
+                let read = read
+                    || std::str::from_utf8(cell).is_ok_and(|cell| {
                         let cell = cell.trim();
                         builder.push(cell, layout.is_missing(cell.as_bytes()), bases[c]).is_ok()
-                    }),
-                };
+                    });
                 // A failed cell: the line is read again by `Records::next`, which reports it.
                 if !read {
                     *input = &bytes[start..];
