@@ -40,11 +40,11 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub const MISSING: u32 = u32::MAX;
 
 /// Bytes of the file in a chunk parsed by one thread.
-pub(super) const CHUNK_BYTES: usize = 1 << 20;
+pub(super) const CHUNK_BYTES: usize = 1 << 19;
 
 /// Chunks per thread in a batch: the file is read a batch at a time (the next one while this
 /// one is parsed), and the table's memory checked after each (see [`memory::check`]).
-pub(super) const CHUNKS_PER_THREAD: usize = 2;
+pub(super) const CHUNKS_PER_THREAD: usize = 4;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -442,6 +442,18 @@ impl Builder {
         matches!(self, Builder::Text { .. })
     }
 
+    /// Whether the column, read as numbers at first, turned text at its first cell that is not
+    /// missing: what it holds is then what a reading as text from the first row would hold. (Its
+    /// first level is then no number: numbers before the first text become levels that are.)
+    fn text_from_first_cell(&self) -> bool {
+        let Builder::Text { codes, levels, offset } = self else {
+            return false;
+        };
+        let first = codes.iter().find(|&&code| code != MISSING);
+        let level = first.and_then(|&code| levels.texts.get_index((code as usize).checked_sub(*offset)?));
+        level.is_some_and(|level| parse_f32(level).is_err())
+    }
+
     /// Turns a numeric column into text: each number becomes the shortest text of its value.
     fn make_text(&mut self) {
         if let Builder::Numeric(values) = self {
@@ -581,7 +593,9 @@ fn level_bytes(cell: &str) -> usize {
 /// (RFC 4180 quoting; `\r`, `\n` or `\r\n` ends a record; blank lines are skipped), and counts
 /// the lines passed.
 pub(super) struct Records {
-    core: csv_core::Reader,
+    /// Built when first needed: a chunk without quotes is split without it, and building one
+    /// takes longer than splitting a few lines.
+    core: Option<csv_core::Reader>,
     delimiter: u8,
     /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
     file_start: bool,
@@ -606,7 +620,7 @@ pub(super) struct Records {
 impl Records {
     pub(super) fn new(delimiter: u8, file_start: bool) -> Self {
         Self {
-            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            core: None,
             delimiter,
             file_start,
             fed: false,
@@ -654,9 +668,11 @@ impl Records {
             // The core drops a byte order mark from the first bytes it is fed: one byte at first
             // keeps it from doing so anywhere but at the start of the file.
             let take = if self.fed || self.file_start { input.len() } else { 1 };
-            let (result, nin, nout, nend) =
-                self.core
-                    .read_record(&input[..take], &mut self.out[self.nout..], &mut self.ends[self.nend..]);
+            let (result, nin, nout, nend) = core(&mut self.core, self.delimiter).read_record(
+                &input[..take],
+                &mut self.out[self.nout..],
+                &mut self.ends[self.nend..],
+            );
             self.fed = true;
             self.file_start = false;
             self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count();
@@ -700,7 +716,8 @@ impl Records {
     /// At the end of the file: the record left unfinished, if any.
     pub(super) fn finish(&mut self) -> bool {
         while self.in_record {
-            let (result, _, _, nend) = self.core.read_record(&[], &mut [], &mut self.ends[self.nend..]);
+            let (result, _, _, nend) =
+                core(&mut self.core, self.delimiter).read_record(&[], &mut [], &mut self.ends[self.nend..]);
             self.nend += nend;
             match result {
                 csv_core::ReadRecordResult::Record => {
@@ -741,6 +758,11 @@ impl Records {
         let (text, ends, gap) = self.text()?;
         Ok(cells(text, ends, gap).collect())
     }
+}
+
+/// The `csv-core` reader of [`Records`], built on first use.
+fn core(core: &mut Option<csv_core::Reader>, delimiter: u8) -> &mut csv_core::Reader {
+    core.get_or_insert_with(|| csv_core::ReaderBuilder::new().delimiter(delimiter).build())
 }
 
 /// The trimmed cells of a record's `text`, whose fields end at `ends`, each but the first
@@ -884,7 +906,8 @@ impl Part {
                     .iter()
                     .position(|&b| b != b'\n' && b != b'\r')
                     .unwrap_or(stop + 1 - pos);
-            self.records.newlines += memchr::memchr_iter(b'\n', &bytes[pos..start]).count();
+            // (mostly one line end: counted in place)
+            self.records.newlines += bytes[pos..start].iter().filter(|&&b| b == b'\n').count();
             pos = start;
             if pos > stop {
                 break;
@@ -1208,12 +1231,16 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
                             .collect()
                     };
                     // A column that turned text in a chunk is text from the start of every later one:
-                    // parse those again until no chunk's columns change.
+                    // parse those again until no chunk's columns change (but for a chunk where the
+                    // column turned text at its first cell that is not missing, which is the same).
                     loop {
                         let mut now = text.clone();
                         let mut again = Vec::new();
                         for (k, part) in done.iter().enumerate() {
-                            if part.text != now {
+                            let same = |((&was, &is), builder): ((&bool, &bool), &Builder)| {
+                                was == is || (is && builder.text_from_first_cell())
+                            };
+                            if !part.text.iter().zip(&now).zip(&part.builders).all(same) {
                                 again.push((k, now.clone()));
                             }
                             if part.failure.is_some() || !part.clean() {

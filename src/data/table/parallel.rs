@@ -400,3 +400,30 @@ fn a_column_turning_text_in_a_later_chunk_keeps_the_first_spelling() {
     assert_eq!(levels, &["1.5", "word", "1.50"]);
     check_all_cuts(&text, &TableOptions::default());
 }
+
+#[test]
+fn a_column_turning_text_at_a_chunks_first_present_cell() {
+    // Every chunk of 16 bytes or so begins with missing cells, then a word, then numbers: read
+    // as numbers first, the column turns text at the word, which is where a reading as text
+    // from the chunk's first row would have put it; the numbers after it keep their spelling.
+    let mut text = String::from("v,y\n");
+    for row in 0..60 {
+        let cell = match row % 6 {
+            0 | 1 => "NA",
+            2 => "word",
+            3 => "1.50",
+            4 => "",
+            _ => "-0",
+        };
+        text += &format!("{cell},{row}\n");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &text).unwrap();
+    let table = read_table_in(file.path(), &TableOptions::default(), Sizes { batch: 256, chunk: 24 }).unwrap();
+    let Column::Text { levels, codes } = &table.columns[0] else {
+        panic!("{:?}", table.columns[0])
+    };
+    assert_eq!(levels, &["word", "1.50", "-0"]);
+    assert_eq!(&codes[..6], &[MISSING, MISSING, 0, 1, MISSING, 2]);
+    check_all_cuts(&text, &TableOptions::default());
+}
