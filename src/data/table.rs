@@ -861,7 +861,7 @@ impl Part {
     fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout, bases: &[Option<&Levels>]) {
         let plain = memchr::memchr(b'"', input).is_none();
         loop {
-            if plain && !self.records.in_record && !self.records.file_start {
+            if plain && !self.records.in_record && !self.records.file_start && self.failure.is_none() {
                 self.feed_lines(&mut input, layout, bases);
             }
             if self.failure.is_some() || !self.records.next(&mut input, plain) {
@@ -1231,14 +1231,15 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
                             .collect()
                     };
                     // A column that turned text in a chunk is text from the start of every later one:
-                    // parse those again until no chunk's columns change (but for a chunk where the
-                    // column turned text at its first cell that is not missing, which is the same).
+                    // parse those again until no chunk's columns change (but for a chunk read to its
+                    // end where the column turned text at its first cell that is not missing: that
+                    // is the same).
                     loop {
                         let mut now = text.clone();
                         let mut again = Vec::new();
                         for (k, part) in done.iter().enumerate() {
                             let same = |((&was, &is), builder): ((&bool, &bool), &Builder)| {
-                                was == is || (is && builder.text_from_first_cell())
+                                was == is || (is && part.failure.is_none() && builder.text_from_first_cell())
                             };
                             if !part.text.iter().zip(&now).zip(&part.builders).all(same) {
                                 again.push((k, now.clone()));

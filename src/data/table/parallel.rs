@@ -427,3 +427,20 @@ fn a_column_turning_text_at_a_chunks_first_present_cell() {
     assert_eq!(&codes[..6], &[MISSING, MISSING, 0, 1, MISSING, 2]);
     check_all_cuts(&text, &TableOptions::default());
 }
+
+#[test]
+fn a_chunk_that_fails_is_read_again_with_the_columns_before_it() {
+    // Cut into chunks of 14 bytes, the second chunk reads 'inf' as a number (an error) before
+    // its column turns text at the next row; as text from its first row (the column turned
+    // text in the first chunk) it is a level like any other.
+    let text = "a\r\n1\r\n\r\n1\r\n\r\n1\r\n\r\ninf\r\n\r\n\t9;0x10;7.;1\r\n\r\n2e3\r\n\r\n\r\n\r\n";
+    let options = TableOptions {
+        header: false,
+        ..TableOptions::default()
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let table = read_table_in(file.path(), &options, Sizes { batch: 53, chunk: 14 }).unwrap();
+    assert_eq!(table.columns[0].text(4).as_deref(), Some("inf"));
+    check_all_cuts(text, &options);
+}
