@@ -40,11 +40,11 @@ pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub const MISSING: u32 = u32::MAX;
 
 /// Bytes of the file in a chunk parsed by one thread.
-pub(super) const CHUNK_BYTES: usize = 1 << 20;
+pub(super) const CHUNK_BYTES: usize = 1 << 19;
 
 /// Chunks per thread in a batch: the file is read a batch at a time (the next one while this
 /// one is parsed), and the table's memory checked after each (see [`memory::check`]).
-pub(super) const CHUNKS_PER_THREAD: usize = 2;
+pub(super) const CHUNKS_PER_THREAD: usize = 4;
 
 /// How to read a table.
 #[derive(Clone, Debug)]
@@ -241,7 +241,6 @@ pub(super) fn parse_f32(cell: &str) -> std::result::Result<f32, std::num::ParseF
 /// digits as an integer divided by a power of ten, both exact in `f32`, so that the one
 /// rounding of the division gives the correctly rounded value, as every parser must.
 fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
-    const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
     let negative = bytes.first() == Some(&b'-');
     let mut i = usize::from(negative);
     let mut mantissa = 0u64;
@@ -270,6 +269,98 @@ fn parse_prefix(bytes: &[u8]) -> Option<(f32, usize)> {
     Some((if negative { -value } else { value }, i))
 }
 
+/// Powers of ten exact in `f32`, to divide a short decimal's digits by.
+const POWERS: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// The cell `bytes[start..end]` as a finite number, as [`parse_prefix`] reads it when it fills
+/// the cell. A short decimal (an optional minus, then at most eight digits and one point) is read
+/// eight bytes at a time: its bytes that are not digits found at once, the point taken out, and
+/// the digits summed in one word (see [`digits_value`]); what that finds exact goes through the
+/// one division of [`parse_prefix`], anything else through [`parse_prefix`] itself.
+fn parse_number(bytes: &[u8], start: usize, end: usize) -> Option<f32> {
+    if start == end {
+        return None;
+    }
+    let negative = bytes.get(start) == Some(&b'-');
+    let from = start + usize::from(negative);
+    let len = end.saturating_sub(from);
+    let word = bytes.get(from..from + 8).filter(|_| (1..=8).contains(&len));
+    let Some(word) = word.map(|w| u64::from_le_bytes(w.try_into().expect("eight bytes"))) else {
+        return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+    };
+    let others = non_digits(word) & (u64::MAX >> (8 * (8 - len)));
+    let (digits, fraction) = if others == 0 {
+        (word, 0)
+    } else {
+        // One point, and nothing else but digits: the digits after it moved down one byte.
+        let point = others.trailing_zeros() as usize / 8;
+        if others & (others - 1) != 0 || (word >> (8 * point)) as u8 != b'.' {
+            return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+        }
+        let below = (1u64 << (8 * point)) - 1;
+        ((word & below) | ((word >> 8) & !below), len - 1 - point)
+    };
+    let count = len - usize::from(others != 0);
+    let mantissa = digits_value(digits, count);
+    if count == 0 || mantissa > 1 << 24 {
+        return parse_prefix(&bytes[start..]).and_then(|(v, n)| (n == end - start).then_some(v));
+    }
+    // The sign set without a branch: signs in data follow no pattern a branch would learn.
+    let value = mantissa as f32 / POWERS[fraction];
+    Some(f32::from_bits(value.to_bits() | (u32::from(negative) << 31)))
+}
+
+/// Where the fields of `line` (at `offset` in its bytes, without its line end) end: at each
+/// `delimiter`, found eight bytes at a time, and at the end of the line.
+fn field_ends(line: &[u8], offset: usize, delimiter: u8, ends: &mut Vec<usize>) {
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    ends.clear();
+    let mut words = line.chunks_exact(8);
+    let mut at = offset;
+    for word in &mut words {
+        // a byte's low seven bits plus 0x7f set its top bit unless they are zero, without a carry
+        let x =
+            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (u64::from(delimiter) * 0x0101_0101_0101_0101);
+        let mut found = !((((x & SEVEN) + SEVEN) | x) | SEVEN);
+        while found != 0 {
+            ends.push(at + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    ends.extend(
+        (at..)
+            .zip(words.remainder())
+            .filter(|&(_, &b)| b == delimiter)
+            .map(|(i, _)| i),
+    );
+    ends.push(offset + line.len());
+}
+
+/// The top bit of each byte of `word` that is not an ASCII digit, and no other bit.
+fn non_digits(word: u64) -> u64 {
+    const SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // A digit's byte xor '0' is at most 9: its low seven bits plus 0x76 stay below 0x80 (and
+    // never carry into the next byte); any other byte's set the top bit, or had it set.
+    let x = word ^ 0x3030_3030_3030_3030;
+    (((x & SEVEN) + 0x7676_7676_7676_7676) | x) & !SEVEN
+}
+
+/// The value of the first `count` (at most 8) bytes of `word`, ASCII digits with the first
+/// lowest: moved to the top with zeros below, then paired, paired again and summed with
+/// multiplications (the method of `fast_float`'s eight-digit parser).
+fn digits_value(word: u64, count: usize) -> u64 {
+    const PAIRS: u64 = 0x0000_00ff_0000_00ff;
+    if count == 0 {
+        return 0;
+    }
+    let digits = word.wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - count));
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    let low = (pairs & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
+    let high = ((pairs >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
+    low.wrapping_add(high) >> 32
+}
+
 /// The column being read.
 #[derive(Debug)]
 enum Builder {
@@ -284,8 +375,55 @@ enum Builder {
     },
 }
 
-/// Distinct texts in order of appearance, each found by its text.
-type Levels = indexmap::IndexSet<String, foldhash::fast::RandomState>;
+/// Distinct texts in order of appearance, each found by its text: a text shorter than 16 bytes
+/// by its bytes and length packed into one integer (see [`pack`]), without comparing strings.
+#[derive(Debug, Default)]
+struct Levels {
+    texts: indexmap::IndexSet<String, foldhash::fast::RandomState>,
+    short: std::collections::HashMap<u128, u32, foldhash::fast::RandomState>,
+}
+
+impl Levels {
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The index of the text whose bytes are `text`.
+    fn find(&self, text: &[u8]) -> Option<usize> {
+        match pack(text) {
+            Some(key) => self.short.get(&key).map(|&code| code as usize),
+            None => self.texts.get_index_of(std::str::from_utf8(text).ok()?),
+        }
+    }
+
+    /// The index of `text`, added at the end if new, and whether it was.
+    fn insert_full(&mut self, text: String) -> (usize, bool) {
+        let Some(key) = pack(text.as_bytes()) else {
+            return self.texts.insert_full(text);
+        };
+        let next = self.texts.len();
+        match self.short.entry(key) {
+            std::collections::hash_map::Entry::Occupied(code) => (*code.get() as usize, false),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(next as u32);
+                self.texts.insert(text);
+                (next, true)
+            }
+        }
+    }
+}
+
+/// A text shorter than 16 bytes as one integer: its bytes, zeros, and its length last.
+fn pack(text: &[u8]) -> Option<u128> {
+    if text.len() >= 16 {
+        return None;
+    }
+    let bytes = text
+        .iter()
+        .enumerate()
+        .fold(0, |key, (i, &b)| key | u128::from(b) << (8 * i));
+    Some(bytes | (text.len() as u128) << 120)
+}
 
 impl Builder {
     fn new(text: bool) -> Self {
@@ -302,6 +440,18 @@ impl Builder {
 
     fn is_text(&self) -> bool {
         matches!(self, Builder::Text { .. })
+    }
+
+    /// Whether the column, read as numbers at first, turned text at its first cell that is not
+    /// missing: what it holds is then what a reading as text from the first row would hold. (Its
+    /// first level is then no number: numbers before the first text become levels that are.)
+    fn text_from_first_cell(&self) -> bool {
+        let Builder::Text { codes, levels, offset } = self else {
+            return false;
+        };
+        let first = codes.iter().find(|&&code| code != MISSING);
+        let level = first.and_then(|&code| levels.texts.get_index((code as usize).checked_sub(*offset)?));
+        level.is_some_and(|level| parse_f32(level).is_err())
     }
 
     /// Turns a numeric column into text: each number becomes the shortest text of its value.
@@ -339,25 +489,47 @@ impl Builder {
 
     /// Adds a cell to a text column, looking it up in `base` first.
     fn push_text(&mut self, cell: &str, missing: bool, base: Option<&Levels>) {
-        let Builder::Text { codes, levels, offset } = self else {
+        let Builder::Text { codes, .. } = self else {
             unreachable!("the column is text")
         };
         if missing {
             codes.push(MISSING);
             return;
         }
+        if self.push_known(cell.as_bytes(), base) {
+            return;
+        }
+        let Builder::Text { codes, levels, offset } = self else {
+            unreachable!("the column is text")
+        };
+        let (code, _) = levels.insert_full(cell.to_string());
+        codes.push((*offset + code) as u32);
+    }
+
+    /// Adds a cell of a text column that is a level already (looked up in `base` first) and
+    /// whether it was one; a cell of a numeric column is none.
+    fn push_known(&mut self, cell: &[u8], base: Option<&Levels>) -> bool {
+        let Builder::Text { codes, levels, offset } = self else {
+            return false;
+        };
         if let Some(base) = base {
             *offset = base.len();
-            if let Some(code) = base.get_index_of(cell) {
+            if let Some(code) = base.find(cell) {
                 codes.push(code as u32);
-                return;
+                return true;
             }
         }
-        let (code, _) = match levels.get_index_of(cell) {
-            Some(code) => (code, false),
-            None => levels.insert_full(cell.to_string()),
-        };
-        codes.push((*offset + code) as u32);
+        let code = levels.find(cell).map(|code| *offset + code);
+        codes.extend(code.map(|code| code as u32));
+        code.is_some()
+    }
+
+    /// Room for `rows` more cells.
+    fn reserve(&mut self, rows: usize) {
+        match self {
+            Builder::Numeric(values) => values.reserve(rows),
+            Builder::Text { codes, .. } => codes.reserve(rows),
+        }
     }
 
     /// Appends the rows of `part`, read after this column's. A numeric part must not follow
@@ -381,6 +553,7 @@ impl Builder {
                 };
                 let mut bytes = 0;
                 let map: Vec<u32> = levels
+                    .texts
                     .into_iter()
                     .map(|level| {
                         let new = level_bytes(&level);
@@ -405,7 +578,7 @@ impl Builder {
             Builder::Numeric(values) => Column::Numeric(values),
             Builder::Text { codes, levels, .. } => Column::Text {
                 codes,
-                levels: levels.into_iter().collect(),
+                levels: levels.texts.into_iter().collect(),
             },
         }
     }
@@ -420,7 +593,9 @@ fn level_bytes(cell: &str) -> usize {
 /// (RFC 4180 quoting; `\r`, `\n` or `\r\n` ends a record; blank lines are skipped), and counts
 /// the lines passed.
 pub(super) struct Records {
-    core: csv_core::Reader,
+    /// Built when first needed: a chunk without quotes is split without it, and building one
+    /// takes longer than splitting a few lines.
+    core: Option<csv_core::Reader>,
     delimiter: u8,
     /// Whether the next bytes fed begin the file (where a UTF-8 byte order mark is dropped).
     file_start: bool,
@@ -445,7 +620,7 @@ pub(super) struct Records {
 impl Records {
     pub(super) fn new(delimiter: u8, file_start: bool) -> Self {
         Self {
-            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            core: None,
             delimiter,
             file_start,
             fed: false,
@@ -493,9 +668,11 @@ impl Records {
             // The core drops a byte order mark from the first bytes it is fed: one byte at first
             // keeps it from doing so anywhere but at the start of the file.
             let take = if self.fed || self.file_start { input.len() } else { 1 };
-            let (result, nin, nout, nend) =
-                self.core
-                    .read_record(&input[..take], &mut self.out[self.nout..], &mut self.ends[self.nend..]);
+            let (result, nin, nout, nend) = core(&mut self.core, self.delimiter).read_record(
+                &input[..take],
+                &mut self.out[self.nout..],
+                &mut self.ends[self.nend..],
+            );
             self.fed = true;
             self.file_start = false;
             self.newlines += memchr::memchr_iter(b'\n', &input[..nin]).count();
@@ -539,7 +716,8 @@ impl Records {
     /// At the end of the file: the record left unfinished, if any.
     pub(super) fn finish(&mut self) -> bool {
         while self.in_record {
-            let (result, _, _, nend) = self.core.read_record(&[], &mut [], &mut self.ends[self.nend..]);
+            let (result, _, _, nend) =
+                core(&mut self.core, self.delimiter).read_record(&[], &mut [], &mut self.ends[self.nend..]);
             self.nend += nend;
             match result {
                 csv_core::ReadRecordResult::Record => {
@@ -582,6 +760,11 @@ impl Records {
     }
 }
 
+/// The `csv-core` reader of [`Records`], built on first use.
+fn core(core: &mut Option<csv_core::Reader>, delimiter: u8) -> &mut csv_core::Reader {
+    core.get_or_insert_with(|| csv_core::ReaderBuilder::new().delimiter(delimiter).build())
+}
+
 /// The trimmed cells of a record's `text`, whose fields end at `ends`, each but the first
 /// starting `gap` bytes after the end of the one before.
 fn cells<'a>(text: &'a str, ends: &'a [usize], gap: usize) -> impl Iterator<Item = &'a str> + 'a {
@@ -596,6 +779,8 @@ struct Layout<'a> {
     longest_na: usize,
     /// Which bytes a missing-value token begins with.
     na_first: [bool; 256],
+    /// Whether a missing-value token reads as a number (else no number is one).
+    numeric_na: bool,
 }
 
 impl Layout<'_> {
@@ -609,6 +794,7 @@ impl Layout<'_> {
             options,
             longest_na: options.na_values.iter().map(String::len).max().unwrap_or(0),
             na_first,
+            numeric_na: options.na_values.iter().any(|na| parse_f32(na).is_ok()),
         }
     }
 
@@ -675,7 +861,7 @@ impl Part {
     fn feed(&mut self, mut input: &[u8], end: bool, layout: &Layout, bases: &[Option<&Levels>]) {
         let plain = memchr::memchr(b'"', input).is_none();
         loop {
-            if plain && !self.records.in_record && !self.records.file_start {
+            if plain && !self.records.in_record && !self.records.file_start && self.failure.is_none() {
                 self.feed_lines(&mut input, layout, bases);
             }
             if self.failure.is_some() || !self.records.next(&mut input, plain) {
@@ -704,7 +890,14 @@ impl Part {
             return;
         }
         let columns = self.builders.len();
-        let ends_field = |b: u8| b == delimiter || b == b'\n' || b == b'\r';
+        let rows = memchr::memchr_iter(b'\n', &bytes[..=stop]).count();
+        self.lines.reserve(rows);
+        for builder in &mut self.builders {
+            builder.reserve(rows);
+        }
+        // Where each field of a line ends: found for the whole line first, so that no cell's
+        // end waits for the cell before it to be read.
+        let mut ends = Vec::with_capacity(columns);
         let mut pos = 0;
         while pos <= stop {
             // Line ends and blank lines between records, as `Records::next` skips them.
@@ -713,41 +906,49 @@ impl Part {
                     .iter()
                     .position(|&b| b != b'\n' && b != b'\r')
                     .unwrap_or(stop + 1 - pos);
-            self.records.newlines += memchr::memchr_iter(b'\n', &bytes[pos..start]).count();
+            // (mostly one line end: counted in place)
+            self.records.newlines += bytes[pos..start].iter().filter(|&&b| b == b'\n').count();
             pos = start;
             if pos > stop {
                 break;
             }
-            for (c, builder) in self.builders.iter_mut().enumerate() {
-                let number = match builder {
-                    Builder::Numeric(values) => match parse_prefix(&bytes[pos..]) {
-                        Some((v, n)) if ends_field(bytes[pos + n]) && !layout.is_missing(&bytes[pos..pos + n]) => {
-                            values.push(v);
-                            Some(pos + n)
-                        }
-                        _ => None,
-                    },
-                    Builder::Text { .. } => None,
+            let line_end = memchr::memchr2(b'\n', b'\r', &bytes[pos..=stop]).map_or(stop, |i| pos + i);
+            field_ends(&bytes[pos..line_end], pos, delimiter, &mut ends);
+            // A row with fewer or more fields than columns is read by `Records::next`.
+            if ends.len() != columns {
+                *input = &bytes[start..];
+                return;
+            }
+            for (c, (builder, &end)) in self.builders.iter_mut().zip(&ends).enumerate() {
+                let cell = &bytes[pos..end];
+                // A cell that begins and ends with a visible ASCII character is its own trimmed
+                // text: when it is no missing-value token, a number or a text seen before is
+                // added as it is; anything else goes through `Builder::push`.
+                let plain = |cell: &[u8]| {
+                    cell.first().is_some_and(u8::is_ascii_graphic)
+                        && cell.last().is_some_and(u8::is_ascii_graphic)
+                        && !layout.is_missing(cell)
                 };
-                let end = number.or_else(|| {
-                    let end = bytes[pos..]
-                        .iter()
-                        .position(|&b| ends_field(b))
-                        .map_or(stop, |i| pos + i);
-                    let cell = std::str::from_utf8(&bytes[pos..end]).ok()?.trim();
-                    builder
-                        .push(cell, layout.is_missing(cell.as_bytes()), bases[c])
-                        .ok()
-                        .map(|_| end)
-                });
-                // A failed cell, or a row with fewer or more fields than columns: the line is
-                // read again by `Records::next`.
-                let Some(end) = end.filter(|&end| (bytes[end] == delimiter) != (c + 1 == columns)) else {
+                let read = match builder {
+                    Builder::Numeric(values) => parse_number(bytes, pos, end)
+                        .filter(|_| !layout.numeric_na || !layout.is_missing(cell))
+                        .map(|v| values.push(v))
+                        .is_some(),
+                    Builder::Text { .. } => plain(cell) && builder.push_known(cell, bases[c]),
+                };
+                let read = read
+                    || std::str::from_utf8(cell).is_ok_and(|cell| {
+                        let cell = cell.trim();
+                        builder.push(cell, layout.is_missing(cell.as_bytes()), bases[c]).is_ok()
+                    });
+                // A failed cell: the line is read again by `Records::next`, which reports it.
+                if !read {
                     *input = &bytes[start..];
                     return;
-                };
-                pos = end + usize::from(c + 1 < columns);
+                }
+                pos = end + 1;
             }
+            pos = line_end;
             self.lines.push(self.records.newlines + 1);
             self.line_break = None;
         }
@@ -1030,12 +1231,17 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
                             .collect()
                     };
                     // A column that turned text in a chunk is text from the start of every later one:
-                    // parse those again until no chunk's columns change.
+                    // parse those again until no chunk's columns change (but for a chunk read to its
+                    // end where the column turned text at its first cell that is not missing: that
+                    // is the same).
                     loop {
                         let mut now = text.clone();
                         let mut again = Vec::new();
                         for (k, part) in done.iter().enumerate() {
-                            if part.text != now {
+                            let same = |((&was, &is), builder): ((&bool, &bool), &Builder)| {
+                                was == is || (is && part.failure.is_none() && builder.text_from_first_cell())
+                            };
+                            if !part.text.iter().zip(&now).zip(&part.builders).all(same) {
                                 again.push((k, now.clone()));
                             }
                             if part.failure.is_some() || !part.clean() {

@@ -246,6 +246,82 @@ proptest! {
             prop_assert_eq!(Some(v.to_bits()), std, "{:?} ({} bytes)", text, n);
         }
     }
+
+    #[test]
+    fn cells_read_a_word_at_a_time_agree_with_std(
+        text in prop_oneof![
+            "[+-]?[0-9]{0,10}(\\.[0-9]{0,10})?([eE][+-]?[0-9]{1,2})?",
+            "-?0{0,4}[0-9]{0,5}\\.?[0-9]{0,6}",
+            "[-+.0-9]{0,10}",
+            "\\PC{0,6}",
+            any::<f32>().prop_map(|v| v.to_string()),
+        ],
+        before in "[-,.0-9]{0,3}",
+        after in "[-,.0-9\n]{0,12}",
+    ) {
+        // The cell between other bytes, which must not change its reading.
+        let bytes = format!("{before},{text},{after}").into_bytes();
+        let start = before.len() + 1;
+        let got = parse_number(&bytes, start, start + text.len()).map(f32::to_bits);
+        let std = text.parse::<f32>().ok().filter(|v| v.is_finite()).map(f32::to_bits);
+        prop_assert_eq!(got, std, "{:?}", text);
+    }
+}
+
+/// Cells at the edges of the word-at-a-time reading: signs, points at either end, eight bytes
+/// and more, leading zeros, values at 2^24 and ones that round, cells near the end of the bytes.
+#[test]
+fn short_numbers_read_as_std_reads_them() {
+    let cells = [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "7.",
+        ".5",
+        "-.5",
+        "-0.000000",
+        "0.1234567",
+        "-0.1234567",
+        "1.2345678",
+        "12345678",
+        "-12345678",
+        "16777216",
+        "16777217",
+        "16777215.",
+        "1677721.7",
+        "0.16777217",
+        "99999999",
+        "00000001",
+        "0000000.1",
+        "123456789",
+        "0.33333334",
+        "3.4028235",
+        "1e5",
+        "1.5e3",
+        "+1",
+        "1.2.3",
+        "--1",
+        "-",
+        ".",
+        "-.",
+        "",
+        "1-2",
+        "1 ",
+        " 1",
+        "nan",
+        "inf",
+        "0x1",
+        "é",
+    ];
+    for cell in cells {
+        let expected = cell.parse::<f32>().ok().filter(|v| v.is_finite()).map(f32::to_bits);
+        for tail in ["", ",", "\n", ",1,2,3,4,5,6,7,8", "\r\n-1.5,2.25\n"] {
+            let bytes = format!("{cell}{tail}").into_bytes();
+            let got = parse_number(&bytes, 0, cell.len()).map(f32::to_bits);
+            assert_eq!(got, expected, "{cell:?} before {tail:?}");
+        }
+    }
 }
 
 #[test]
@@ -323,4 +399,48 @@ fn a_column_turning_text_in_a_later_chunk_keeps_the_first_spelling() {
     };
     assert_eq!(levels, &["1.5", "word", "1.50"]);
     check_all_cuts(&text, &TableOptions::default());
+}
+
+#[test]
+fn a_column_turning_text_at_a_chunks_first_present_cell() {
+    // Every chunk of 16 bytes or so begins with missing cells, then a word, then numbers: read
+    // as numbers first, the column turns text at the word, which is where a reading as text
+    // from the chunk's first row would have put it; the numbers after it keep their spelling.
+    let mut text = String::from("v,y\n");
+    for row in 0..60 {
+        let cell = match row % 6 {
+            0 | 1 => "NA",
+            2 => "word",
+            3 => "1.50",
+            4 => "",
+            _ => "-0",
+        };
+        text += &format!("{cell},{row}\n");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &text).unwrap();
+    let table = read_table_in(file.path(), &TableOptions::default(), Sizes { batch: 256, chunk: 24 }).unwrap();
+    let Column::Text { levels, codes } = &table.columns[0] else {
+        panic!("{:?}", table.columns[0])
+    };
+    assert_eq!(levels, &["word", "1.50", "-0"]);
+    assert_eq!(&codes[..6], &[MISSING, MISSING, 0, 1, MISSING, 2]);
+    check_all_cuts(&text, &TableOptions::default());
+}
+
+#[test]
+fn a_chunk_that_fails_is_read_again_with_the_columns_before_it() {
+    // Cut into chunks of 14 bytes, the second chunk reads 'inf' as a number (an error) before
+    // its column turns text at the next row; as text from its first row (the column turned
+    // text in the first chunk) it is a level like any other.
+    let text = "a\r\n1\r\n\r\n1\r\n\r\n1\r\n\r\ninf\r\n\r\n\t9;0x10;7.;1\r\n\r\n2e3\r\n\r\n\r\n\r\n";
+    let options = TableOptions {
+        header: false,
+        ..TableOptions::default()
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let table = read_table_in(file.path(), &options, Sizes { batch: 53, chunk: 14 }).unwrap();
+    assert_eq!(table.columns[0].text(4).as_deref(), Some("inf"));
+    check_all_cuts(text, &options);
 }
