@@ -200,10 +200,7 @@ pub fn read_training(
         None => table.names.len() - 1,
     };
     if table.names.len() < 2 {
-        return Err(table.header_error(format!(
-            "only one column ({}): need at least one feature column besides the target",
-            quote(&table.names[t])
-        )));
+        return Err(table.header_error(crate::data::csv::only_one_column(&table.names[t])));
     }
     for (flag, done, names) in [
         ("to drop", "dropped", &schema.drop),

@@ -420,7 +420,15 @@ fn csv_cases() -> Vec<Case> {
             .err("d.csv:3:2: invalid UTF-8"),
         t("csv: non-UTF-8 label")
             .file("d.csv", [&b"a,b,y\n1,2,"[..], &[0xfe], b"\n3,4,b\n"].concat())
-            .err("d.csv:2:3: invalid UTF-8"),
+            .err("d.csv:2:3: invalid UTF-8 text: save the file as UTF-8 (from Latin-1, say: iconv -f latin1 -t utf-8)"),
+        t("csv: a gzip-compressed file")
+            .file("d.csv", [&[0x1f, 0x8b, 0x08, 0x00][..], &[0xff; 40]].concat())
+            .err("d.csv:1:1: invalid UTF-8 text: this is a gzip-compressed file; decompress it first (gunzip -k FILE)"),
+        t("csv: comma file read with --delimiter ';'")
+            .file("d.csv", "a,b,y\n1,2,0\n3,4,1\n")
+            .arg("--delimiter")
+            .arg(";")
+            .err("d.csv:1: only one column ('a,b,y'): need at least one feature column besides the target (the header holds ',': is that the delimiter? --delimiter ,)"),
         t("csv: NUL byte in a cell").file("d.csv", with_cell("4\u{0}2")),
         t("csv: escape sequence in a cell").file("d.csv", with_cell("\u{1b}[2J4")),
         t("csv: UTF-16 file")

@@ -150,6 +150,50 @@ const QUOTED_CHARS: usize = 80;
 /// Rows read between two checks of the memory the data takes (see [`memory::check`]).
 const ROWS_PER_MEMORY_CHECK: usize = 4096;
 
+/// The message for a table whose header has one column, `name`: with a hint when `name` holds
+/// another of the delimiters the readers know, which then probably separates the columns.
+pub(crate) fn only_one_column(name: &str) -> String {
+    let hint = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .find(|&d| name.as_bytes().contains(&d))
+        .map_or(String::new(), |d| {
+            let shown = if d == b'\t' {
+                "tab".to_string()
+            } else {
+                (d as char).to_string()
+            };
+            format!(" (the header holds '{shown}': is that the delimiter? --delimiter {shown})")
+        });
+    format!(
+        "only one column ({}): need at least one feature column besides the target{hint}",
+        quote(name)
+    )
+}
+
+/// The message for text that is not UTF-8 in `path`: a compressed file is named as such (it
+/// fails on its first bytes); other text is to be converted.
+pub(crate) fn invalid_utf8(path: &Path) -> String {
+    let mut start = [0u8; 6];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut start))
+        .unwrap_or(0);
+    let compressed = [
+        (&b"\x1f\x8b"[..], "gzip", "gunzip -k"),
+        (b"PK\x03\x04", "zip", "unzip"),
+        (b"\xfd7zXZ\x00", "xz", "unxz -k"),
+        (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"),
+        (b"BZh", "bzip2", "bunzip2 -k"),
+    ]
+    .into_iter()
+    .find(|(magic, _, _)| start[..read].starts_with(magic));
+    match compressed {
+        Some((_, format, command)) => {
+            format!("invalid UTF-8 text: this is a {format}-compressed file; decompress it first ({command} FILE)")
+        }
+        None => "invalid UTF-8 text: save the file as UTF-8 (from Latin-1, say: iconv -f latin1 -t utf-8)".into(),
+    }
+}
+
 /// `text` in single quotes for a message: whole up to 80 characters, else its first 79
 /// characters, an ellipsis and the full length, so that a huge cell cannot flood the error line.
 /// Every message that quotes a cell, a column name or a class label of a file goes through it.
@@ -226,7 +270,7 @@ pub(super) fn csv_error<R: Read>(path: &Path, error: csv::Error, reader: &mut cs
             path: path.to_path_buf(),
             source,
         },
-        csv::ErrorKind::Utf8 { err, .. } => data_error(path, line, err.field() + 1, "invalid UTF-8 text"),
+        csv::ErrorKind::Utf8 { err, .. } => data_error(path, line, err.field() + 1, invalid_utf8(path)),
         _ => data_error(path, line, 0, message),
     }
 }
@@ -603,10 +647,7 @@ fn choose_target(options: &CsvOptions) -> impl FnMut(&[String]) -> std::result::
             None => header.len() - 1,
         };
         if header.len() < 2 {
-            return Err(format!(
-                "only one column ({}): need at least one feature column besides the target",
-                quote(&header[target])
-            ));
+            return Err(only_one_column(&header[target]));
         }
         Ok(Chosen {
             features: (0..header.len())

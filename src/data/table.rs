@@ -815,6 +815,8 @@ enum Failure {
         column: usize,
         message: String,
     },
+    /// Text that is not UTF-8 (see [`super::csv::invalid_utf8`]).
+    Utf8 { line: usize, column: usize },
     /// A ragged row; when one of its cells holds a line break (0-based column), a quote left
     /// open is the better explanation if the file has an odd number of quotes.
     Ragged {
@@ -958,11 +960,7 @@ impl Part {
     /// Adds the record just read as a row.
     fn push(&mut self, layout: &Layout, bases: &[Option<&Levels>]) -> std::result::Result<(), Failure> {
         let line = self.records.line;
-        let (text, ends, gap) = self.records.text().map_err(|i| Failure::At {
-            line,
-            column: i + 1,
-            message: "invalid UTF-8 text".to_string(),
-        })?;
+        let (text, ends, gap) = self.records.text().map_err(|i| Failure::Utf8 { line, column: i + 1 })?;
         self.line_break = memchr::memchr2(b'\n', b'\r', text.as_bytes())
             .and_then(|_| cells(text, ends, gap).position(|cell| cell.contains(['\n', '\r'])))
             .map(|c| (line, c));
@@ -1118,7 +1116,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
     let header: Vec<String> = if found {
         let cells = records
             .cells()
-            .map_err(|i| data_error(path, records.line, i + 1, "invalid UTF-8 text"))?;
+            .map_err(|i| data_error(path, records.line, i + 1, super::csv::invalid_utf8(path)))?;
         cells.into_iter().map(str::to_string).collect()
     } else {
         Vec::new()
@@ -1160,6 +1158,7 @@ fn read_table_in(path: &Path, options: &TableOptions, sizes: Sizes) -> Result<Ta
     let fail = |failure: Failure, base: usize| -> Result<Table> {
         Err(match failure {
             Failure::At { line, column, message } => data_error(path, base + line, column, message),
+            Failure::Utf8 { line, column } => data_error(path, base + line, column, super::csv::invalid_utf8(path)),
             Failure::Ragged {
                 line,
                 fields,

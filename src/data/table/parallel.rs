@@ -22,7 +22,7 @@ fn serial(path: &Path, options: &TableOptions) -> Result<Table> {
             path,
             line_of(pos.as_ref().unwrap().byte()),
             err.field() + 1,
-            "invalid UTF-8 text",
+            super::super::csv::invalid_utf8(path),
         ),
         other => panic!("{other:?}"),
     };
