@@ -154,8 +154,10 @@ fn optimizer_state_to_py(py: Python<'_>, state: OptimizerState) -> PyOptimizerSt
     (state.m.into_pyarray(py), state.v.into_pyarray(py), state.steps)
 }
 
-/// The library's training of `model`/`config` with a function that keeps the optimizer's state
-/// after the last epoch (the checkpoint of a run is taken after its last epoch).
+/// Runs `train` (a library training call given its [`Continuation`]) starting from `optimizer`
+/// (`None`: a fresh optimizer), and returns its outcome with the optimizer's state after the
+/// last epoch, taken from the run's checkpoint, which comes after its last epoch whatever the
+/// interval (`epochs`, so that there is one).
 fn keeping_optimizer<T>(
     epochs: usize,
     optimizer: Option<OptimizerState>,
