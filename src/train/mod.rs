@@ -1009,7 +1009,7 @@ pub struct Evaluation {
 
 /// The reference of [`DIVERGENCE_FACTOR`]: the untrained network's mean loss over the training
 /// data, or over [`UNTRAINED_LOSS_ROWS`] of its rows when it has more: the same rows every
-/// time for the same number of rows (see [`untrained_loss_rows`]).
+/// time for the same number of rows (drawn at random by a generator of a fixed seed).
 pub fn untrained_loss(mlp: &Mlp, data: Batchable<'_>, loss: Loss) -> f64 {
     let n = data.x.rows();
     if n <= UNTRAINED_LOSS_ROWS {
