@@ -359,11 +359,8 @@ pub(crate) fn train_timed(
         .map_or_else(|| untrained_loss(mlp, train, loss), |state| state.start_loss);
     let mut trainer = Trainer::new(mlp, loss, train, config, start_loss)?;
     if let Some(state) = optimizer {
-        let n = mlp.params().len();
-        state
-            .check(&config.optimizer, n)
+        trainer.stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state)
             .map_err(|e| Error::config(format!("the optimizer state to start from does not fit: {e}")))?;
-        trainer.stepper.optimizer = Optimizer::resume(config.optimizer, n, state)?;
     }
     if let Some(state) = resume {
         trainer.stepper.optimizer = Optimizer::resume(config.optimizer, mlp.params().len(), state.optimizer)?;
