@@ -145,7 +145,6 @@ fn parse<T: std::str::FromStr<Err = actlab::Error>>(s: &str) -> PyResult<T> {
     s.parse().map_err(value_error)
 }
 
-/// Trains a model; returns it and its history as JSON (`actlab::train::History`).
 /// An optimizer's state as Python holds it between calls: its first and second moments (empty
 /// where the optimizer keeps none) and its step count.
 type PyOptimizerState<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>, u32);
@@ -177,6 +176,8 @@ fn keeping_optimizer<T>(
     Ok((outcome, last.expect("a run that ends saves its state")))
 }
 
+/// Trains a model; returns it, its history as JSON (`actlab::train::History`) and the
+/// optimizer's state after the last epoch (for `partial_fit`).
 #[pyfunction]
 #[pyo3(signature = (x, labels, classes, values, hidden, activations, output, init, residual, dropout, optimizer,
     weight_decay, batch_size, learning_rate, epochs, patience, validation_fraction, seed, n_threads,
