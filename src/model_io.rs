@@ -149,8 +149,13 @@ pub fn from_safetensors_with(bytes: &[u8], path: &Path) -> Result<(Model, Option
     let file = SafeTensors::deserialize(bytes).map_err(|e| {
         // A safetensors file starts with its header's length, eight bytes that are not text.
         let start = &bytes[..bytes.len().min(512)];
-        let text = !start.is_empty()
-            && std::str::from_utf8(start).is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_whitespace()));
+        // The cut at 512 bytes may fall inside a character: what comes before it counts.
+        let text = match std::str::from_utf8(start) {
+            Ok(t) => Some(t),
+            Err(e) if e.error_len().is_none() => std::str::from_utf8(&start[..e.valid_up_to()]).ok(),
+            Err(_) => None,
+        };
+        let text = text.is_some_and(|t| !t.is_empty() && t.chars().all(|c| !c.is_control() || c.is_whitespace()));
         bad(if text {
             "a text file, not a model (models are the .safetensors files that `actlab train --save` writes)".into()
         } else {

@@ -254,6 +254,13 @@ fn a_text_file_given_as_a_model_is_called_one() {
         text,
         "data.csv: a text file, not a model (models are the .safetensors files that `actlab train --save` writes)"
     );
+    // Text whose 512th byte falls inside a character is text all the same.
+    let long = format!("{}é,b\n", "a".repeat(511));
+    assert!(
+        refused(long.as_bytes()).contains("a text file, not a model"),
+        "{}",
+        refused(long.as_bytes())
+    );
     // A model file cut short, or bytes that are not text, are called corrupted as before.
     let bytes = model_io::to_safetensors(&quick(&iris(), vec![3])).unwrap();
     for broken in [&bytes[..bytes.len() / 2], &[0xff, 0x00, 0x17][..]] {
