@@ -1223,7 +1223,16 @@ impl Model {
     /// A target that is not numbers.
     fn target_values<'a>(&self, data: DatasetRef<'a>) -> Result<&'a [f32]> {
         match data.target {
-            Target::Values(values) => Ok(values),
+            Target::Values(values) => match values.iter().position(|v| !v.is_finite()) {
+                // Training on it would only end in a divergence, and a score in NaN.
+                Some(row) => Err(Error::config(format!(
+                    "row {} of the data: the target '{}' is {}; every target value must be finite",
+                    row + 1,
+                    data.target_name,
+                    values[row]
+                ))),
+                None => Ok(values),
+            },
             _ => Err(Error::config(format!(
                 "the model predicts numbers, but the data's target '{}' is not numeric",
                 data.target_name

@@ -306,3 +306,22 @@ fn errors_name_the_library_setting_not_a_flag() {
         "train.epochs must be at least 1"
     );
 }
+
+#[test]
+fn a_target_that_is_not_finite_is_refused_naming_its_row() {
+    let (model, data) = regression();
+    for bad in [f32::INFINITY, f32::NAN] {
+        let mut broken = data.clone();
+        let Target::Values(values) = &mut broken.target else {
+            unreachable!()
+        };
+        values[6] = bad;
+        let expected = format!("row 7 of the data: the target 'y' is {bad}; every target value must be finite");
+        // Neither trained on (it would end in a divergence) nor scored (a NaN score).
+        let Err(e) = fit(&broken, &FitConfig::default()) else {
+            panic!("a target of {bad} trained");
+        };
+        assert_eq!(e.to_string(), expected);
+        assert_eq!(model.evaluate(&broken).unwrap_err().to_string(), expected);
+    }
+}

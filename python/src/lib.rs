@@ -110,15 +110,7 @@ fn target(
                 classes,
             })
         }
-        (None, Some(values)) => {
-            let values = values.as_array();
-            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(PyValueError::new_err(format!(
-                    "y has the value {bad}; every target value must be finite in float32"
-                )));
-            }
-            Ok(Target::Values(values.to_vec()))
-        }
+        (None, Some(values)) => Ok(Target::Values(values.as_array().to_vec())),
         _ => Err(PyTypeError::new_err("give either labels or values")),
     }
 }
