@@ -6,6 +6,33 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Asks Linux to back the 2 MiB-aligned part of a large buffer with huge pages, before its
+/// first write (the kernel then maps huge pages as the pages are first touched).
+///
+/// A training set is read a random row at a time, one batch after another: with 4 KiB pages
+/// nearly every row costs a page walk (a two-level one under a hypervisor), since the TLB
+/// covers a few MiB. With huge pages Fashion-MNIST's 188 MB fit in the TLB. Measured with
+/// `actlab train` on W2's set-up (`bench/RESULTS.md`, 2 threads, alternating, medians of 7 and
+/// 9 runs): 0.140 → 0.134 s an epoch, and reading the IDX files 0.169 → 0.14 s. Only buffers of
+/// 16 MiB and more are advised; the advice is a hint, and nothing changes where it is refused.
+fn advise_huge_pages(data: &[f32]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = std::mem::size_of_val(data);
+        if bytes < 8 * HUGE {
+            return;
+        }
+        let start = (data.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (data.as_ptr() as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: `start..end` lies inside `data`, which this process owns; the advice
+            // changes how the range is mapped, never its contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+}
+
 /// A dense, row-major matrix of `f32`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Matrix {
@@ -15,13 +42,11 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    /// A `rows × cols` matrix of zeros.
+    /// A `rows × cols` matrix of zeros (of huge pages on Linux when it is large).
     pub fn zeros(rows: usize, cols: usize) -> Self {
-        Self {
-            rows,
-            cols,
-            data: vec![0.0; rows * cols],
-        }
+        let data = vec![0.0; rows * cols];
+        advise_huge_pages(&data);
+        Self { rows, cols, data }
     }
 
     /// Wraps row-major `data`.

@@ -53,7 +53,12 @@ pub fn read_idx(images: &Path, labels: &Path) -> Result<Dataset> {
         &format!("naming the {pixels} pixels of {}", images.display()),
         crate::memory::bytes([pixels], 40),
     )?;
-    let x = Matrix::from_vec(n, pixels, image_file.data().par_iter().map(|&p| f32::from(p)).collect());
+    // zeros first: the pages are not written until the conversion, so they can be huge ones
+    let mut x = Matrix::zeros(n, pixels);
+    x.as_mut_slice()
+        .par_iter_mut()
+        .zip(image_file.data().par_iter())
+        .for_each(|(x, &p)| *x = f32::from(p));
     let values: BTreeSet<u8> = label_file.data().iter().copied().collect();
     let mut index = [0u32; 256];
     for (i, &v) in values.iter().enumerate() {
