@@ -344,3 +344,23 @@ fn a_test_file_with_many_extra_columns_gets_a_short_note() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains(" 40 train / 10 test samples,"));
 }
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_reported_as_the_set() {
+    let output = actlab()
+        .args(["train", "--data", "iris", "--epochs", "2", "--batch-size", "100000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // iris: 120 of the 150 rows train
+    assert!(
+        stdout.contains("batch 120 (the whole set: --batch-size 100000 is more than its rows), 2 epochs (2 steps)"),
+        "{stdout}"
+    );
+    let output = actlab()
+        .args(["train", "--data", "iris", "--epochs", "1", "--batch-size", "120"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("batch 120, 1 epoch (1 step)"), "{stdout}");
+}

@@ -418,12 +418,20 @@ fn print_summary(args: &TrainArgs, outcome: &Outcome, replaced: bool) {
         _ => String::new(),
     };
     let o = &args.optim;
+    // A batch larger than the training set is the whole set: say so rather than print a batch
+    // size no step had.
+    let batch = match usize::try_from(o.batch_size) {
+        Ok(b) if b <= fitted.n_train => b.to_string(),
+        _ => format!(
+            "{} (the whole set: --batch-size {} is more than its rows)",
+            fitted.n_train, o.batch_size
+        ),
+    };
     println!(
-        "training {} lr {} batch {}, {} ({}{stopped}), seed {}: {:.2} s, {:.0} samples/s \
+        "training {} lr {} batch {batch}, {} ({}{stopped}), seed {}: {:.2} s, {:.0} samples/s \
          (load {:.2} s, set-up {:.2} s before the first epoch)",
         o.optimizer,
         o.lr,
-        o.batch_size,
         count(h.epochs.len(), "epoch"),
         count(h.steps, "step"),
         o.seed,
