@@ -374,16 +374,35 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._outputs(X)[:, 0].astype(np.float64)
 
 
-def diagnose(estimator, X, y, max_samples=2000):
-    """Dead and saturated units and gradient flow per layer of a fitted estimator, measured on
-    (at most ``max_samples`` rows of) ``X`` with targets ``y``, as a dict."""
+#: The figures of a diagnosis that come from the loss's gradient, which needs true targets.
+_GRADIENT_FIGURES = ("grad_norm", "grad_to_weight", "same_sign_share")
+
+
+def diagnose(estimator, X, y=None, max_samples=2000):
+    """Dead and saturated units, activation statistics and gradient flow per layer of a fitted
+    estimator, measured on (at most ``max_samples`` rows of) ``X`` with targets ``y``, as a dict.
+
+    Without ``y``, the figures of the forward pass alone: dead and saturated units, the
+    activations' mean, spread and pre-activation histogram, the weights' norms. The gradient
+    figures (each layer's ``grad_norm``, ``grad_to_weight`` and ``same_sign_share``, and
+    ``gradient_ratio`` and ``verdict``) are then None: a gradient is the loss's, against true
+    targets."""
     check_is_fitted(estimator, "model_")
     max_samples = _integer("max_samples", max_samples)
+    forward_only = y is None
+    if forward_only:
+        # The forward figures do not depend on the targets: any valid ones serve the call.
+        y = estimator.predict(X)
     X = validate_data(estimator, X, dtype=np.float32, order="C", reset=False)
     y = column_or_1d(y)
     check_consistent_length(X, y)
     target = estimator._target(y, reset=False)
-    return json.loads(estimator.model_.diagnose(X, max_samples=max_samples, **target))
+    report = json.loads(estimator.model_.diagnose(X, max_samples=max_samples, **target))
+    if forward_only:
+        for layer in report["layers"]:
+            layer.update(dict.fromkeys(_GRADIENT_FIGURES))
+        report["gradient_ratio"] = report["verdict"] = None
+    return report
 
 
 def _frame(records):

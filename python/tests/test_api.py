@@ -133,6 +133,26 @@ def test_diagnose_reports_every_layer():
     assert report["verdict"] in ("healthy", "vanishing", "exploding")
 
 
+def test_diagnose_without_y_gives_the_forward_figures_alone():
+    X, y = load_iris(return_X_y=True)
+    forward_figures = ("dead_fraction", "saturated_fraction", "always_saturated", "output_mean", "output_std",
+                       "histogram", "weight_norm", "units", "activation")
+    regression_y = X[:, 0] * 2.0 - X[:, 1]
+    for est, target in [
+        (actlab.MLPClassifier(hidden_layer_sizes=(8, 8), activation="tanh", max_iter=5, random_state=0), y),
+        (actlab.MLPRegressor(hidden_layer_sizes=(6,), activation="relu", max_iter=5, random_state=0), regression_y),
+    ]:
+        est.fit(X, target)
+        full, forward = actlab.diagnose(est, X, target), actlab.diagnose(est, X)
+        assert forward["gradient_ratio"] is None and forward["verdict"] is None
+        assert full["verdict"] in ("healthy", "vanishing", "exploding")
+        assert forward["samples"] == full["samples"] == 150
+        for with_y, without in zip(full["layers"], forward["layers"], strict=True):
+            assert {k: with_y[k] for k in forward_figures} == {k: without[k] for k in forward_figures}
+            assert all(without[k] is None for k in ("grad_norm", "grad_to_weight", "same_sign_share"))
+            assert with_y["grad_norm"] > 0
+
+
 def test_compare_returns_one_summary_per_activation():
     X, y = load_iris(return_X_y=True)
     result = actlab.compare(X, y, activations=["relu", "tanh"], seeds=[0, 1], max_iter=20)
