@@ -31,6 +31,8 @@ fn advise_huge_pages(data: &[f32]) {
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = data;
 }
 
 /// A dense, row-major matrix of `f32`.
