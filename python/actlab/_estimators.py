@@ -389,11 +389,11 @@ def diagnose(estimator, X, y=None, max_samples=2000):
     targets."""
     check_is_fitted(estimator, "model_")
     max_samples = _integer("max_samples", max_samples)
+    X = validate_data(estimator, X, dtype=np.float32, order="C", reset=False)
     forward_only = y is None
     if forward_only:
         # The forward figures do not depend on the targets: any valid ones serve the call.
-        y = estimator.predict(X)
-    X = validate_data(estimator, X, dtype=np.float32, order="C", reset=False)
+        y = estimator.classes_[np.zeros(len(X), dtype=np.intp)] if estimator._is_classifier() else np.zeros(len(X))
     y = column_or_1d(y)
     check_consistent_length(X, y)
     target = estimator._target(y, reset=False)
