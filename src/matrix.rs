@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// nearly every row costs a page walk (a two-level one under a hypervisor), since the TLB
 /// covers a few MiB. With huge pages Fashion-MNIST's 188 MB fit in the TLB. Measured with
 /// `actlab train` on W2's set-up (`bench/RESULTS.md`, 2 threads, alternating, medians of 7 and
-/// 9 runs): 0.140 → 0.134 s an epoch, and reading the IDX files 0.169 → 0.14 s. Only buffers of
+/// 9 runs): 0.142 → 0.134 and 0.140 → 0.135 s an epoch, and reading the IDX files 0.169 → 0.14 s. Only buffers of
 /// 16 MiB and more are advised; the advice is a hint, and nothing changes where it is refused.
 fn advise_huge_pages(data: &[f32]) {
     #[cfg(target_os = "linux")]
