@@ -156,6 +156,32 @@ impl<'a> MatrixRef<'a> {
     pub fn row(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
+
+    /// The row and column of the first value (in row-major order) that is NaN or infinite.
+    /// Large matrices are searched in parallel, in blocks of rows.
+    pub fn first_non_finite(&self) -> Option<(usize, usize)> {
+        use rayon::prelude::*;
+        /// Rows per block: about 1 MiB of values, or one row.
+        const BLOCK_VALUES: usize = 1 << 18;
+        if self.cols == 0 {
+            return None;
+        }
+        let rows_per_block = (BLOCK_VALUES / self.cols).max(1);
+        self.data
+            .par_chunks(rows_per_block * self.cols)
+            .enumerate()
+            .find_map_first(|(block, values)| {
+                let finite = crate::cpu::vectorized(
+                    #[inline(always)]
+                    || values.iter().fold(true, |finite, v| finite & v.is_finite()),
+                );
+                if finite {
+                    return None;
+                }
+                let at = values.iter().position(|v| !v.is_finite())?;
+                Some((block * rows_per_block + at / self.cols, at % self.cols))
+            })
+    }
 }
 
 impl<'a> From<&'a Matrix> for MatrixRef<'a> {
@@ -390,6 +416,34 @@ impl Product {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_value_that_is_not_finite_is_found_in_row_major_order() {
+        // Shapes with no values, one row, one column, and blocks of rows: one wide row per
+        // block (300,000 columns), several rows per block, a last block that is partly full.
+        for (rows, cols) in [(0, 3), (3, 0), (1, 1), (1, 7), (5, 1), (3, 300_000), (2_000, 1_000)] {
+            let clean = Matrix::from_vec(rows, cols, (0..rows * cols).map(|i| i as f32 * 1e30).collect());
+            assert_eq!(clean.view().first_non_finite(), None, "{rows}×{cols}");
+            let Some(last) = (rows * cols).checked_sub(1) else {
+                continue;
+            };
+            let bad = [f32::NAN, f32::INFINITY, -f32::INFINITY].into_iter().cycle();
+            for (i, bad) in [0, 1, cols, last / 2, last.saturating_sub(cols), last]
+                .into_iter()
+                .zip(bad)
+            {
+                let i = i.min(last);
+                let mut m = clean.clone();
+                m.as_mut_slice()[i] = bad;
+                // A later one is not the first.
+                if i < last {
+                    m.as_mut_slice()[last] = f32::NAN;
+                }
+                let found = m.view().first_non_finite();
+                assert_eq!(found, Some((i / cols, i % cols)), "{rows}×{cols} at {i}");
+            }
+        }
+    }
 
     fn naive(m: usize, n: usize, k: usize, a: &[f32], op_a: Op, b: &[f32], op_b: Op) -> Vec<f32> {
         let at = |i: usize, p: usize| match op_a {

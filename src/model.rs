@@ -364,6 +364,15 @@ struct Plan {
     fit_rows: Vec<usize>,
 }
 
+/// The error for a feature `raw` at (`row`, `column`) that is NaN or infinite.
+fn not_finite_feature(names: &[String], row: usize, column: usize, raw: f32) -> Error {
+    Error::config(format!(
+        "row {} of the data: feature '{}' is {raw}; every feature must be a finite number",
+        row + 1,
+        names.get(column).map_or("?", String::as_str)
+    ))
+}
+
 /// Checks the settings against `data`, holds out validation data, builds the network and
 /// fits the standardization.
 fn plan(data: DatasetRef<'_>, config: &FitConfig) -> Result<Plan> {
@@ -453,7 +462,8 @@ fn plan(data: DatasetRef<'_>, config: &FitConfig) -> Result<Plan> {
         },
         &mut rng,
     )?;
-    let input = match config.scaling.unwrap_or(Scaling::Feature) {
+    let scaling = config.scaling.unwrap_or(Scaling::Feature);
+    let input = match scaling {
         Scaling::Feature => Standardizer::fit(fit_part.x),
         Scaling::Global => Standardizer::fit_global(fit_part.x),
         Scaling::None => Standardizer {
@@ -461,6 +471,20 @@ fn plan(data: DatasetRef<'_>, config: &FitConfig) -> Result<Plan> {
             std: vec![1.0; data.n_features()],
         },
     };
+    // Every feature must be finite. Statistics are finite exactly when the values they sum
+    // are (sums of f32 in f64 cannot overflow), so the data are searched for the first value
+    // that is not (to name its row in `data`) only when they are not, or when they do not
+    // cover every row: the search is one more pass over the data.
+    if held_out.is_some() || scaling == Scaling::None || !input.is_finite() {
+        if let Some((row, column)) = data.x.first_non_finite() {
+            return Err(not_finite_feature(
+                data.feature_names,
+                row,
+                column,
+                data.x.row(row)[column],
+            ));
+        }
+    }
     let target_scale = match (fit_part.target, config.scale_target) {
         (Target::Values(v), true) => Some(mean_std(v)),
         _ => None,
@@ -674,8 +698,12 @@ impl Model {
         Ok(x)
     }
 
-    /// The error for a feature `raw` at (`row`, `column`) that is not finite once standardized.
+    /// The error for a feature `raw` at (`row`, `column`) that is not finite once standardized
+    /// (or before).
     fn beyond_f32(&self, row: usize, column: usize, raw: f32) -> Error {
+        if !raw.is_finite() {
+            return not_finite_feature(&self.feature_names, row, column, raw);
+        }
         Error::config(format!(
             "row {} of the data: feature '{}' = {} is beyond f32 once standardized with the model's mean {} and std {}",
             row + 1,

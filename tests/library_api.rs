@@ -204,7 +204,9 @@ fn one_sample_that_does_not_fit_is_an_error_not_a_number() {
         let sample = [5.0, 3.0, bad, 1.0];
         let e = model.predict_one(&sample).unwrap_err().to_string();
         assert!(
-            e.contains(&format!("feature 'petal_length' = {bad} is beyond f32")),
+            e.contains(&format!(
+                "feature 'petal_length' is {bad}; every feature must be a finite number"
+            )),
             "{e}"
         );
         assert_eq!(predictor.predict_one(&sample).unwrap_err().to_string(), e);
@@ -323,5 +325,55 @@ fn a_target_that_is_not_finite_is_refused_naming_its_row() {
         };
         assert_eq!(e.to_string(), expected);
         assert_eq!(model.evaluate(&broken).unwrap_err().to_string(), expected);
+    }
+}
+
+#[test]
+fn a_feature_that_is_not_finite_is_refused_naming_its_row_in_the_data() {
+    use actlab::model::Scaling;
+    let data = builtin(
+        "iris",
+        &SyntheticOptions {
+            samples: None,
+            noise: None,
+            seed: 0,
+        },
+    )
+    .unwrap()
+    .train;
+    let configs = [
+        FitConfig::default(),
+        FitConfig {
+            scaling: Some(Scaling::Global),
+            ..FitConfig::default()
+        },
+        FitConfig {
+            scaling: Some(Scaling::None),
+            ..FitConfig::default()
+        },
+        // Rows held out for validation: the error still counts rows in the data given.
+        FitConfig {
+            validation_fraction: Some(0.3),
+            ..FitConfig::default()
+        },
+    ];
+    for bad in [f32::NAN, f32::INFINITY, -f32::INFINITY] {
+        for row in [0, 6, 149] {
+            let mut broken = data.clone();
+            broken.x.row_mut(row)[2] = bad;
+            // A later one is not the one named.
+            broken.x.row_mut(149.min(row + 1))[3] = f32::NAN;
+            for config in &configs {
+                let e = fit(&broken, config).unwrap_err().to_string();
+                assert_eq!(
+                    e,
+                    format!(
+                        "row {} of the data: feature 'petal_length' is {bad}; every feature must be a finite number",
+                        row + 1
+                    ),
+                    "{config:?}"
+                );
+            }
+        }
     }
 }

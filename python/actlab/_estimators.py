@@ -165,7 +165,7 @@ class _BaseMLP(BaseEstimator):
     def _fit(self, X, y):
         params = self._check_params()
         name = getattr(y, "name", None)
-        X, y = validate_data(self, X, y, dtype=np.float32, order="C", y_numeric=not self._is_classifier())
+        X, y = self._validate_training_data(X, y, reset=True)
         target = self._target(y, reset=True)
         names = [str(n) for n in getattr(self, "feature_names_in_", [])] or None
         model, history, optimizer_state = _actlab.fit(
@@ -197,6 +197,15 @@ class _BaseMLP(BaseEstimator):
         self._optimizer_state = (self.solver, optimizer_state)
         self._record(json.loads(history), reset=True)
         return self
+
+    def _validate_training_data(self, X, y, reset):
+        # The library refuses a feature that is NaN or infinite, naming its row and column,
+        # while it standardizes the features, which reads every value anyway; scikit-learn's
+        # own check would be one more pass over X (8 ms of a fit on Fashion-MNIST's 188 MB).
+        return validate_data(
+            self, X, y, dtype=np.float32, order="C", reset=reset, ensure_all_finite=False,
+            y_numeric=not self._is_classifier(),
+        )
 
     def _is_classifier(self):
         return isinstance(self, ClassifierMixin)
@@ -240,7 +249,7 @@ class _BaseMLP(BaseEstimator):
             finally:
                 self.max_iter = saved
         params = self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32, order="C", reset=False, y_numeric=not self._is_classifier())
+        X, y = self._validate_training_data(X, y, reset=False)
         batch_size = self._batch_size(X.shape[0])
         model, history, optimizer_state = self.model_.partial_fit(
             X,

@@ -133,6 +133,33 @@ def test_a_regression_target_beyond_float32_is_refused_not_called_a_divergence()
         actlab.diagnose(est, X, np.array(["a"] * len(y)))
 
 
+# 1e39 becomes inf in float32, which numpy warns of.
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_a_feature_that_is_not_finite_is_named_by_its_row_and_column():
+    # fit leaves this check to the library, which makes it while it standardizes the
+    # features; the message names the first such value as scikit-learn's does not.
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for bad, shown in [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf"), (1e39, "inf")]:
+        broken = X.copy()
+        broken.iloc[6, 2] = bad
+        broken.iloc[9, 1] = np.nan  # a later one, not the first
+        message = f"row 7 of the data: feature 'petal length \\(cm\\)' is {shown}; every feature must be a finite number"
+        for est in [
+            actlab.MLPClassifier(max_iter=1),
+            actlab.MLPClassifier(max_iter=1, early_stopping=True),
+            actlab.MLPRegressor(max_iter=1),
+        ]:
+            target = y if isinstance(est, actlab.MLPClassifier) else y.astype(float)
+            with pytest.raises(ValueError, match=message):
+                est.fit(broken, target)
+        # partial_fit on a fitted model, and predict, refuse it too.
+        est = actlab.MLPClassifier(max_iter=1).fit(X, y)
+        with pytest.raises(ValueError, match=message):
+            est.partial_fit(broken, y)
+        with pytest.raises(ValueError, match="NaN|inf"):
+            est.predict(broken)
+
+
 def test_compare_checks_its_inputs():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="Input X contains NaN"):

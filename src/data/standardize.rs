@@ -38,6 +38,15 @@ impl Moments {
     /// Of the rows of `block` (`cols` values each), in two passes over the block; `pooled`: of
     /// all its values as one column.
     fn of(block: &[f32], cols: usize, pooled: bool) -> Self {
+        crate::cpu::vectorized(
+            #[inline(always)]
+            || Self::of_inline(block, cols, pooled),
+        )
+    }
+
+    /// [`Moments::of`], inlined into its vectorized copies.
+    #[inline(always)]
+    fn of_inline(block: &[f32], cols: usize, pooled: bool) -> Self {
         let rows = block.len() / cols;
         let mut sum = vec![0f64; cols];
         for row in block.chunks_exact(cols) {
@@ -151,6 +160,11 @@ impl Standardizer {
         Moments::of_matrix(x, true).into_standardizer(x.cols())
     }
 
+    /// Whether every mean and standard deviation is finite.
+    pub fn is_finite(&self) -> bool {
+        self.mean.iter().chain(&self.std).all(|v| v.is_finite())
+    }
+
     /// `x ← (x - mean) / std`, column by column.
     ///
     /// # Panics
@@ -243,10 +257,16 @@ impl Standardizer {
     /// `out ← (raw - mean) / std` for one row; the column of its first result that is not
     /// finite.
     pub(crate) fn row(&self, raw: &[f32], out: &mut [f32]) -> Option<usize> {
-        for ((o, &v), (&m, &s)) in out.iter_mut().zip(raw).zip(self.mean.iter().zip(&self.std)) {
-            *o = (v - m) / s;
-        }
-        if out.iter().fold(true, |finite, v| finite & v.is_finite()) {
+        let finite = crate::cpu::vectorized(
+            #[inline(always)]
+            || {
+                for ((o, &v), (&m, &s)) in out.iter_mut().zip(raw).zip(self.mean.iter().zip(&self.std)) {
+                    *o = (v - m) / s;
+                }
+                out.iter().fold(true, |finite, v| finite & v.is_finite())
+            },
+        );
+        if finite {
             return None;
         }
         out.iter().position(|v| !v.is_finite())
