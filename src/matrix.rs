@@ -209,7 +209,9 @@ pub enum Op {
 /// `c = a' · b' (+ c if accumulate)`, where `a'` is `m × k` and `b'` is `k × n` after applying
 /// `op_a` / `op_b` to the row-major buffers `a` and `b`; `c` is row-major `m × n`.
 ///
-/// The product is faer's single-threaded kernel (which allocates nothing per call). Large
+/// The product is faer's single-threaded kernel (which allocates nothing per call), except
+/// for the last few columns of a layer's forward product `x · wᵀ` on CPUs with AVX-512, which
+/// go by dot products (see `EDGE_COLUMNS`). Large
 /// products are cut into one block of rows or columns of `c` per thread of the rayon pool,
 /// each starting on a multiple of 4 (rows) or 16 (columns). faer sums every element of `c` in an order that does not
 /// depend on where such a block starts or how wide it is (checked bit for bit by
@@ -399,6 +401,28 @@ impl Product {
             } else {
                 (self.a, self.b.offset(start * b_cs), self.c.offset(start), self.m, len)
             };
+            // The last columns of `x · wᵀ` that fall short of faer's 16-wide tiles go by dot
+            // products (see `EDGE_COLUMNS`). They are the same columns in every block: blocks
+            // of columns start on multiples of 16, and a block of rows has every column.
+            let edge = if (self.op_a, self.op_b) == (Op::N, Op::T) && (by_rows || range.end == self.n) {
+                edge_columns(self.n)
+            } else {
+                0
+            };
+            if edge > 0 {
+                let (k, ldc) = (self.k, self.n);
+                dot_columns(
+                    std::slice::from_raw_parts(a, rows * k),
+                    std::slice::from_raw_parts(self.b.add((self.n - edge) * k), edge * k),
+                    std::slice::from_raw_parts_mut(c.add(cols - edge), (rows - 1) * ldc + edge),
+                    (rows, edge, k, ldc),
+                    self.accumulate,
+                );
+            }
+            let cols = cols - edge;
+            if cols == 0 {
+                return;
+            }
             let lhs = MatRef::from_raw_parts(a, rows, self.k, a_rs, a_cs);
             let rhs = MatRef::from_raw_parts(b, self.k, cols, b_rs, b_cs);
             let dst = MatMut::from_raw_parts_mut(c, rows, cols, n, 1);
@@ -413,9 +437,150 @@ impl Product {
     }
 }
 
+/// Products `x · wᵀ` (a layer's forward pass) whose last `n % 16` columns number at most this
+/// many compute those columns by [`dot_columns`] on CPUs with AVX-512. faer's narrowest tile
+/// is 16 columns of `c` wide, so a layer 100 wide (96 + 4) cost as much as one 112 wide.
+/// Measured on one core of the machine of `bench/RESULTS.md` (k = 784, 100 rows, µs, faer
+/// alone → with the edge by dot products): 100 columns 161 → 146 (96 columns take 138), 104
+/// 161 → 153, 108 161 → 161, 110 160 → 166; 10 columns of k = 100, 3.43 → 3.18.
+const EDGE_COLUMNS: usize = 10;
+
+/// How many of the last columns of the product `x · wᵀ`, `n` wide, [`dot_columns`] computes
+/// on this CPU (none without AVX-512).
+fn edge_columns(n: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::level().isa() == crate::cpu::Isa::Avx512 && n % 16 <= EDGE_COLUMNS {
+        return n % 16;
+    }
+    let _ = n;
+    0
+}
+
+/// `c[i][j] = (c[i][j] +) Σ_p a[i][p] · w[j][p]` for `rows` rows of `a` and the `cols` rows of
+/// `w` (row-major, `k` values each); rows of `c` lie `ldc` apart. Each element is a dot
+/// product in 16 lanes of fused multiply-adds, the lanes then added by
+/// `_mm512_reduce_add_ps`. Called only where [`edge_columns`] found AVX-512.
+#[cfg(target_arch = "x86_64")]
+fn dot_columns(
+    a: &[f32],
+    w: &[f32],
+    c: &mut [f32],
+    (rows, cols, k, ldc): (usize, usize, usize, usize),
+    accumulate: bool,
+) {
+    assert!(a.len() >= rows * k && w.len() >= cols * k && c.len() >= (rows - 1) * ldc + cols);
+    assert_eq!(crate::cpu::level().isa(), crate::cpu::Isa::Avx512);
+    let mut i = 0;
+    while i < rows {
+        // Two rows at a time where there are two: each value of `w` loaded serves both.
+        let pair = rows - i >= 2;
+        let mut j = 0;
+        while j < cols {
+            let (x, w, out) = (&a[i * k..], &w[j * k..], &mut c[i * ldc + j..]);
+            // SAFETY: the CPU has AVX-512F (asserted above); the slices hold what is read.
+            j += unsafe {
+                match (pair, cols - j) {
+                    (true, 1) => dots::<2, 1>(x, w, out, k, ldc, accumulate),
+                    (true, 2) => dots::<2, 2>(x, w, out, k, ldc, accumulate),
+                    (true, 3) => dots::<2, 3>(x, w, out, k, ldc, accumulate),
+                    (true, _) => dots::<2, 4>(x, w, out, k, ldc, accumulate),
+                    (false, 1) => dots::<1, 1>(x, w, out, k, ldc, accumulate),
+                    (false, 2) => dots::<1, 2>(x, w, out, k, ldc, accumulate),
+                    (false, 3) => dots::<1, 3>(x, w, out, k, ldc, accumulate),
+                    (false, _) => dots::<1, 4>(x, w, out, k, ldc, accumulate),
+                }
+            };
+        }
+        i += if pair { 2 } else { 1 };
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn dot_columns(_: &[f32], _: &[f32], _: &mut [f32], _: (usize, usize, usize, usize), _: bool) {
+    unreachable!("edge_columns is 0 without AVX-512")
+}
+
+/// The dot products of the first `R` rows of `x` with the first `C` rows of `w` (rows of `k`
+/// values) into the first `C` values of the first `R` rows of `out` (rows `ldc` apart; added
+/// to them with `accumulate`); returns `C`.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dots<const R: usize, const C: usize>(
+    x: &[f32],
+    w: &[f32],
+    out: &mut [f32],
+    k: usize,
+    ldc: usize,
+    accumulate: bool,
+) -> usize {
+    use std::arch::x86_64::*;
+    assert!(x.len() >= R * k && w.len() >= C * k && out.len() >= (R - 1) * ldc + C);
+    let (x, w) = (x.as_ptr(), w.as_ptr());
+    // sums[c][r]: row r of `x` with row c of `w`
+    let mut sums = [[_mm512_setzero_ps(); R]; C];
+    let mut step = |p: usize, mask: __mmask16| {
+        // SAFETY: the mask keeps the loads inside the rows (asserted above to hold R and C
+        // rows of k values): lanes p.. of each row, p + 16 <= k or masked down to k.
+        unsafe {
+            let xs: [__m512; R] = std::array::from_fn(|r| _mm512_maskz_loadu_ps(mask, x.add(r * k + p)));
+            for (c, sums) in sums.iter_mut().enumerate() {
+                let w = _mm512_maskz_loadu_ps(mask, w.add(c * k + p));
+                for (sum, &x) in sums.iter_mut().zip(&xs) {
+                    *sum = _mm512_fmadd_ps(x, w, *sum);
+                }
+            }
+        }
+    };
+    let whole = k - k % 16;
+    for p in (0..whole).step_by(16) {
+        step(p, !0);
+    }
+    if whole < k {
+        step(whole, (1 << (k - whole)) - 1);
+    }
+    for (c, sums) in sums.iter().enumerate() {
+        for (r, &sum) in sums.iter().enumerate() {
+            let (out, sum) = (&mut out[r * ldc + c], _mm512_reduce_add_ps(sum));
+            *out = if accumulate { *out + sum } else { sum };
+        }
+    }
+    C
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Layers' forward products `x · wᵀ` of every width from 1 to 50, so every count of edge
+    /// columns (see `EDGE_COLUMNS`), against the naive product: one row and several, odd row
+    /// counts (a last row without a pair), and sums shorter than, equal to and longer than 16
+    /// lanes, with and without a last partial group of lanes.
+    #[test]
+    fn forward_products_of_every_width_match_the_naive_product() {
+        for n in 1..=50 {
+            for (m, k) in [(1, 1), (1, 784), (2, 16), (3, 17), (5, 100), (4, 15), (7, 33)] {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 17 % 13) as f32 - 6.0) / 4.0).collect();
+                let want = naive(m, n, k, &a, Op::N, &b, Op::T);
+                let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
+                for accumulate in [false, true] {
+                    let mut c = start.clone();
+                    gemm(m, n, k, &a, Op::N, &b, Op::T, &mut c, accumulate);
+                    for (i, ((&got, &want), &start)) in c.iter().zip(&want).zip(&start).enumerate() {
+                        let want = if accumulate { start + want } else { want };
+                        let tol = 1e-5 * (k as f32).max(1.0) * want.abs().max(1.0);
+                        assert!(
+                            (got - want).abs() <= tol,
+                            "{m}×{n}×{k} [{i}] accumulate {accumulate}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_first_value_that_is_not_finite_is_found_in_row_major_order() {
