@@ -459,7 +459,10 @@ fn edge_columns(n: usize) -> usize {
 /// `c[i][j] = (c[i][j] +) Σ_p a[i][p] · w[j][p]` for `rows` rows of `a` and the `cols` rows of
 /// `w` (row-major, `k` values each); rows of `c` lie `ldc` apart. Each element is a dot
 /// product in 16 lanes of fused multiply-adds, the lanes then added by
-/// `_mm512_reduce_add_ps`. Called only where [`edge_columns`] found AVX-512.
+/// `_mm512_reduce_add_ps`. Called only where [`edge_columns`] found AVX-512. Written with
+/// intrinsics: as plain loops over arrays of 16 lanes (for `cpu::vectorized`), LLVM kept the
+/// lanes' sums in memory or did not vectorize them, 4.6–14 GFLOP/s on 100 × 4 × 784 against
+/// 97 here.
 #[cfg(target_arch = "x86_64")]
 fn dot_columns(
     a: &[f32],

@@ -27,7 +27,7 @@
 //!   of a rising and a falling rounded term steps back and `ln 2 + x/2 + x² Q(x²)` (a degree-4
 //!   fit of `ln cosh(x/2)`) is used instead. At the AVX-512 level, softplus' forward kernel
 //!   instead reads a polynomial per interval of width 1/2 from a table held in registers
-//!   (`softplus_avx512`, the one kernel written with intrinsics: LLVM does not turn a table
+//!   (`softplus_avx512`, the one activation kernel written with intrinsics: LLVM does not turn a table
 //!   lookup into the two-register permutation it needs), and takes the form above only
 //!   below `x = -15.25`;
 //! - GELU is `x Φ(x)` with `Φ(-|x|) = e^(-x²/2) erfcx(z)/2`, `z = |x|/√2`, and a degree-12
