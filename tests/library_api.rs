@@ -4,8 +4,9 @@
 use actlab::data::{builtin, read_csv_columns, stratified_split, SyntheticOptions};
 use actlab::{fit, Dataset, FitConfig, Matrix, Model, Prediction, Target};
 
-fn iris() -> (Model, Dataset) {
-    let data = builtin(
+/// The built-in iris data set, all 150 rows.
+fn iris_data() -> Dataset {
+    builtin(
         "iris",
         &SyntheticOptions {
             samples: None,
@@ -14,8 +15,11 @@ fn iris() -> (Model, Dataset) {
         },
     )
     .unwrap()
-    .train;
-    let (train, test) = stratified_split(&data, 0.2, 0);
+    .train
+}
+
+fn iris() -> (Model, Dataset) {
+    let (train, test) = stratified_split(&iris_data(), 0.2, 0);
     (fit(&train, &FitConfig::default()).unwrap().model, test)
 }
 
@@ -331,16 +335,7 @@ fn a_target_that_is_not_finite_is_refused_naming_its_row() {
 #[test]
 fn a_feature_that_is_not_finite_is_refused_naming_its_row_in_the_data() {
     use actlab::model::Scaling;
-    let data = builtin(
-        "iris",
-        &SyntheticOptions {
-            samples: None,
-            noise: None,
-            seed: 0,
-        },
-    )
-    .unwrap()
-    .train;
+    let data = iris_data();
     let configs = [
         FitConfig::default(),
         FitConfig {
