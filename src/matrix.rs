@@ -410,12 +410,14 @@ impl Product {
                 0
             };
             if edge > 0 {
-                let (k, ldc) = (self.k, self.n);
+                let k = self.k;
+                // `c` goes as a pointer: a slice over the edge's rows would span the columns
+                // that other threads write.
                 dot_columns(
                     std::slice::from_raw_parts(a, rows * k),
                     std::slice::from_raw_parts(self.b.add((self.n - edge) * k), edge * k),
-                    std::slice::from_raw_parts_mut(c.add(cols - edge), (rows - 1) * ldc + edge),
-                    (rows, edge, k, ldc),
+                    c.add(cols - edge),
+                    (rows, edge, k, self.n),
                     self.accumulate,
                 );
             }
@@ -443,6 +445,7 @@ impl Product {
 /// Measured on one core of the machine of `bench/RESULTS.md` (k = 784, 100 rows, µs, faer
 /// alone → with the edge by dot products): 100 columns 161 → 146 (96 columns take 138), 104
 /// 161 → 153, 108 161 → 161, 110 160 → 166; 10 columns of k = 100, 3.43 → 3.18.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const EDGE_COLUMNS: usize = 10;
 
 /// How many of the last columns of the product `x · wᵀ`, `n` wide, [`dot_columns`] computes
@@ -463,15 +466,19 @@ fn edge_columns(n: usize) -> usize {
 /// intrinsics: as plain loops over arrays of 16 lanes (for `cpu::vectorized`), LLVM kept the
 /// lanes' sums in memory or did not vectorize them, 4.6–14 GFLOP/s on 100 × 4 × 784 against
 /// 97 here.
+///
+/// # Safety
+/// `c` must point at `rows` rows of `cols` values, `ldc` apart, that no other thread reads or
+/// writes meanwhile.
 #[cfg(target_arch = "x86_64")]
-fn dot_columns(
+unsafe fn dot_columns(
     a: &[f32],
     w: &[f32],
-    c: &mut [f32],
+    c: *mut f32,
     (rows, cols, k, ldc): (usize, usize, usize, usize),
     accumulate: bool,
 ) {
-    assert!(a.len() >= rows * k && w.len() >= cols * k && c.len() >= (rows - 1) * ldc + cols);
+    assert!(a.len() >= rows * k && w.len() >= cols * k);
     assert_eq!(crate::cpu::level().isa(), crate::cpu::Isa::Avx512);
     let mut i = 0;
     while i < rows {
@@ -479,9 +486,11 @@ fn dot_columns(
         let pair = rows - i >= 2;
         let mut j = 0;
         while j < cols {
-            let (x, w, out) = (&a[i * k..], &w[j * k..], &mut c[i * ldc + j..]);
-            // SAFETY: the CPU has AVX-512F (asserted above); the slices hold what is read.
+            let (x, w) = (&a[i * k..], &w[j * k..]);
+            // SAFETY: the CPU has AVX-512F (asserted above); the slices hold what is read, and
+            // `out` the values written (the caller's contract).
             j += unsafe {
+                let out = c.add(i * ldc + j);
                 match (pair, cols - j) {
                     (true, 1) => dots::<2, 1>(x, w, out, k, ldc, accumulate),
                     (true, 2) => dots::<2, 2>(x, w, out, k, ldc, accumulate),
@@ -499,28 +508,29 @@ fn dot_columns(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn dot_columns(_: &[f32], _: &[f32], _: &mut [f32], _: (usize, usize, usize, usize), _: bool) {
+unsafe fn dot_columns(_: &[f32], _: &[f32], _: *mut f32, _: (usize, usize, usize, usize), _: bool) {
     unreachable!("edge_columns is 0 without AVX-512")
 }
 
 /// The dot products of the first `R` rows of `x` with the first `C` rows of `w` (rows of `k`
-/// values) into the first `C` values of the first `R` rows of `out` (rows `ldc` apart; added
+/// values) into the first `C` values of the first `R` rows at `out` (rows `ldc` apart; added
 /// to them with `accumulate`); returns `C`.
 ///
 /// # Safety
-/// The CPU must have AVX-512F.
+/// The CPU must have AVX-512F, and `out` must point at `R` rows of `C` values, `ldc` apart,
+/// that no other thread reads or writes meanwhile.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dots<const R: usize, const C: usize>(
     x: &[f32],
     w: &[f32],
-    out: &mut [f32],
+    out: *mut f32,
     k: usize,
     ldc: usize,
     accumulate: bool,
 ) -> usize {
     use std::arch::x86_64::*;
-    assert!(x.len() >= R * k && w.len() >= C * k && out.len() >= (R - 1) * ldc + C);
+    assert!(x.len() >= R * k && w.len() >= C * k);
     let (x, w) = (x.as_ptr(), w.as_ptr());
     // sums[c][r]: row r of `x` with row c of `w`
     let mut sums = [[_mm512_setzero_ps(); R]; C];
@@ -546,7 +556,9 @@ unsafe fn dots<const R: usize, const C: usize>(
     }
     for (c, sums) in sums.iter().enumerate() {
         for (r, &sum) in sums.iter().enumerate() {
-            let (out, sum) = (&mut out[r * ldc + c], _mm512_reduce_add_ps(sum));
+            // SAFETY: row r, column c of the block at `out` (the caller's contract).
+            let out = unsafe { &mut *out.add(r * ldc + c) };
+            let sum = _mm512_reduce_add_ps(sum);
             *out = if accumulate { *out + sum } else { sum };
         }
     }
