@@ -445,18 +445,16 @@ impl Product {
 /// Measured on one core of the machine of `bench/RESULTS.md` (k = 784, 100 rows, µs, faer
 /// alone → with the edge by dot products): 100 columns 161 → 146 (96 columns take 138), 104
 /// 161 → 153, 108 161 → 161, 110 160 → 166; 10 columns of k = 100, 3.43 → 3.18.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const EDGE_COLUMNS: usize = 10;
 
 /// How many of the last columns of the product `x · wᵀ`, `n` wide, [`dot_columns`] computes
 /// on this CPU (none without AVX-512).
 fn edge_columns(n: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
     if crate::cpu::level().isa() == crate::cpu::Isa::Avx512 && n % 16 <= EDGE_COLUMNS {
-        return n % 16;
+        n % 16
+    } else {
+        0
     }
-    let _ = n;
-    0
 }
 
 /// `c[i][j] = (c[i][j] +) Σ_p a[i][p] · w[j][p]` for `rows` rows of `a` and the `cols` rows of
